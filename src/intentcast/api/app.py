@@ -1,0 +1,163 @@
+"""The Litestar app factory: the one place that wires controllers, plugins, middleware,
+dependencies, exception handling and OpenAPI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import redis.asyncio as redis
+from litestar import Litestar, Request
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.stores.redis import RedisStore
+
+from intentcast import __version__
+from intentcast.api.accounts import MeController, SignupController, VendorTokenController
+from intentcast.api.auth import BearerTokenMiddleware, provide_principal
+from intentcast.api.errors import EXCEPTION_MAP
+from intentcast.api.idempotency import IdempotencyMiddleware
+from intentcast.api.meta import MetaController
+from intentcast.config import Settings, load_settings
+from intentcast.security import Sealer, decode_key, hash_token, load_or_create_key_file
+from intentcast.store.db import create_pool
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = ["^/health$", "^/ready$", "^/metrics$", "^/openapi.json$", "^/docs"]
+
+
+def resolve_secret_key(settings: Settings) -> bytes:
+    """The server key: from ``INTENTCAST_SECRET_KEY``, or in embedded mode a key file
+    generated once in the data dir (mode 0600)."""
+    if settings.secret_key:
+        return decode_key(settings.secret_key)
+    if settings.database_url is None:
+        return decode_key(load_or_create_key_file(settings.data_path / "secret.key"))
+    raise ValueError("INTENTCAST_SECRET_KEY must be set when INTENTCAST_DATABASE_URL is set")
+
+
+def _rate_limit_identifier(request: Request[Any, Any, Any]) -> str:
+    header = request.headers.get("authorization")
+    if header:
+        return "t:" + hash_token(header).hex()[:32]
+    client = request.client
+    return "a:" + (client.host if client else "unknown")
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    if settings.database_url is None or settings.redis_url is None:
+        raise ValueError(
+            "the API needs INTENTCAST_DATABASE_URL and INTENTCAST_REDIS_URL; "
+            "`intentcast serve` or `intentcast api` set them for the embedded servers"
+        )
+    sealer = Sealer(resolve_secret_key(settings))
+    redis_client = redis.from_url(settings.redis_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url or "", max_size=settings.db_pool_size)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+            await redis_client.aclose()
+
+    async def provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:
+        async with state.pool.acquire() as conn:
+            yield conn
+
+    middleware: list[Any] = [
+        DefineMiddleware(BearerTokenMiddleware, exclude=PUBLIC_PATHS),
+        IdempotencyMiddleware(settings.max_body_bytes),
+        PrometheusConfig(app_name="intentcast", group_path=True, exclude=["^/metrics$"]).middleware,
+    ]
+    if settings.rate_limit > 0:
+        middleware.insert(
+            1,
+            RateLimitConfig(
+                rate_limit=("minute", settings.rate_limit),
+                identifier_for_request=_rate_limit_identifier,
+                exclude=PUBLIC_PATHS,
+                store="rate_limit",
+            ).middleware,
+        )
+
+    return Litestar(
+        route_handlers=[
+            MetaController,
+            MetricsController,
+            SignupController,
+            MeController,
+            VendorTokenController,
+        ],
+        lifespan=[lifespan],
+        state=State({"settings": settings, "sealer": sealer, "redis": redis_client}),
+        dependencies={
+            "db": Provide(provide_db),
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "principal": Provide(provide_principal),
+        },
+        middleware=middleware,
+        plugins=[
+            ProblemDetailsPlugin(
+                ProblemDetailsConfig(
+                    enable_for_all_http_exceptions=True,
+                    exception_to_problem_detail_map=EXCEPTION_MAP,
+                )
+            )
+        ],
+        stores={"rate_limit": RedisStore(redis_client, namespace="ic:ratelimit")},
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=_openapi_config(),
+        debug=False,
+    )
+
+
+def _openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="intentcast",
+        version=__version__,
+        description=(
+            "Intent-casting marketplace: buyers publish anonymised purchase intents, vendors "
+            "subscribe and answer with offers, buyers reveal themselves selectively. Errors "
+            "are RFC 9457 problem details; lists are cursor-paginated (`?limit=&after=`); "
+            "`Idempotency-Key` is honoured on every POST."
+        ),
+        path="/docs",
+        tags=[
+            Tag(name="accounts", description="Buyer and vendor accounts."),
+            Tag(name="vendor", description="Vendor-only routes."),
+            Tag(name="meta", description="Health, readiness, metrics."),
+        ],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(
+                    type="http", scheme="bearer",
+                    description="`icb_…` buyer, `icv_…` vendor or `ico_…` operator token.",
+                )  # fmt: skip
+            }
+        ),
+        security=[{"bearer": []}],
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Entry point for ASGI servers (granian ``--factory``)."""
+    return create_app(load_settings())

@@ -1,0 +1,80 @@
+"""Bearer-token authentication and role guards.
+
+The middleware resolves ``Authorization: Bearer <token>`` to a ``Principal`` (or none for an
+anonymous request); guards on each controller decide. A token that is present but unknown or
+revoked is always 401, and 401/403 answers never say whether a resource exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from intentcast.api.errors import problem
+from intentcast.security import ROLE_BY_PREFIX
+from intentcast.store.accounts import Principal, Tokens
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="intentcast"'}
+
+
+def unauthorized(detail: str = "A valid bearer token is required."):  # noqa: ANN201
+    return problem(401, "unauthorized", detail, headers=_CHALLENGE)
+
+
+class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        header = connection.headers.get("authorization")
+        if not header:
+            return AuthenticationResult(user=None, auth=None)
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or token[:4] not in ROLE_BY_PREFIX or len(token) > 200:
+            raise unauthorized("The bearer token is malformed.")
+        async with connection.app.state.pool.acquire() as conn:
+            principal = await Tokens(conn).principal(token)
+        if principal is None:
+            raise unauthorized("The bearer token is not valid or has been revoked.")
+        return AuthenticationResult(user=principal, auth=token)
+
+
+def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    user = connection.scope.get("user")
+    if user is None:
+        raise unauthorized()
+    return user
+
+
+def _role_guard(*roles: str):  # noqa: ANN202
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = _principal(connection)
+        if principal.role not in roles:
+            raise problem(403, "forbidden", "This token's role may not use this route.")
+
+    guard.__name__ = f"requires_{'_or_'.join(roles)}"
+    return guard
+
+
+requires_buyer = _role_guard("buyer")
+requires_vendor = _role_guard("vendor")
+requires_operator = _role_guard("operator")
+requires_account = _role_guard("buyer", "vendor", "operator")
+
+
+def requires_verified_vendor(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    principal = _principal(connection)
+    if principal.role != "vendor":
+        raise problem(403, "forbidden", "This token's role may not use this route.")
+    if principal.status != "verified":
+        raise problem(
+            403,
+            "vendor-not-verified",
+            f"This vendor is {principal.status}; only verified vendors may use this route.",
+        )
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    return _principal(request)

@@ -1,0 +1,70 @@
+"""Constrained value types shared by request and response Structs, and list pages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+import msgspec
+
+from intentcast.api.errors import invalid
+
+Email = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        examples=["ada@example.org"], description="An e-mail address.",
+    ),
+]  # fmt: skip
+Phone = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=5, max_length=40, pattern=r"^\+?[0-9][0-9 ().\-/]{3,38}[0-9]$",
+        examples=["+49 89 4132 7788"], description="A phone number, international form preferred.",
+    ),
+]  # fmt: skip
+PersonName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Address = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+DisplayName = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=80, examples=["ada"],
+                      description="A name shown to you only; vendors never see it.")
+]  # fmt: skip
+Country = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Z]{2}$", examples=["DE"], description="ISO 3166-1 alpha-2.")
+]
+HttpUrl = Annotated[
+    str, msgspec.Meta(max_length=2000, pattern=r"^https?://[^\s/$.?#][^\s]*$",
+                      examples=["https://shop.example.com"])
+]  # fmt: skip
+ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+LongText = Annotated[str, msgspec.Meta(max_length=4000)]
+Limit = Annotated[int, msgspec.Meta(ge=1, le=200)]
+
+DEFAULT_LIMIT = 50
+
+
+def encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    """The position a ``next`` cursor stands for; a malformed cursor is a 400 naming ``after``."""
+    if cursor is None or cursor == "":
+        return None
+    try:
+        decoded = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        if not decoded:
+            raise ValueError("empty cursor")
+        return decoded.decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise invalid("query.after", "not a cursor returned by this API", status=400) from None
+
+
+def next_cursor(items: list, limit: int, key: str = "id") -> str | None:  # type: ignore[type-arg]
+    """The cursor after the last item when the page is full, else None."""
+    if len(items) < limit or not items:
+        return None
+    last = items[-1]
+    value = last[key] if isinstance(last, dict) else getattr(last, key)
+    return encode_cursor(str(value))

@@ -1,0 +1,85 @@
+"""Secrets: random ids and tokens, token hashing, persona encryption, the server key.
+
+Tokens are shown once and stored only as SHA-256 hashes. Persona fields are sealed with
+AES-GCM under the server key, with the owner's id and the field name as associated data so
+a ciphertext cannot be moved to another buyer or field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+TOKEN_PREFIXES = {"buyer": "icb_", "vendor": "icv_", "operator": "ico_"}
+ROLE_BY_PREFIX = {prefix: role for role, prefix in TOKEN_PREFIXES.items()}
+_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+_NONCE_BYTES = 12
+
+
+def new_id(prefix: str, length: int = 22) -> str:
+    """A random, prefixed id (``ven_…``): about 113 bits, linking to nothing."""
+    return f"{prefix}_{''.join(secrets.choice(_ID_ALPHABET) for _ in range(length))}"
+
+
+def new_token(role: str) -> str:
+    """A bearer token for ``role``: prefix plus 32 random bytes, url-safe."""
+    return TOKEN_PREFIXES[role] + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def decode_key(text: str) -> bytes:
+    """Decode a base64 (standard or url-safe, padding optional) 32-byte key."""
+    padded = text.strip() + "=" * (-len(text.strip()) % 4)
+    try:
+        key = base64.urlsafe_b64decode(padded.replace("+", "-").replace("/", "_"))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("INTENTCAST_SECRET_KEY is not valid base64") from exc
+    if len(key) != 32:
+        raise ValueError(f"INTENTCAST_SECRET_KEY must decode to 32 bytes, got {len(key)}")
+    return key
+
+
+def generate_key_text() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+
+def load_or_create_key_file(path: Path) -> str:
+    """The data dir's key, created once with mode 0600 (embedded mode only)."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = generate_key_text()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text + "\n")
+    return text
+
+
+class Sealer:
+    """AES-GCM encryption bound to a context (owner id and field name)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    def seal(self, plaintext: str, *, context: str) -> bytes:
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plaintext.encode(), context.encode())
+
+    def open(self, sealed: bytes, *, context: str) -> str:
+        nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+        return self._aead.decrypt(nonce, ciphertext, context.encode()).decode()
+
+    def seal_optional(self, plaintext: str | None, *, context: str) -> bytes | None:
+        return None if plaintext is None else self.seal(plaintext, context=context)
+
+    def open_optional(self, sealed: bytes | None, *, context: str) -> str | None:
+        return None if sealed is None else self.open(bytes(sealed), context=context)

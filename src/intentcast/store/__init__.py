@@ -1,0 +1,1 @@
+"""PostgreSQL access: connection pools, migrations and one repository per aggregate."""

@@ -1,0 +1,220 @@
+"""Repositories for buyers, vendors, operators and their bearer tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from intentcast.security import hash_token, new_id, new_token
+
+PERSONA_FIELDS = ("name", "email", "phone", "address")
+
+
+class Principal(msgspec.Struct, frozen=True):
+    """Who a request acts as, resolved from its bearer token."""
+
+    role: str
+    subject_id: str
+    token_id: str
+    status: str | None = None  # vendors: pending | verified | suspended
+
+
+class BuyerRow(msgspec.Struct, frozen=True):
+    id: str
+    display_name: str
+    sealed: dict[str, bytes | None]
+    country: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class VendorRow(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    website: str | None
+    description: str | None
+    contact_email: str | None
+    status: str
+    created_at: datetime
+    verified_at: datetime | None
+
+
+class TokenRow(msgspec.Struct, frozen=True):
+    id: str
+    label: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _buyer(row: asyncpg.Record) -> BuyerRow:
+    return BuyerRow(
+        id=row["id"],
+        display_name=row["display_name"],
+        sealed={f: row[f"{f}_sealed"] for f in PERSONA_FIELDS},
+        country=row["country"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _vendor(row: asyncpg.Record) -> VendorRow:
+    return VendorRow(**{f: row[f] for f in VendorRow.__struct_fields__})
+
+
+class Tokens:
+    """Bearer tokens: created shown-once, stored as SHA-256 hashes, revocable."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def issue(self, role: str, subject_id: str, label: str | None = None) -> tuple[str, str]:
+        """Create a token; return ``(token_id, token)`` — the only time the token exists."""
+        token = new_token(role)
+        token_id = new_id("tok")
+        await self.conn.execute(
+            """INSERT INTO tokens (id, role, subject_id, token_hash, label)
+               VALUES ($1, $2, $3, $4, $5)""",
+            token_id, role, subject_id, hash_token(token), label,
+        )  # fmt: skip
+        return token_id, token
+
+    async def principal(self, token: str) -> Principal | None:
+        row = await self.conn.fetchrow(
+            """SELECT t.id, t.role, t.subject_id, v.status
+                 FROM tokens t LEFT JOIN vendors v ON t.role = 'vendor' AND v.id = t.subject_id
+                WHERE t.token_hash = $1 AND t.revoked_at IS NULL""",
+            hash_token(token),
+        )
+        if row is None:
+            return None
+        return Principal(
+            role=row["role"], subject_id=row["subject_id"], token_id=row["id"], status=row["status"]
+        )
+
+    async def list_for(self, subject_id: str, *, limit: int, after: str | None) -> list[TokenRow]:
+        rows = await self.conn.fetch(
+            """SELECT id, label, created_at, last_used_at, revoked_at FROM tokens
+                WHERE subject_id = $1 AND ($2::text IS NULL OR id > $2)
+                ORDER BY id LIMIT $3""",
+            subject_id, after, limit,
+        )  # fmt: skip
+        return [TokenRow(**dict(r)) for r in rows]
+
+    async def get(self, subject_id: str, token_id: str) -> TokenRow | None:
+        row = await self.conn.fetchrow(
+            """SELECT id, label, created_at, last_used_at, revoked_at FROM tokens
+                WHERE subject_id = $1 AND id = $2""",
+            subject_id, token_id,
+        )  # fmt: skip
+        return None if row is None else TokenRow(**dict(row))
+
+    async def revoke(self, subject_id: str, token_id: str) -> bool:
+        status = await self.conn.execute(
+            """UPDATE tokens SET revoked_at = now()
+                WHERE id = $1 AND subject_id = $2 AND revoked_at IS NULL""",
+            token_id, subject_id,
+        )  # fmt: skip
+        return status.endswith(" 1")
+
+    async def count_live(self, subject_id: str) -> int:
+        return await self.conn.fetchval(
+            "SELECT count(*) FROM tokens WHERE subject_id = $1 AND revoked_at IS NULL", subject_id
+        )
+
+
+class Buyers:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def create(
+        self, buyer_id: str, display_name: str, sealed: dict[str, bytes | None], country: str | None
+    ) -> BuyerRow:
+        row = await self.conn.fetchrow(
+            """INSERT INTO buyers (id, display_name, name_sealed, email_sealed, phone_sealed,
+                                   address_sealed, country)
+               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *""",
+            buyer_id, display_name, *(sealed.get(f) for f in PERSONA_FIELDS), country,
+        )  # fmt: skip
+        return _buyer(row)
+
+    async def get(self, buyer_id: str) -> BuyerRow | None:
+        row = await self.conn.fetchrow("SELECT * FROM buyers WHERE id = $1", buyer_id)
+        return None if row is None else _buyer(row)
+
+    async def update(self, buyer_id: str, changes: dict[str, Any]) -> BuyerRow:
+        """``changes`` maps column names (``display_name``, ``email_sealed``, …) to values."""
+        allowed = {"display_name", "country", *(f"{f}_sealed" for f in PERSONA_FIELDS)}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(changes, start=2))
+        row = await self.conn.fetchrow(
+            f"UPDATE buyers SET {assignments}, updated_at = now() WHERE id = $1 RETURNING *",
+            buyer_id, *changes.values(),
+        )  # fmt: skip
+        return _buyer(row)
+
+
+class Vendors:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def create(
+        self,
+        vendor_id: str,
+        *,
+        name: str,
+        website: str | None,
+        description: str | None,
+        contact_email: str | None,
+        verified: bool,
+    ) -> VendorRow:
+        row = await self.conn.fetchrow(
+            """INSERT INTO vendors (id, name, website, description, contact_email, status,
+                                    verified_at)
+               VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN now() END) RETURNING *""",
+            vendor_id, name, website, description, contact_email,
+            "verified" if verified else "pending", verified,
+        )  # fmt: skip
+        return _vendor(row)
+
+    async def get(self, vendor_id: str) -> VendorRow | None:
+        row = await self.conn.fetchrow("SELECT * FROM vendors WHERE id = $1", vendor_id)
+        return None if row is None else _vendor(row)
+
+    async def update(self, vendor_id: str, changes: dict[str, Any]) -> VendorRow:
+        allowed = {"name", "website", "description", "contact_email"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(changes, start=2))
+        row = await self.conn.fetchrow(
+            f"UPDATE vendors SET {assignments}, updated_at = now() WHERE id = $1 RETURNING *",
+            vendor_id, *changes.values(),
+        )  # fmt: skip
+        return _vendor(row)
+
+    async def set_status(self, vendor_id: str, status: str) -> VendorRow | None:
+        row = await self.conn.fetchrow(
+            """UPDATE vendors SET status = $2, updated_at = now(),
+                      verified_at = CASE WHEN $2 = 'verified' THEN now() ELSE verified_at END
+                WHERE id = $1 RETURNING *""",
+            vendor_id, status,
+        )  # fmt: skip
+        return None if row is None else _vendor(row)
+
+
+class Operators:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def create(self, name: str) -> str:
+        operator_id = new_id("opr")
+        await self.conn.execute(
+            "INSERT INTO operators (id, name) VALUES ($1, $2)", operator_id, name
+        )
+        return operator_id

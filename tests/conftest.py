@@ -1,0 +1,202 @@
+"""Test harness: one real PostgreSQL and Redis per session (embedded, or the servers named
+by INTENTCAST_DATABASE_URL / INTENTCAST_REDIS_URL), a fresh database per test cloned from a
+migrated template, Redis flushed per test, and an AsyncTestClient on the real app."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import redis.asyncio as redis
+from litestar.testing import AsyncTestClient
+
+from intentcast.config import Settings, load_settings
+from intentcast.security import generate_key_text
+from intentcast.store.migrate import apply_migrations
+
+warnings.filterwarnings("ignore", module="platformdirs")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+GOOGLE_TAXONOMY = SHARED_DATA / "google-product-taxonomy-with-ids.en-US.txt"
+
+
+@dataclass(frozen=True)
+class Servers:
+    postgres_url: str
+    redis_url: str
+
+
+def with_database(url: str, database: str) -> str:
+    """``url`` pointing at another database (works for TCP and unix-socket URLs)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    db_url = os.environ.get("INTENTCAST_DATABASE_URL")
+    redis_url = os.environ.get("INTENTCAST_REDIS_URL")
+    if db_url and redis_url:
+        yield Servers(db_url, redis_url)
+        return
+    from intentcast.embedded import EmbeddedServices
+
+    services = EmbeddedServices(tmp_path_factory.mktemp("servers"), durable=False)
+    services.start()
+    try:
+        yield Servers(db_url or services.postgres.url, redis_url or services.redis.url)
+    finally:
+        services.stop()
+
+
+@pytest.fixture(scope="session")
+async def template_database(servers: Servers) -> AsyncIterator[str]:
+    name = f"ic_template_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(servers.postgres_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        conn = await asyncpg.connect(with_database(servers.postgres_url, name))
+        try:
+            await apply_migrations(conn)
+        finally:
+            await conn.close()
+        yield name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+async def database_url(servers: Servers, template_database: str) -> AsyncIterator[str]:
+    name = f"ic_test_{os.getpid()}_{next(_counter)}"
+    admin = await asyncpg.connect(servers.postgres_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        yield with_database(servers.postgres_url, name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def redis_url(servers: Servers) -> AsyncIterator[str]:
+    client = redis.from_url(servers.redis_url)
+    await client.flushdb()
+    await client.aclose()
+    yield servers.redis_url
+
+
+@pytest.fixture
+def make_settings(database_url: str, redis_url: str, tmp_path: Path) -> Callable[..., Settings]:
+    key = generate_key_text()
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "secret_key": key,
+            "data_dir": str(tmp_path / "data"),
+            "webhook_allow_loopback": True,
+        }
+        values.update(overrides)
+        return load_settings({}, **values)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the test database, for asserting what is stored."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def make_client(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+    from intentcast.api.app import create_app
+
+    opened: list[AsyncTestClient[Any]] = []
+
+    async def make(custom: Settings | None = None) -> AsyncTestClient[Any]:
+        client = AsyncTestClient(app=create_app(custom or settings))
+        await client.__aenter__()
+        opened.append(client)
+        return client
+
+    yield make
+    for client in reversed(opened):
+        await client.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def client(make_client: Callable[..., Any]) -> AsyncTestClient[Any]:
+    return await make_client()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Account:
+    id: str
+    token: str
+    body: dict[str, Any]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.token)
+
+
+async def create_buyer(client: AsyncTestClient[Any], **fields: Any) -> Account:
+    body = {"display_name": "buyer", **fields}
+    response = await client.post("/v1/buyers", json=body)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    return Account(data["buyer"]["id"], data["token"], data["buyer"])
+
+
+async def create_vendor(
+    client: AsyncTestClient[Any], db: asyncpg.Connection | None = None, *, verified: bool = True, **fields: Any
+) -> Account:
+    body = {"name": "Vendor GmbH", **fields}
+    response = await client.post("/v1/vendors", json=body)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    if verified and data["vendor"]["status"] != "verified":
+        assert db is not None, "verifying a vendor needs the db fixture"
+        await db.execute("UPDATE vendors SET status = 'verified' WHERE id = $1", data["vendor"]["id"])
+    return Account(data["vendor"]["id"], data["token"], data["vendor"])
+
+
+@pytest.fixture
+async def buyer(client: AsyncTestClient[Any]) -> Account:
+    return await create_buyer(client, email="ada@example.org", phone="+49 89 4132 7788",
+                              name="Ada Lovelace", address="Marienplatz 1, 80331 München",
+                              country="DE")  # fmt: skip
+
+
+@pytest.fixture
+async def vendor(client: AsyncTestClient[Any], db: asyncpg.Connection) -> Account:
+    return await create_vendor(client, db, verified=True)

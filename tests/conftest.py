@@ -178,7 +178,11 @@ async def create_buyer(client: AsyncTestClient[Any], **fields: Any) -> Account:
 
 
 async def create_vendor(
-    client: AsyncTestClient[Any], db: asyncpg.Connection | None = None, *, verified: bool = True, **fields: Any
+    client: AsyncTestClient[Any],
+    db: asyncpg.Connection | None = None,
+    *,
+    verified: bool = True,
+    **fields: Any,
 ) -> Account:
     body = {"name": "Vendor GmbH", **fields}
     response = await client.post("/v1/vendors", json=body)
@@ -186,15 +190,22 @@ async def create_vendor(
     data = response.json()
     if verified and data["vendor"]["status"] != "verified":
         assert db is not None, "verifying a vendor needs the db fixture"
-        await db.execute("UPDATE vendors SET status = 'verified' WHERE id = $1", data["vendor"]["id"])
+        await db.execute(
+            "UPDATE vendors SET status = 'verified' WHERE id = $1", data["vendor"]["id"]
+        )
     return Account(data["vendor"]["id"], data["token"], data["vendor"])
 
 
 @pytest.fixture
 async def buyer(client: AsyncTestClient[Any]) -> Account:
-    return await create_buyer(client, email="ada@example.org", phone="+49 89 4132 7788",
-                              name="Ada Lovelace", address="Marienplatz 1, 80331 München",
-                              country="DE")  # fmt: skip
+    return await create_buyer(
+        client,
+        email="ada@example.org",
+        phone="+49 89 4132 7788",
+        name="Ada Lovelace",
+        address="Marienplatz 1, 80331 München",
+        country="DE",
+    )
 
 
 @pytest.fixture

@@ -39,7 +39,8 @@ class EmbeddedError(RuntimeError):
     """An embedded server could not be started."""
 
 
-def _die_with_parent(sig: int) -> None:
+def die_with_parent(sig: int) -> None:
+    """In a child before exec: have the kernel send ``sig`` when our parent dies."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, sig)
 
@@ -107,16 +108,30 @@ class EmbeddedPostgres:
             self._initdb()
         self._stop_leftover()
         args = [
-            str(self.bin / "postgres"), "-D", str(self.pgdata),
-            "-h", "", "-k", str(self.socket_dir),
-            "-c", "max_connections=300",
-            "-c", "shared_buffers=128MB",
-            "-c", "listen_addresses=",
-        ]  # fmt: skip
+            str(self.bin / "postgres"),
+            "-D",
+            str(self.pgdata),
+            "-h",
+            "",
+            "-k",
+            str(self.socket_dir),
+            "-c",
+            "max_connections=300",
+            "-c",
+            "shared_buffers=128MB",
+            "-c",
+            "listen_addresses=",
+        ]
         if not self.durable:
-            args += ["-c", "fsync=off", "-c", "synchronous_commit=off",
-                     "-c", "full_page_writes=off"]  # fmt: skip
-        logfile = open(self.pgdata.parent / "postgres.log", "ab")  # noqa: SIM115
+            args += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
+        logfile = open(self.pgdata.parent / "postgres.log", "ab")
         try:
             self.process = subprocess.Popen(
                 args,
@@ -124,8 +139,9 @@ class EmbeddedPostgres:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 user=self._user,
+                process_group=0,  # a terminal's Ctrl-C reaches us, not the server directly
                 # fast shutdown (SIGINT) if we die, however we die
-                preexec_fn=lambda: _die_with_parent(signal.SIGINT),
+                preexec_fn=lambda: die_with_parent(signal.SIGINT),
             )
         finally:
             logfile.close()
@@ -149,10 +165,21 @@ class EmbeddedPostgres:
         if self._user is not None:
             shutil.chown(self.pgdata, self._user, self._user)
         result = subprocess.run(
-            [str(self.bin / "initdb"), "-D", str(self.pgdata), "--auth=trust",
-             "--encoding=utf8", "--locale=C", "-U", "postgres"],
-            user=self._user, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            [
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.pgdata),
+                "--auth=trust",
+                "--encoding=utf8",
+                "--locale=C",
+                "-U",
+                "postgres",
+            ],
+            user=self._user,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             raise EmbeddedError(f"initdb failed: {result.stderr.strip()}")
 
@@ -186,8 +213,9 @@ class EmbeddedPostgres:
     def _accepts_connections(self) -> bool:
         result = subprocess.run(
             [str(self.bin / "pg_isready"), "-h", str(self.socket_dir), "-q"],
-            check=False, capture_output=True,
-        )  # fmt: skip
+            check=False,
+            capture_output=True,
+        )
         return result.returncode == 0
 
     def stop(self, timeout: float = 20.0) -> None:
@@ -224,18 +252,35 @@ class EmbeddedRedis:
         self._stop_leftover()
         self.socket.unlink(missing_ok=True)
         args = [
-            str(self.binary), "--port", "0", "--unixsocket", str(self.socket),
-            "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-            "--daemonize", "no", "--dir", str(self.directory),
-            "--pidfile", str(self.pidfile), "--maxclients", "10000",
-            "--logfile", str(self.directory / "redis.log"),
-        ]  # fmt: skip
+            str(self.binary),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dir",
+            str(self.directory),
+            "--pidfile",
+            str(self.pidfile),
+            "--maxclients",
+            "10000",
+            "--logfile",
+            str(self.directory / "redis.log"),
+        ]
         self.process = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
+            process_group=0,
+            preexec_fn=lambda: die_with_parent(signal.SIGTERM),
         )
         self.pidfile.write_text(f"{self.process.pid}\n")
         deadline = time.monotonic() + timeout

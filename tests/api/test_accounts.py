@@ -23,7 +23,9 @@ async def test_buyer_signup_returns_token_and_persona(client) -> None:
 
 async def test_persona_is_ciphertext_in_postgres(client, buyer, db: asyncpg.Connection) -> None:
     row = await db.fetchrow("SELECT * FROM buyers WHERE id = $1", buyer.id)
-    stored = b"".join(bytes(row[c]) for c in ("name_sealed", "email_sealed", "phone_sealed", "address_sealed"))
+    stored = b"".join(
+        bytes(row[c]) for c in ("name_sealed", "email_sealed", "phone_sealed", "address_sealed")
+    )
     for plain in ("ada@example.org", "Ada Lovelace", "4132 7788", "Marienplatz", "example"):
         assert plain.encode() not in stored
     # the whole row, as PostgreSQL would dump it, holds no plain persona value either
@@ -72,7 +74,9 @@ async def test_vendor_starts_pending_unless_auto_verify(client, make_client, mak
 
 
 async def test_vendor_public_profile_hides_contact(client, db) -> None:
-    vendor = await create_vendor(client, db, contact_email="sales@huber.example", website="https://huber.example")
+    vendor = await create_vendor(
+        client, db, contact_email="sales@huber.example", website="https://huber.example"
+    )
     profile = await client.get(f"/v1/vendors/{vendor.id}")
     assert profile.status_code == 200
     body = profile.json()

@@ -79,9 +79,10 @@ async def test_oversized_body_is_413(client, settings) -> None:
     assert response.status_code == 413
     assert response.headers["content-type"].startswith(PROBLEM)
     keyed = await client.post(
-        "/v1/buyers", content=huge,
+        "/v1/buyers",
+        content=huge,
         headers={"content-type": "application/json", "Idempotency-Key": "big"},
-    )  # fmt: skip
+    )
     assert keyed.status_code == 413
 
 
@@ -95,10 +96,14 @@ async def test_unknown_route_and_method_are_problem_details(client) -> None:
 
 
 async def test_bad_query_parameters_name_the_parameter(client, vendor) -> None:
-    response = await client.get("/v1/vendor/tokens", headers=vendor.headers, params={"limit": "lots"})
+    response = await client.get(
+        "/v1/vendor/tokens", headers=vendor.headers, params={"limit": "lots"}
+    )
     assert response.status_code == 400
     assert any("limit" in f for f in fields_of(response))
-    response = await client.get("/v1/vendor/tokens", headers=vendor.headers, params={"limit": 10_000})
+    response = await client.get(
+        "/v1/vendor/tokens", headers=vendor.headers, params={"limit": 10_000}
+    )
     assert response.status_code == 400
     assert any("limit" in f for f in fields_of(response))
 

@@ -56,11 +56,11 @@ class BuyerPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_
     """Fields to change; ``null`` clears a persona field, an absent field is kept."""
 
     display_name: DisplayName | msgspec.UnsetType = msgspec.UNSET
-    email: Email | None | msgspec.UnsetType = msgspec.UNSET
-    phone: Phone | None | msgspec.UnsetType = msgspec.UNSET
-    name: PersonName | None | msgspec.UnsetType = msgspec.UNSET
-    address: Address | None | msgspec.UnsetType = msgspec.UNSET
-    country: Country | None | msgspec.UnsetType = msgspec.UNSET
+    email: Email | msgspec.UnsetType | None = msgspec.UNSET
+    phone: Phone | msgspec.UnsetType | None = msgspec.UNSET
+    name: PersonName | msgspec.UnsetType | None = msgspec.UNSET
+    address: Address | msgspec.UnsetType | None = msgspec.UNSET
+    country: Country | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class Buyer(msgspec.Struct, kw_only=True):
@@ -89,9 +89,9 @@ class VendorCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class VendorPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
     name: ShortText | msgspec.UnsetType = msgspec.UNSET
-    website: HttpUrl | None | msgspec.UnsetType = msgspec.UNSET
-    description: LongText | None | msgspec.UnsetType = msgspec.UNSET
-    contact_email: Email | None | msgspec.UnsetType = msgspec.UNSET
+    website: HttpUrl | msgspec.UnsetType | None = msgspec.UNSET
+    description: LongText | msgspec.UnsetType | None = msgspec.UNSET
+    contact_email: Email | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class VendorAccount(msgspec.Struct, kw_only=True):
@@ -157,18 +157,28 @@ class TokenPage(msgspec.Struct):
 
 
 def buyer_view(row: BuyerRow, sealer: Sealer) -> Buyer:
-    persona = {f: sealer.open_optional(row.sealed[f], context=f"{row.id}:{f}") for f in PERSONA_FIELDS}
+    persona = {
+        f: sealer.open_optional(row.sealed[f], context=f"{row.id}:{f}") for f in PERSONA_FIELDS
+    }
     return Buyer(
-        id=row.id, display_name=row.display_name, country=row.country,
-        created_at=row.created_at, **persona,
-    )  # fmt: skip
+        id=row.id,
+        display_name=row.display_name,
+        country=row.country,
+        created_at=row.created_at,
+        **persona,
+    )
 
 
 def vendor_account(row: VendorRow) -> VendorAccount:
     return VendorAccount(
-        id=row.id, name=row.name, website=row.website, description=row.description,
-        contact_email=row.contact_email, status=row.status, created_at=row.created_at,
-    )  # fmt: skip
+        id=row.id,
+        name=row.name,
+        website=row.website,
+        description=row.description,
+        contact_email=row.contact_email,
+        status=row.status,
+        created_at=row.created_at,
+    )
 
 
 def seal_persona(buyer_id: str, values: dict[str, Any], sealer: Sealer) -> dict[str, bytes | None]:
@@ -187,7 +197,9 @@ class SignupController(Controller):
     tags = ["accounts"]
 
     @post("/buyers", operation_id="createBuyer", summary="Create a buyer account")
-    async def create_buyer(self, data: BuyerCreate, db: asyncpg.Connection, state: State) -> BuyerCreated:
+    async def create_buyer(
+        self, data: BuyerCreate, db: asyncpg.Connection, state: State
+    ) -> BuyerCreated:
         """Returns the buyer and its token (shown once). Persona fields are encrypted at rest
         and only ever disclosed to a vendor the buyer reveals them to."""
         buyer_id = new_id("byr")
@@ -206,21 +218,33 @@ class SignupController(Controller):
         vendor_id = new_id("ven")
         async with db.transaction():
             row = await Vendors(db).create(
-                vendor_id, name=data.name, website=data.website, description=data.description,
-                contact_email=data.contact_email, verified=settings.auto_verify_vendors,
-            )  # fmt: skip
+                vendor_id,
+                name=data.name,
+                website=data.website,
+                description=data.description,
+                contact_email=data.contact_email,
+                verified=settings.auto_verify_vendors,
+            )
             _, token = await Tokens(db).issue("vendor", vendor_id, "initial")
         return VendorCreated(vendor=vendor_account(row), token=token)
 
-    @get("/vendors/{vendor_id:str}", operation_id="getVendorProfile", summary="A vendor's public profile")
+    @get(
+        "/vendors/{vendor_id:str}",
+        operation_id="getVendorProfile",
+        summary="A vendor's public profile",
+    )
     async def vendor_profile(self, vendor_id: str, db: asyncpg.Connection) -> VendorProfile:
         row = await Vendors(db).get(vendor_id)
         if row is None or row.status == "suspended":
             raise not_found("vendor")
         return VendorProfile(
-            id=row.id, name=row.name, website=row.website, description=row.description,
-            verified=row.status == "verified", member_since=row.created_at,
-        )  # fmt: skip
+            id=row.id,
+            name=row.name,
+            website=row.website,
+            description=row.description,
+            verified=row.status == "verified",
+            member_since=row.created_at,
+        )
 
 
 class MeController(Controller):
@@ -245,7 +269,11 @@ class MeController(Controller):
 
     @patch(operation_id="updateMe", summary="Change the calling account")
     async def update_me(
-        self, request: Request[Any, Any, Any], principal: Principal, db: asyncpg.Connection, state: State
+        self,
+        request: Request[Any, Any, Any],
+        principal: Principal,
+        db: asyncpg.Connection,
+        state: State,
     ) -> Buyer | VendorAccount:
         """A buyer sends `BuyerPatch`, a vendor `VendorPatch`; `null` clears an optional field."""
         raw = await request.body()
@@ -257,13 +285,19 @@ class MeController(Controller):
             columns = {k: v for k, v in changes.items() if k not in PERSONA_FIELDS}
             columns.update({f"{k}_sealed": v for k, v in sealed.items()})
             repo = Buyers(db)
-            row = await repo.update(principal.subject_id, columns) if columns else await repo.get(principal.subject_id)
+            row = (
+                await repo.update(principal.subject_id, columns)
+                if columns
+                else await repo.get(principal.subject_id)
+            )
             assert row is not None
             return buyer_view(row, state.sealer)
         if principal.role == "vendor":
             vendor_patch = _decode_body(raw, VendorPatch)
             vendor_changes = {
-                k: v for k, v in msgspec.structs.asdict(vendor_patch).items() if v is not msgspec.UNSET
+                k: v
+                for k, v in msgspec.structs.asdict(vendor_patch).items()
+                if v is not msgspec.UNSET
             }
             vendors = Vendors(db)
             vendor = (
@@ -285,7 +319,8 @@ def _decode_body(raw: bytes, kind: type[Any]) -> Any:
     except msgspec.DecodeError as exc:
         if isinstance(exc, msgspec.ValidationError):
             raise ValidationException(
-                detail="Validation failed", extra=[{"message": str(exc), "key": "", "source": "body"}]
+                detail="Validation failed",
+                extra=[{"message": str(exc), "key": "", "source": "body"}],
             ) from None
         raise ValidationException(detail="JSON is malformed") from None
 
@@ -296,7 +331,9 @@ class VendorTokenController(Controller):
     guards = [requires_vendor]
 
     @post(operation_id="createVendorToken", summary="Create another token (key rotation)")
-    async def create_token(self, data: TokenCreate, principal: Principal, db: asyncpg.Connection) -> TokenCreated:
+    async def create_token(
+        self, data: TokenCreate, principal: Principal, db: asyncpg.Connection
+    ) -> TokenCreated:
         tokens = Tokens(db)
         token_id, token = await tokens.issue("vendor", principal.subject_id, data.label)
         row = await tokens.get(principal.subject_id, token_id)
@@ -311,12 +348,16 @@ class VendorTokenController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=200)] = DEFAULT_LIMIT,
         after: str | None = None,
     ) -> TokenPage:
-        rows = await Tokens(db).list_for(principal.subject_id, limit=limit, after=decode_cursor(after))
+        rows = await Tokens(db).list_for(
+            principal.subject_id, limit=limit, after=decode_cursor(after)
+        )
         items = [TokenInfo(**msgspec.structs.asdict(r)) for r in rows]
         return TokenPage(items=items, next=next_cursor(items, limit))
 
     @delete("/{token_id:str}", operation_id="revokeVendorToken", summary="Revoke a token")
-    async def revoke_token(self, token_id: str, principal: Principal, db: asyncpg.Connection) -> None:
+    async def revoke_token(
+        self, token_id: str, principal: Principal, db: asyncpg.Connection
+    ) -> None:
         """Takes effect on the next request. The last live token cannot be revoked (409):
         create its replacement first."""
         async with db.transaction():
@@ -326,5 +367,7 @@ class VendorTokenController(Controller):
             if row is None or row.revoked_at is not None:
                 raise not_found("token")
             if await tokens.count_live(principal.subject_id) <= 1:
-                raise conflict("This is the vendor's last live token; create another first.", "last-token")
+                raise conflict(
+                    "This is the vendor's last live token; create another first.", "last-token"
+                )
             await tokens.revoke(principal.subject_id, token_id)

@@ -86,7 +86,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     middleware: list[Any] = [
         DefineMiddleware(BearerTokenMiddleware, exclude=PUBLIC_PATHS),
         IdempotencyMiddleware(settings.max_body_bytes),
-        PrometheusConfig(app_name="intentcast", group_path=True, exclude=["^/metrics$"]).middleware,
+        PrometheusConfig(
+            app_name="intentcast", prefix="intentcast", group_path=True, exclude=["^/metrics$"]
+        ).middleware,
     ]
     if settings.rate_limit > 0:
         middleware.insert(
@@ -149,9 +151,10 @@ def _openapi_config() -> OpenAPIConfig:
         components=Components(
             security_schemes={
                 "bearer": SecurityScheme(
-                    type="http", scheme="bearer",
+                    type="http",
+                    scheme="bearer",
                     description="`icb_…` buyer, `icv_…` vendor or `ico_…` operator token.",
-                )  # fmt: skip
+                )
             }
         ),
         security=[{"bearer": []}],

@@ -21,12 +21,14 @@ from intentcast.store.accounts import Principal, Tokens
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="intentcast"'}
 
 
-def unauthorized(detail: str = "A valid bearer token is required."):  # noqa: ANN201
+def unauthorized(detail: str = "A valid bearer token is required."):
     return problem(401, "unauthorized", detail, headers=_CHALLENGE)
 
 
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         header = connection.headers.get("authorization")
         if not header:
             return AuthenticationResult(user=None, auth=None)
@@ -48,7 +50,7 @@ def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     return user
 
 
-def _role_guard(*roles: str):  # noqa: ANN202
+def _role_guard(*roles: str):
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = _principal(connection)
         if principal.role not in roles:
@@ -64,7 +66,9 @@ requires_operator = _role_guard("operator")
 requires_account = _role_guard("buyer", "vendor", "operator")
 
 
-def requires_verified_vendor(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+def requires_verified_vendor(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     principal = _principal(connection)
     if principal.role != "vendor":
         raise problem(403, "forbidden", "This token's role may not use this route.")

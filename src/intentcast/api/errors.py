@@ -55,7 +55,9 @@ def problem(
     )
 
 
-def invalid(field: str, message: str, *, status: int = 422, **extra: Any) -> ProblemDetailsException:
+def invalid(
+    field: str, message: str, *, status: int = 422, **extra: Any
+) -> ProblemDetailsException:
     """A single-field validation problem."""
     return problem(
         status,

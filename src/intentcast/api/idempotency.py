@@ -51,10 +51,12 @@ async def _send_problem(send: Send, status: int, code: str, detail: str, field: 
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/problem+json"),
-                        (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
-    )  # fmt: skip
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -70,14 +72,23 @@ class IdempotencyMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
             return
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            await _send_problem(send, 400, "idempotency-key-invalid",
-                                "Idempotency-Key must be 1-255 printable characters.",
-                                "header.Idempotency-Key")  # fmt: skip
+            await _send_problem(
+                send,
+                400,
+                "idempotency-key-invalid",
+                "Idempotency-Key must be 1-255 printable characters.",
+                "header.Idempotency-Key",
+            )
             return
         body, too_large = await self._read_body(receive)
         if too_large:
-            await _send_problem(send, 413, "payload-too-large",
-                                f"The request body exceeds {self.max_body_bytes} bytes.", "body")  # fmt: skip
+            await _send_problem(
+                send,
+                413,
+                "payload-too-large",
+                f"The request body exceeds {self.max_body_bytes} bytes.",
+                "body",
+            )
             return
         app_state: Any = scope["litestar_app"].state
         auth = _header(scope, b"authorization") or ""
@@ -88,17 +99,27 @@ class IdempotencyMiddleware(ASGIMiddleware):
         async with app_state.pool.acquire() as conn:
             stored = await IdempotencyKeys(conn).claim(key_scope, key, fingerprint)
             if stored is not None and stored.fingerprint != fingerprint:
-                await _send_problem(send, 422, "idempotency-key-reused",
-                                    "This Idempotency-Key was used with a different request.",
-                                    "header.Idempotency-Key")  # fmt: skip
+                await _send_problem(
+                    send,
+                    422,
+                    "idempotency-key-reused",
+                    "This Idempotency-Key was used with a different request.",
+                    "header.Idempotency-Key",
+                )
                 return
             if stored is not None and stored.status_code is not None and stored.response:
-                await self._replay(send, app_state.sealer.open(stored.response, context=key_scope + key))
+                await self._replay(
+                    send, app_state.sealer.open(stored.response, context=key_scope + key)
+                )
                 return
             if stored is not None and not stored.stale_claim:
-                await _send_problem(send, 409, "idempotency-key-in-progress",
-                                    "A request with this Idempotency-Key is still being processed.",
-                                    "header.Idempotency-Key")  # fmt: skip
+                await _send_problem(
+                    send,
+                    409,
+                    "idempotency-key-in-progress",
+                    "A request with this Idempotency-Key is still being processed.",
+                    "header.Idempotency-Key",
+                )
                 return
             if stored is not None:
                 await IdempotencyKeys(conn).retake(key_scope, key)

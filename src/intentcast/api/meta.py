@@ -48,8 +48,12 @@ class MetaController(Controller):
             status_code=200 if ok else 503,
         )
 
-    @get("/openapi.json", operation_id="openapi", summary="This API's OpenAPI 3.1 document",
-         include_in_schema=False)  # fmt: skip
+    @get(
+        "/openapi.json",
+        operation_id="openapi",
+        summary="This API's OpenAPI 3.1 document",
+        include_in_schema=False,
+    )
     async def openapi(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         return Response(
             openapi_document(request.app), media_type="application/vnd.oai.openapi+json"

@@ -13,30 +13,45 @@ from intentcast.api.errors import invalid
 Email = Annotated[
     str,
     msgspec.Meta(
-        min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-        examples=["ada@example.org"], description="An e-mail address.",
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        examples=["ada@example.org"],
+        description="An e-mail address.",
     ),
-]  # fmt: skip
+]
 Phone = Annotated[
     str,
     msgspec.Meta(
-        min_length=5, max_length=40, pattern=r"^\+?[0-9][0-9 ().\-/]{3,38}[0-9]$",
-        examples=["+49 89 4132 7788"], description="A phone number, international form preferred.",
+        min_length=5,
+        max_length=40,
+        pattern=r"^\+?[0-9][0-9 ().\-/]{3,38}[0-9]$",
+        examples=["+49 89 4132 7788"],
+        description="A phone number, international form preferred.",
     ),
-]  # fmt: skip
+]
 PersonName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Address = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 DisplayName = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=80, examples=["ada"],
-                      description="A name shown to you only; vendors never see it.")
-]  # fmt: skip
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=80,
+        examples=["ada"],
+        description="A name shown to you only; vendors never see it.",
+    ),
+]
 Country = Annotated[
     str, msgspec.Meta(pattern=r"^[A-Z]{2}$", examples=["DE"], description="ISO 3166-1 alpha-2.")
 ]
 HttpUrl = Annotated[
-    str, msgspec.Meta(max_length=2000, pattern=r"^https?://[^\s/$.?#][^\s]*$",
-                      examples=["https://shop.example.com"])
-]  # fmt: skip
+    str,
+    msgspec.Meta(
+        max_length=2000,
+        pattern=r"^https?://[^\s/$.?#][^\s]*$",
+        examples=["https://shop.example.com"],
+    ),
+]
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
 LongText = Annotated[str, msgspec.Meta(max_length=4000)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=200)]

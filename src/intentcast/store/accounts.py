@@ -78,8 +78,12 @@ class Tokens:
         await self.conn.execute(
             """INSERT INTO tokens (id, role, subject_id, token_hash, label)
                VALUES ($1, $2, $3, $4, $5)""",
-            token_id, role, subject_id, hash_token(token), label,
-        )  # fmt: skip
+            token_id,
+            role,
+            subject_id,
+            hash_token(token),
+            label,
+        )
         return token_id, token
 
     async def principal(self, token: str) -> Principal | None:
@@ -100,24 +104,28 @@ class Tokens:
             """SELECT id, label, created_at, last_used_at, revoked_at FROM tokens
                 WHERE subject_id = $1 AND ($2::text IS NULL OR id > $2)
                 ORDER BY id LIMIT $3""",
-            subject_id, after, limit,
-        )  # fmt: skip
+            subject_id,
+            after,
+            limit,
+        )
         return [TokenRow(**dict(r)) for r in rows]
 
     async def get(self, subject_id: str, token_id: str) -> TokenRow | None:
         row = await self.conn.fetchrow(
             """SELECT id, label, created_at, last_used_at, revoked_at FROM tokens
                 WHERE subject_id = $1 AND id = $2""",
-            subject_id, token_id,
-        )  # fmt: skip
+            subject_id,
+            token_id,
+        )
         return None if row is None else TokenRow(**dict(row))
 
     async def revoke(self, subject_id: str, token_id: str) -> bool:
         status = await self.conn.execute(
             """UPDATE tokens SET revoked_at = now()
                 WHERE id = $1 AND subject_id = $2 AND revoked_at IS NULL""",
-            token_id, subject_id,
-        )  # fmt: skip
+            token_id,
+            subject_id,
+        )
         return status.endswith(" 1")
 
     async def count_live(self, subject_id: str) -> int:
@@ -137,8 +145,11 @@ class Buyers:
             """INSERT INTO buyers (id, display_name, name_sealed, email_sealed, phone_sealed,
                                    address_sealed, country)
                VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *""",
-            buyer_id, display_name, *(sealed.get(f) for f in PERSONA_FIELDS), country,
-        )  # fmt: skip
+            buyer_id,
+            display_name,
+            *(sealed.get(f) for f in PERSONA_FIELDS),
+            country,
+        )
         return _buyer(row)
 
     async def get(self, buyer_id: str) -> BuyerRow | None:
@@ -154,8 +165,9 @@ class Buyers:
         assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(changes, start=2))
         row = await self.conn.fetchrow(
             f"UPDATE buyers SET {assignments}, updated_at = now() WHERE id = $1 RETURNING *",
-            buyer_id, *changes.values(),
-        )  # fmt: skip
+            buyer_id,
+            *changes.values(),
+        )
         return _buyer(row)
 
 
@@ -177,9 +189,14 @@ class Vendors:
             """INSERT INTO vendors (id, name, website, description, contact_email, status,
                                     verified_at)
                VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN now() END) RETURNING *""",
-            vendor_id, name, website, description, contact_email,
-            "verified" if verified else "pending", verified,
-        )  # fmt: skip
+            vendor_id,
+            name,
+            website,
+            description,
+            contact_email,
+            "verified" if verified else "pending",
+            verified,
+        )
         return _vendor(row)
 
     async def get(self, vendor_id: str) -> VendorRow | None:
@@ -194,8 +211,9 @@ class Vendors:
         assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(changes, start=2))
         row = await self.conn.fetchrow(
             f"UPDATE vendors SET {assignments}, updated_at = now() WHERE id = $1 RETURNING *",
-            vendor_id, *changes.values(),
-        )  # fmt: skip
+            vendor_id,
+            *changes.values(),
+        )
         return _vendor(row)
 
     async def set_status(self, vendor_id: str, status: str) -> VendorRow | None:
@@ -203,8 +221,9 @@ class Vendors:
             """UPDATE vendors SET status = $2, updated_at = now(),
                       verified_at = CASE WHEN $2 = 'verified' THEN now() ELSE verified_at END
                 WHERE id = $1 RETURNING *""",
-            vendor_id, status,
-        )  # fmt: skip
+            vendor_id,
+            status,
+        )
         return None if row is None else _vendor(row)
 
 

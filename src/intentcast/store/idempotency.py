@@ -26,22 +26,29 @@ class IdempotencyKeys:
         """Claim ``key`` for a new request; if already known, return what is stored."""
         # an expired record is forgotten first, so the key can be used again
         await self.conn.execute(
-            "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < now() - $3::interval",
-            scope, key, KEY_TTL,
-        )  # fmt: skip
+            """DELETE FROM idempotency_keys
+                WHERE scope = $1 AND key = $2 AND created_at < now() - $3::interval""",
+            scope,
+            key,
+            KEY_TTL,
+        )
         inserted = await self.conn.fetchval(
             """INSERT INTO idempotency_keys (scope, key, fingerprint) VALUES ($1, $2, $3)
                ON CONFLICT DO NOTHING RETURNING true""",
-            scope, key, fingerprint,
-        )  # fmt: skip
+            scope,
+            key,
+            fingerprint,
+        )
         if inserted:
             return None
         row = await self.conn.fetchrow(
             """SELECT fingerprint, status_code, response,
                       (status_code IS NULL AND created_at < now() - $3::interval) AS stale
                  FROM idempotency_keys WHERE scope = $1 AND key = $2""",
-            scope, key, CLAIM_TIMEOUT,
-        )  # fmt: skip
+            scope,
+            key,
+            CLAIM_TIMEOUT,
+        )
         if row is None:  # released concurrently; claim again
             return await self.claim(scope, key, fingerprint)
         return StoredKey(
@@ -54,15 +61,19 @@ class IdempotencyKeys:
     async def retake(self, scope: str, key: str) -> None:
         await self.conn.execute(
             "UPDATE idempotency_keys SET created_at = now() WHERE scope = $1 AND key = $2",
-            scope, key,
-        )  # fmt: skip
+            scope,
+            key,
+        )
 
     async def complete(self, scope: str, key: str, status_code: int, response: bytes) -> None:
         await self.conn.execute(
             """UPDATE idempotency_keys SET status_code = $3, response = $4
                 WHERE scope = $1 AND key = $2""",
-            scope, key, status_code, response,
-        )  # fmt: skip
+            scope,
+            key,
+            status_code,
+            response,
+        )
 
     async def release(self, scope: str, key: str) -> None:
         await self.conn.execute(

@@ -1,0 +1,5 @@
+"""``python -m intentcast`` is the ``intentcast`` command."""
+
+from intentcast.cli import main
+
+main()

@@ -1,0 +1,174 @@
+"""``intentcast serve``: the API and every worker role in one process tree.
+
+The supervisor owns the embedded PostgreSQL and Redis (when no URLs are configured), applies
+migrations, then runs the API (granian) and one process per worker role as children. Children
+that crash are restarted with backoff. SIGINT/SIGTERM stop the children first, then Redis and
+PostgreSQL. Every child carries a parent-death signal, so ``kill -9`` of the supervisor still
+takes the whole tree down and the next start finds no stale lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from intentcast.config import Settings
+from intentcast.embedded import EmbeddedServices, die_with_parent
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+STOP_TIMEOUT_S = 15.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, roles: list[str]) -> None:
+        self.settings = settings
+        self.roles = roles
+        self.services: EmbeddedServices | None = None
+        self.children: list[Child] = []
+        self._stopping = False
+
+    def _child_env(self, database_url: str, redis_url: str, secret_key: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTCAST_")}
+        env.update(self.settings.env())
+        env.update(
+            INTENTCAST_DATABASE_URL=database_url,
+            INTENTCAST_REDIS_URL=redis_url,
+            INTENTCAST_SECRET_KEY=secret_key,
+        )
+        return env
+
+    def run(self) -> int:
+        from intentcast.api.app import resolve_secret_key
+
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        try:
+            database_url, redis_url = self.settings.database_url, self.settings.redis_url
+            if self.settings.embedded:
+                self.services = EmbeddedServices(self.settings.data_path)
+                self.services.start()
+                database_url = database_url or self.services.postgres.url
+                redis_url = redis_url or self.services.redis.url
+            assert database_url and redis_url
+            secret = self.settings.secret_key or _key_text(resolve_secret_key(self.settings))
+            operator_token = asyncio.run(_prepare_database(database_url))
+            env = self._child_env(database_url, redis_url, secret)
+            exe = [sys.executable, "-m", "intentcast"]
+            self.children = [Child("api", [*exe, "api", "--no-migrate"])]
+            self.children += [
+                Child(f"worker:{r}", [*exe, "worker", "--role", r]) for r in self.roles
+            ]
+            for child in self.children:
+                self._start(child, env)
+            url = f"http://{self.settings.host}:{self.settings.port}"
+            print(f"intentcast {_version()} serving on {url}", flush=True)
+            if self.services is not None:
+                print(f"data dir: {self.settings.data_path}", flush=True)
+            if operator_token:
+                print(f"operator token (shown once, keep it): {operator_token}", flush=True)
+            self._supervise(env)
+            return 0
+        finally:
+            self._stop_children()
+            if self.services is not None:
+                self.services.stop()
+            print("intentcast stopped", flush=True)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._stopping = True
+
+    def _start(self, child: Child, env: dict[str, str]) -> None:
+        child.process = subprocess.Popen(
+            child.argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=lambda: die_with_parent(signal.SIGTERM),
+        )
+        child.started_at = time.monotonic()
+
+    def _supervise(self, env: dict[str, str]) -> None:
+        while not self._stopping:
+            now = time.monotonic()
+            for child in self.children:
+                assert child.process is not None
+                code = child.process.poll()
+                if code is None or self._stopping:
+                    continue
+                if child.next_start == 0.0:
+                    # a child that ran for a while before dying starts over with short backoff
+                    if now - child.started_at > 60:
+                        child.restarts = 0
+                    delay = min(MAX_BACKOFF_S, 0.5 * 2**child.restarts)
+                    child.next_start = now + delay
+                    log.error("%s exited with %s; restarting in %.1fs", child.name, code, delay)
+                    print(
+                        f"{child.name} exited with {code}; restarting in {delay:.1f}s", flush=True
+                    )
+                elif now >= child.next_start:
+                    child.restarts += 1
+                    child.next_start = 0.0
+                    self._start(child, env)
+            time.sleep(0.2)
+
+    def _stop_children(self) -> None:
+        running = [c.process for c in self.children if c.process and c.process.poll() is None]
+        for process in running:
+            process.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for process in running:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _key_text(key: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(key).decode().rstrip("=")
+
+
+def _version() -> str:
+    from intentcast import __version__
+
+    return __version__
+
+
+async def _prepare_database(database_url: str) -> str | None:
+    """Migrate; on the very first start create an operator and return its token."""
+    import asyncpg
+
+    from intentcast.store.accounts import Operators, Tokens
+    from intentcast.store.migrate import apply_migrations
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        await apply_migrations(conn)
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(7227)")
+            if await conn.fetchval("SELECT count(*) FROM operators"):
+                return None
+            operator_id = await Operators(conn).create("first operator")
+            _, token = await Tokens(conn).issue("operator", operator_id, "first start")
+            return token
+    finally:
+        await conn.close()

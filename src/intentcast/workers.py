@@ -1,0 +1,78 @@
+"""Worker processes: ``intentcast worker --role <role>``.
+
+Each role is a loop over PostgreSQL and Redis; any number of processes of each role may run
+at once (work is claimed with row locks or consumer groups, never by process identity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as redis
+
+from intentcast.config import Settings
+from intentcast.store.db import create_pool
+from intentcast.store.idempotency import IdempotencyKeys
+
+log = logging.getLogger(__name__)
+
+SCHEDULER_TICK_S = 5.0
+
+
+class WorkerContext:
+    """What every role loop gets: settings, a pool, Redis, and a stop event."""
+
+    def __init__(self, settings: Settings, pool, redis_client: redis.Redis) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.redis = redis_client
+        self.stopping = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once when asked to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+
+async def run_scheduler(ctx: WorkerContext) -> None:
+    """Time-driven housekeeping, each step safe to run in several processes at once."""
+    while not ctx.stopping.is_set():
+        try:
+            async with ctx.pool.acquire() as conn:
+                for step in SCHEDULER_STEPS:
+                    await step(conn, ctx.settings)
+        except Exception:  # a failed tick is retried on the next one
+            log.exception("scheduler tick failed")
+        await ctx.sleep(SCHEDULER_TICK_S)
+
+
+async def purge_idempotency_keys(conn, settings: Settings) -> None:
+    await IdempotencyKeys(conn).purge_expired()
+
+
+SCHEDULER_STEPS: list[Callable[..., Awaitable[None]]] = [purge_idempotency_keys]
+
+ROLES: dict[str, Callable[[WorkerContext], Awaitable[None]]] = {
+    "scheduler": run_scheduler,
+}
+
+
+async def run_worker(role: str, settings: Settings) -> None:
+    assert settings.database_url and settings.redis_url
+    pool = await create_pool(settings.database_url, max_size=4)
+    redis_client = redis.from_url(settings.redis_url)
+    ctx = WorkerContext(settings, pool, redis_client)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, ctx.stopping.set)
+    log.info("worker %s started", role)
+    try:
+        await ROLES[role](ctx)
+    finally:
+        await pool.close()
+        await redis_client.aclose()
+        log.info("worker %s stopped", role)

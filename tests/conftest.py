@@ -21,7 +21,7 @@ from litestar.testing import AsyncTestClient
 
 from intentcast.config import Settings, load_settings
 from intentcast.security import generate_key_text
-from intentcast.store.migrate import apply_migrations
+from intentcast.store.bootstrap import prepare_database
 
 warnings.filterwarnings("ignore", module="platformdirs")
 
@@ -67,7 +67,7 @@ async def template_database(servers: Servers) -> AsyncIterator[str]:
         await admin.execute(f'CREATE DATABASE "{name}"')
         conn = await asyncpg.connect(with_database(servers.postgres_url, name))
         try:
-            await apply_migrations(conn)
+            await prepare_database(conn)
         finally:
             await conn.close()
         yield name

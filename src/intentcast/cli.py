@@ -105,9 +105,9 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
 
         resolve_secret_key(settings)  # fail now, with a clear message, not in a worker
         if migrate:
-            from intentcast.store.migrate import migrate_url
+            from intentcast.store.bootstrap import prepare_url
 
-            asyncio.run(migrate_url(settings.database_url or ""))
+            asyncio.run(prepare_url(settings.database_url or ""))
         os.environ.update(settings.env())
         Granian(
             target="intentcast.api.app:create_app_from_env",
@@ -139,11 +139,11 @@ def worker(role: str) -> None:
 @main.command()
 def migrate() -> None:
     """Apply pending database migrations (a no-op when up to date)."""
-    from intentcast.store.migrate import migrate_url
+    from intentcast.store.bootstrap import prepare_url
 
     settings = _settings()
     with _database_url(settings) as url:
-        applied = asyncio.run(migrate_url(url))
+        applied = asyncio.run(prepare_url(url))
     click.echo(f"applied migrations: {applied}" if applied else "database is up to date")
 
 
@@ -162,11 +162,11 @@ def create_token(name: str) -> None:
         import asyncpg
 
         from intentcast.store.accounts import Operators, Tokens
-        from intentcast.store.migrate import apply_migrations
+        from intentcast.store.bootstrap import prepare_database
 
         conn = await asyncpg.connect(url)
         try:
-            await apply_migrations(conn)
+            await prepare_database(conn)
             async with conn.transaction():
                 operator_id = await Operators(conn).create(name)
                 _, token = await Tokens(conn).issue("operator", operator_id, "cli")
@@ -176,6 +176,55 @@ def create_token(name: str) -> None:
 
     with _database_url(settings) as url:
         click.echo(asyncio.run(create(url)))
+
+
+@main.group()
+def taxonomy() -> None:
+    """The category taxonomy."""
+
+
+@taxonomy.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_taxonomy(file: Path) -> None:
+    """Merge a Google Product Taxonomy file (`ID - Top > Sub > Leaf` per line).
+
+    Categories already carrying a Google id, or at the same path, are kept and linked;
+    the rest are added. Afterwards `gpc:<id>` works wherever a category is accepted.
+    Importing the same file again changes nothing.
+    """
+    from intentcast.domain.taxonomy import (
+        TaxonomyFormatError,
+        merge_google_taxonomy,
+        parse_google_taxonomy,
+    )
+
+    settings = _settings()
+    try:
+        google = parse_google_taxonomy(file.read_text(encoding="utf-8-sig"))
+    except (TaxonomyFormatError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+
+    async def merge(url: str) -> tuple[int, int]:
+        import asyncpg
+
+        from intentcast.store.bootstrap import prepare_database
+        from intentcast.store.categories import Categories
+
+        conn = await asyncpg.connect(url)
+        try:
+            await prepare_database(conn)
+            async with conn.transaction():
+                await conn.execute("LOCK TABLE categories IN EXCLUSIVE MODE")
+                categories = Categories(conn)
+                changed = merge_google_taxonomy(await categories.all(), google)
+                await categories.upsert(changed)
+                return len(changed), await categories.count()
+        finally:
+            await conn.close()
+
+    with _database_url(settings) as url:
+        changed, total = asyncio.run(merge(url))
+    click.echo(f"read {len(google)} Google categories; added or linked {changed}; {total} in all")
 
 
 @main.command()

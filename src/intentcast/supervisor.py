@@ -158,11 +158,11 @@ async def _prepare_database(database_url: str) -> str | None:
     import asyncpg
 
     from intentcast.store.accounts import Operators, Tokens
-    from intentcast.store.migrate import apply_migrations
+    from intentcast.store.bootstrap import prepare_database
 
     conn = await asyncpg.connect(database_url)
     try:
-        await apply_migrations(conn)
+        await prepare_database(conn)
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(7227)")
             if await conn.fetchval("SELECT count(*) FROM operators"):

@@ -12,21 +12,26 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 import redis.asyncio as redis
 
 from intentcast.config import Settings
+from intentcast.domain.intents import INTENT_CLOSED
 from intentcast.store.db import create_pool
 from intentcast.store.idempotency import IdempotencyKeys
+from intentcast.store.intents import Intents
+from intentcast.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 SCHEDULER_TICK_S = 5.0
+EXPIRY_BATCH = 500
 
 
 class WorkerContext:
     """What every role loop gets: settings, a pool, Redis, and a stop event."""
 
-    def __init__(self, settings: Settings, pool, redis_client: redis.Redis) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, redis_client: redis.Redis) -> None:
         self.settings = settings
         self.pool = pool
         self.redis = redis_client
@@ -50,11 +55,27 @@ async def run_scheduler(ctx: WorkerContext) -> None:
         await ctx.sleep(SCHEDULER_TICK_S)
 
 
-async def purge_idempotency_keys(conn, settings: Settings) -> None:
+async def purge_idempotency_keys(conn: asyncpg.Connection, settings: Settings) -> None:
     await IdempotencyKeys(conn).purge_expired()
 
 
-SCHEDULER_STEPS: list[Callable[..., Awaitable[None]]] = [purge_idempotency_keys]
+async def expire_intents(conn: asyncpg.Connection, settings: Settings) -> None:
+    """Close intents past ``expires_at``; each gets its ``intent.closed`` event in the same
+    transaction. Batches are claimed with SKIP LOCKED, so schedulers can run in parallel."""
+    while True:
+        async with conn.transaction():
+            expired = await Intents(conn).expire_due(limit=EXPIRY_BATCH)
+            await Outbox(conn).add_many(
+                [(INTENT_CLOSED, i.id, {"version": i.version, "status": i.status}) for i in expired]
+            )
+        if len(expired) < EXPIRY_BATCH:
+            return
+
+
+SCHEDULER_STEPS: list[Callable[[asyncpg.Connection, Settings], Awaitable[None]]] = [
+    expire_intents,
+    purge_idempotency_keys,
+]
 
 ROLES: dict[str, Callable[[WorkerContext], Awaitable[None]]] = {
     "scheduler": run_scheduler,

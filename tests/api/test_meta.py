@@ -51,3 +51,19 @@ def test_openapi_documents_the_contract_routes(path) -> None:
     assert path in document["paths"]
     for operation in document["paths"][path].values():
         assert operation.get("operationId"), path
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/v1/intents", "post"),
+        ("/v1/intents/preview", "post"),
+        ("/v1/intents/{intent_id}", "patch"),
+    ],
+)
+def test_intent_routes_carry_request_examples(path, method) -> None:
+    document = json.loads((REPO_ROOT / "openapi" / "openapi.json").read_text())
+    body = document["paths"][path][method]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["examples"], (path, method)
+    for route in ("/v1/intents", "/v1/intents/{intent_id}", "/v1/categories"):
+        assert "get" in document["paths"][route]

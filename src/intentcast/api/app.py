@@ -24,8 +24,10 @@ from litestar.stores.redis import RedisStore
 from intentcast import __version__
 from intentcast.api.accounts import MeController, SignupController, VendorTokenController
 from intentcast.api.auth import BearerTokenMiddleware, provide_principal
+from intentcast.api.categories import CategoryController, TaxonomyCache
 from intentcast.api.errors import EXCEPTION_MAP
 from intentcast.api.idempotency import IdempotencyMiddleware
+from intentcast.api.intents import IntentController
 from intentcast.api.meta import MetaController
 from intentcast.config import Settings, load_settings
 from intentcast.security import Sealer, decode_key, hash_token, load_or_create_key_file
@@ -33,7 +35,14 @@ from intentcast.store.db import create_pool
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = ["^/health$", "^/ready$", "^/metrics$", "^/openapi.json$", "^/docs"]
+PUBLIC_PATHS = [
+    "^/health$",
+    "^/ready$",
+    "^/metrics$",
+    "^/openapi.json$",
+    "^/docs",
+    "^/v1/categories$",
+]
 
 
 def resolve_secret_key(settings: Settings) -> bytes:
@@ -73,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url or "", max_size=settings.db_pool_size)
         app.state.pool = pool
+        await app.state.taxonomy.load(pool)
         try:
             yield
         finally:
@@ -108,9 +118,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SignupController,
             MeController,
             VendorTokenController,
+            CategoryController,
+            IntentController,
         ],
         lifespan=[lifespan],
-        state=State({"settings": settings, "sealer": sealer, "redis": redis_client}),
+        state=State(
+            {
+                "settings": settings,
+                "sealer": sealer,
+                "redis": redis_client,
+                "taxonomy": TaxonomyCache(),
+            }
+        ),
         dependencies={
             "db": Provide(provide_db),
             "settings": Provide(lambda: settings, sync_to_thread=False),
@@ -146,6 +165,8 @@ def _openapi_config() -> OpenAPIConfig:
         tags=[
             Tag(name="accounts", description="Buyer and vendor accounts."),
             Tag(name="vendor", description="Vendor-only routes."),
+            Tag(name="intents", description="Buyers' anonymised purchase intents."),
+            Tag(name="categories", description="The category taxonomy."),
             Tag(name="meta", description="Health, readiness, metrics."),
         ],
         components=Components(

@@ -15,6 +15,8 @@ from typing import Any
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsException
 
+from intentcast.domain.errors import RuleViolation, StateConflict
+
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE_PREFIX = "urn:intentcast:problem:"
@@ -78,31 +80,27 @@ def conflict(detail: str, code: str = "conflict") -> ProblemDetailsException:
 
 
 def _field_errors(exc: ValidationException) -> list[FieldError]:
+    """Litestar reports msgspec errors as ``{"message", "key", "source"}``; ``key`` is the
+    dotted path of the object in error (``budget``), and the message may name a missing or
+    unknown field inside it."""
     errors: list[FieldError] = []
     items = exc.extra if isinstance(exc.extra, list) else []
     for item in items:
-        message = str(item.get("message", exc.detail))
-        key = str(item.get("key") or "")
+        message = _AT_PATH.sub("", str(item.get("message", exc.detail)))
+        at = _AT_PATH.search(str(item.get("message", "")))
+        key = str(item.get("key") or (at.group(1) if at and at.group(1) else ""))
+        key = "" if key == "data" else key.replace("[...]", "")
         source = item.get("source")
-        field = _field_from_message(message, key)
         if source in ("query", "path", "header", "cookie"):
-            field = f"{source}.{key}" if key else source
-        errors.append(FieldError(field, _AT_PATH.sub("", message)))
+            errors.append(FieldError(f"{source}.{key}" if key else str(source), message))
+            continue
+        named = _UNKNOWN_FIELD.search(message) or _MISSING_FIELD.search(message)
+        if named:
+            key = f"{key}.{named.group(1)}" if key else named.group(1)
+        errors.append(FieldError(key or "body", message))
     if not errors:
-        errors.append(FieldError(_field_from_message(exc.detail, "") or "body", exc.detail))
+        errors.append(FieldError("body", str(exc.detail)))
     return errors
-
-
-def _field_from_message(message: str, key: str) -> str:
-    at = _AT_PATH.search(message)
-    base = at.group(1) or "" if at else ""
-    for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD):
-        found = pattern.search(message)
-        if found:
-            return f"{base}.{found.group(1)}" if base else found.group(1)
-    if base:
-        return base
-    return "" if key in ("", "data") else key
 
 
 def validation_to_problem(exc: ValidationException) -> ProblemDetailsException:
@@ -156,7 +154,17 @@ def internal_to_problem(exc: Exception) -> ProblemDetailsException:
     return problem(500, "internal-error", "An unexpected error occurred; it has been logged.")
 
 
+def rule_to_problem(exc: RuleViolation) -> ProblemDetailsException:
+    return invalid(exc.field, exc.message, **exc.extra)
+
+
+def state_to_problem(exc: StateConflict) -> ProblemDetailsException:
+    return problem(409, exc.code, str(exc))
+
+
 EXCEPTION_MAP = {
+    RuleViolation: rule_to_problem,
+    StateConflict: state_to_problem,
     ValidationException: validation_to_problem,
     HTTPException: http_to_problem,
     Exception: internal_to_problem,

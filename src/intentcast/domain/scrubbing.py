@@ -5,8 +5,9 @@ numbers and URLs" (PRODUCT.md, "The privacy model").  It is pure: no I/O, no clo
 randomness; the same input always gives the same output.
 
 Detection runs in a fixed order on a working copy of the text.  Each finding is *masked* in
-the working copy (replaced by the same number of NUL characters) so that later detectors can
-neither see it again nor join text across it, and character offsets stay those of the
+the working copy (replaced by "[", NUL characters and "]", the same length) so that later
+detectors can neither see it again nor join text across it, see the same boundary a marker
+will show on a second pass (so scrubbing is idempotent), and offsets stay those of the
 original text:
 
 1. e-mail addresses, plain (``john.doe+tag@example.co.uk``) and obfuscated
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import msgspec
 import phonenumbers
@@ -98,7 +100,8 @@ _PROSE_WORDS = frozenset(
 # ------------------------------------------------------------------------------- e-mails
 
 _EMAIL_PLAIN = re.compile(
-    r"(?<![\w.%+\-])[\w%+\-](?:[\w.%+\-]*[\w%+\-])?@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}(?![\w\-])"
+    r"(?<![\w.%+\-\]])[\w%+\-](?:[\w.%+\-]*[\w%+\-])?@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}"
+    r"(?![\w\-\[])"
 )
 
 # Obfuscated addresses are found from their "at" separator outwards: the separator is rare
@@ -109,7 +112,7 @@ _AT_ANCHOR = re.compile(
     r"|@",  # "@" with space on at least one side
     re.IGNORECASE,
 )
-_LOCAL_BEFORE = re.compile(r"(?<![\w.+\-])(?:(?:\w[ ]){2,}\w|\w[\w.+\-]*\w|\w)\Z")
+_LOCAL_BEFORE = re.compile(r"(?<![\w.+\-\]])(?:(?:\w[ ]){2,}\w|\w[\w.+\-]*\w|\w)\Z")
 _DOT = (
     r"(?:\s*[(\[{<]\s*(?:dot|\.)\s*[)\]}>]\s*"  # (dot) [dot] [.]
     r"|[ \t]+dot[ \t]+"  # " dot "
@@ -119,7 +122,7 @@ _DOMAIN_AFTER = re.compile(
     r"(?:"
     rf"[\w\-]+(?:{_DOT}[\w\-]+)*?{_DOT}(?:{_TLD_ALT})"
     rf"|(?:{_MAIL_PROVIDERS})"
-    r")(?![\w\-])(?!\.\w)",
+    r")(?![\w\-\[])(?!\.[\w\[])",
     re.IGNORECASE,
 )
 _PLAIN_DOTTED = re.compile(r"[\w\-]+(?:\.[\w\-]+)+")
@@ -127,20 +130,22 @@ _PLAIN_DOTTED = re.compile(r"[\w\-]+(?:\.[\w\-]+)+")
 # ---------------------------------------------------------------------------------- links
 
 _URL_TRAILING = ".,;:!?'\"»”’>"
-_URL_SCHEME = re.compile(r"(?i)(?<![\w])(?:https?|ftps?)://[^\s<>\"\[\]\x00]+")
-_URL_WWW = re.compile(r"(?i)(?<![\w.\-@])www\d{0,3}\.[\w\-]+(?:\.[\w\-]+)*(?:[/?#][^\s<>\"\[\]\x00]*)?")
+_URL_SCHEME = re.compile(r"(?i)(?<![\w\]])(?:https?|ftps?)://[^\s<>\"\[\]\x00]+")
+_URL_WWW = re.compile(
+    r"(?i)(?<![\w.\-@\]])www\d{0,3}\.[\w\-]+(?:\.[\w\-]+)*(?:[/?#][^\s<>\"\[\]\x00]*)?"
+)
 _URL_BARE = re.compile(
-    r"(?<![\w.\-@/])"
+    r"(?<![\w.\-@/\]])"
     r"(?P<labels>(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+)"
     rf"(?P<tld>{_TLD_ALT})"
-    r"(?![\w\-])(?!\.[A-Za-z0-9])"
+    r"(?![\w\-\[])(?!\.[A-Za-z0-9\[])"
     r"(?P<path>[/?#][^\s<>\"\[\]\x00]*)?"
 )
 # "example[dot]com", "example (.) com"
 _URL_BRACKETED = re.compile(
-    r"(?<![\w.\-@/])[A-Za-z0-9][A-Za-z0-9\-]*"
+    r"(?<![\w.\-@/\]])[A-Za-z0-9][A-Za-z0-9\-]*"
     r"(?:\s*[(\[{]\s*(?:dot|\.)\s*[)\]}]\s*[A-Za-z0-9][A-Za-z0-9\-]*)*"
-    rf"\s*[(\[{{]\s*(?:dot|\.)\s*[)\]}}]\s*(?:{_TLD_ALT})(?![\w\-])",
+    rf"\s*[(\[{{]\s*(?:dot|\.)\s*[)\]}}]\s*(?:{_TLD_ALT})(?![\w\-\[])",
     re.IGNORECASE,
 )
 
@@ -149,13 +154,17 @@ _BRACKETED_DOT = re.compile(r"[(\[{]\s*(?:dot|\.)\s*[)\]}]", re.IGNORECASE)
 
 # -------------------------------------------------------------------------------- handles
 
-_HANDLE = re.compile(r"(?<![\w@.+\-/])@[^\W\d][\w.]{0,29}(?<!\.)(?![\w@])")
+_HANDLE = re.compile(r"(?<![\w@.+\-/\]])@[^\W\d][\w.]{0,29}(?<!\.)(?![\w@\[])")
 
 # --------------------------------------------------------------------------------- phones
 
 # Spans that look like numbers but are not phone numbers; masked before phone scanning.
+_CURRENCY_WORD = (
+    r"(?i:EUR|USD|GBP|CHF|SEK|PLN|INR|BRL|JPY|AUD|euros?|dollars?|pounds?|bucks|francs?"
+    r"|rupees?|reais|yen)"
+)
 _NOT_PHONE = re.compile(
-    r"(?<![\d.\-/])(?:"
+    r"(?=\d)(?<![\d.\-/\]])(?:"
     # dates: 20.12.2026, 20/12/26, 2026-12-20, 2026/12/20
     r"(?:0?[1-9]|[12]\d|3[01])(?P<s1>[./\-])(?:0?[1-9]|1[0-2])(?P=s1)(?:19|20)?\d\d"
     r"|(?:19|20)\d\d(?P<s2>[./\-])(?:0?[1-9]|1[0-2])(?P=s2)(?:0?[1-9]|[12]\d|3[01])"
@@ -164,16 +173,19 @@ _NOT_PHONE = re.compile(
     # year ranges: 2019-2023, 2019/20, 1998 - 2004
     r"|(?:19|20)\d\d\s?[\-\u2013/]\s?(?:(?:19|20)\d\d|\d\d)"
     r")(?![\d]|[.\-/]\d)"
-    # money: €1.650, $ 1,800.00, 1800 EUR, 2.000,- EUR, 1 800 euros, 25k
-    r"|(?:[€$£¥]|\b(?:EUR|USD|GBP|CHF|SEK|PLN|INR|BRL|JPY|AUD)\b)\s?\d[\d.,'\u00a0\u202f]*"
-    r"|(?<![\d.,])(?:\d{1,3}(?:[.,'\u00a0\u202f ]\d{3})+|\d+)(?:[.,]\d{1,2}|,-)?\s?"
-    r"(?:[€$£¥]|(?:EUR|USD|GBP|CHF|SEK|PLN|INR|BRL|JPY|AUD|euros?|dollars?|pounds?|bucks"
-    r"|francs?|rupees?|reais|yen|[kK])\b)",
-    re.IGNORECASE,
+    # money: 1800 EUR, 2.000,- EUR, 1 800 euros, 25k
+    r"|(?=\d)(?<![\d.,\]])(?:\d{1,3}(?:[.,'\u00a0\u202f ]\d{3})+|\d+)(?:[.,]\d{1,2}|,-)?\s?"
+    rf"(?:[€$£¥]|(?:{_CURRENCY_WORD}|[kK])\b)"
+)
+_NOT_PHONE_PREFIXED = re.compile(
+    # money: €1.650, $ 1,800.00, EUR 1800
+    rf"(?:[€$£¥]|\b{_CURRENCY_WORD}\b)\s?\d[\d.,'\u00a0\u202f]*"
+    # bank account numbers: DE89 3704 0044 0532 0130 00
+    r"|\b[A-Za-z]{2}\d\d(?:[ ]?[A-Za-z0-9]{4}){3,7}(?:[ ]?[A-Za-z0-9]{1,3})?\b"
 )
 
 _PHONE_CANDIDATE = re.compile(
-    r"(?<![\w,+\]])(?<!\d\.)"
+    r"(?<![\w,+\]])(?<![\d\]]\.)"
     r"(?:\+\s?|\(\s?\+?)?\d"
     r"(?:\d|[ \t\u00a0./()\-\u2010-\u2013]{1,3}(?=[\d(]))*+"
 )
@@ -185,6 +197,18 @@ _UNIT_AFTER = re.compile(
     r"|iso|rpm|ps|hp|pcs|stk|units?|pieces?|items?|km/h|mph)\b)",
     re.IGNORECASE,
 )
+_CODE_AFTER = re.compile(r"\s?[A-Z]{3}\b")  # "123 456 789 VND"
+_ID_CONTEXT = re.compile(
+    r"(?:\b(?:no|nr|art|article|artikel|order|bestellung|id|sku|ref|iban|isbn|ean|gtin|upc"
+    r"|serial|s/n|sn|model|modell|part|lot|invoice|rechnung|ticket|tracking|imei|plz|zip"
+    r"|postcodes?|kundennummer|customer)\b|#)\W*$",
+    re.IGNORECASE,
+)
+_PHONE_CUE = re.compile(
+    r"tel|phone|fon|mobil|handy|cell|call|whats|ruf|mob\b|natel|ph\b|sms|text", re.IGNORECASE
+)
+_STRONG_START = re.compile(r"\(?\s?(?:\+|0)")
+_NON_DIGITS = re.compile(r"\D+")
 _SPLIT_TOKENS = re.compile(r"\S+")
 _NON_DIGIT = re.compile(r"\D")
 _DIGIT = re.compile(r"\d")
@@ -213,16 +237,22 @@ _NO_TRUNK_REGIONS = ("US", "ES", "IT", "PL", "IN", "BR", "MX", "PT")
 _MAX_TOKENS_PER_SUBSPAN = 6
 
 
-def _region_lists(region: str | None) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-    """Regions for numbers with a trunk "0", regions for numbers without, hint uses no "0"."""
+class _Regions(NamedTuple):
+    trunk_zero: tuple[str, ...]  # for numbers written with a leading trunk "0"
+    no_trunk: tuple[str, ...]  # for numbers written without one
+    hint_without_trunk: bool  # the hint region writes national numbers without a "0"
+
+
+def _regions_for(region: str | None) -> _Regions:
     hint = (region or "").strip().upper()
     metadata = PhoneMetadata.metadata_for_region(hint) if len(hint) == 2 else None
     if metadata is None:
-        return _TRUNK_ZERO_REGIONS, _NO_TRUNK_REGIONS, False
+        return _Regions(_TRUNK_ZERO_REGIONS, _NO_TRUNK_REGIONS, False)
     if metadata.national_prefix == "0":
         trunk = (hint, *(r for r in _TRUNK_ZERO_REGIONS if r != hint))
-        return trunk, _NO_TRUNK_REGIONS, False
-    return _TRUNK_ZERO_REGIONS, (hint, *(r for r in _NO_TRUNK_REGIONS if r != hint)), True
+        return _Regions(trunk, _NO_TRUNK_REGIONS, False)
+    no_trunk = (hint, *(r for r in _NO_TRUNK_REGIONS if r != hint))
+    return _Regions(_TRUNK_ZERO_REGIONS, no_trunk, True)
 
 
 def _valid_in(number: str, regions: Iterable[str]) -> bool:
@@ -246,13 +276,11 @@ def _international_ok(number: str) -> bool:
     return phonenumbers.is_possible_number(parsed) and len(str(parsed.national_number)) >= 7
 
 
-def _looks_like_phone(
-    candidate: str,
-    after: str,
-    trunk_regions: tuple[str, ...],
-    plain_regions: tuple[str, ...],
-    hint_plain: bool,
-) -> bool:
+def _looks_like_phone(candidate: str, before: str, after: str, regions: _Regions) -> bool:
+    """Judge one digit run; ``before``/``after`` are a few characters of context."""
+    # Context never reaches into an earlier finding (masked now, a marker on a second pass).
+    before = before[before.rfind("]") + 1 :]
+    after = after.split("[", 1)[0]
     digits = _NON_DIGIT.sub("", candidate)
     n = len(digits)
     if n < 7 or n > 17:
@@ -262,23 +290,31 @@ def _looks_like_phone(
         return n <= 15 and _international_ok("+" + digits)
     if digits.startswith("00") and not candidate.startswith("("):
         return 9 <= n <= 17 and _international_ok("+" + digits[2:])
-    # National spellings: keep years, thousands, ranges and measured values out.
-    groups = [g for g in re.split(r"[^\d]+", candidate) if g]
+    # National spellings: keep years, thousands, ranges, identifiers and measured values out.
+    if n > 13 or _followed_by_unit(after):
+        return False
+    groups = [g for g in _NON_DIGITS.split(candidate) if g]
     if all(len(g) == 4 and _YEAR.fullmatch(g) for g in groups):
         return False
     if _THOUSANDS.fullmatch(candidate) or _RANGE.fullmatch(candidate):
         return False
-    if _UNIT_AFTER.match(after):
-        return False
-    if n > 13:
-        return False
+    if _ID_CONTEXT.search(before) and not _PHONE_CUE.search(before):
+        return False  # "Article no. 123456789", "Serial 0123456789"
     if digits[0] == "0":
         if n >= 10:
             return True
-        return n >= 8 and _valid_in(candidate, trunk_regions)
+        return n >= 8 and _valid_in(candidate, regions.trunk_zero)
+    # Without a trunk "0" the number is read as US/ES/IT/PL/IN/BR/MX style; those are written
+    # in at most four groups ("1 415 555 0172"), never as lists of short numbers.
+    if len(groups) > 4 or any(len(g) <= 2 for g in groups[1:]):
+        return False
     if n >= 9:
-        return _valid_in(candidate, plain_regions)
-    return hint_plain and n == 8 and _valid_in(candidate, plain_regions[:1])
+        return _valid_in(candidate, regions.no_trunk)
+    return regions.hint_without_trunk and n == 8 and _valid_in(candidate, regions.no_trunk[:1])
+
+
+def _followed_by_unit(after: str) -> bool:
+    return bool(_UNIT_AFTER.match(after) or _CODE_AFTER.match(after))
 
 
 def _digit_count(text: str) -> int:
@@ -294,30 +330,25 @@ def _phone_spans(work: str, region: str | None) -> list[tuple[int, int]]:
     ]
     if not candidates:
         return []
-    trunk_regions, plain_regions, hint_plain = _region_lists(region)
+    regions = _regions_for(region)
     # Mask non-phone numbers, looking only around the candidates (the mask pattern is the
     # most expensive one; running it over all text would dominate the cost of a call).
     view = work
     for s, e in candidates:
-        for m in _NOT_PHONE.finditer(work, max(0, s - 8), min(len(work), e + 16)):
-            view = _mask(view, *m.span())
+        window_end = min(len(work), e + 16)
+        for pattern in (_NOT_PHONE, _NOT_PHONE_PREFIXED):
+            for m in pattern.finditer(work, max(0, s - 8), window_end):
+                # A match touching the window end may exist only because the text is cut there.
+                if m.end() + 2 <= window_end or window_end == len(work):
+                    view = _mask(view, *m.span())
     spans: list[tuple[int, int]] = []
     for c_start, c_end in candidates:
         for m in _PHONE_CANDIDATE.finditer(view, c_start, c_end):
-            spans.extend(
-                _judge_candidate(view, m.start(), m.end(), trunk_regions, plain_regions, hint_plain)
-            )
+            spans.extend(_judge_candidate(view, m.start(), m.end(), regions))
     return spans
 
 
-def _judge_candidate(
-    view: str,
-    start: int,
-    end: int,
-    trunk_regions: tuple[str, ...],
-    plain_regions: tuple[str, ...],
-    hint_plain: bool,
-) -> list[tuple[int, int]]:
+def _judge_candidate(view: str, start: int, end: int, regions: _Regions) -> list[tuple[int, int]]:
     cand = view[start:end]
     # Drop trailing separators, and a ")" that closes nothing: "(415) 555-0172" keeps its
     # parentheses, "call 0151 2345678)" loses the bracket.
@@ -330,14 +361,21 @@ def _judge_candidate(
         end -= 1
     if _digit_count(cand) < 7:
         return []
-    if _looks_like_phone(cand, view[end : end + 12], trunk_regions, plain_regions, hint_plain):
+    before = view[max(0, start - 24) : start]
+    after = view[end : end + 12]
+    if _looks_like_phone(cand, before, after, regions):
         return [(start, end)]
-    # Fall back to runs of space-separated groups: "1800 0151 23456789".
+    if _followed_by_unit(after.split("[", 1)[0]):
+        return []  # a list of measurements or prices: "250 500 750 1000 g"
+    # Fall back to runs of space-separated groups that start like a phone number (with "+",
+    # "00" or a trunk "0"): "Budget 1800 0151 23456789".
     tokens = [(t.start(), t.end()) for t in _SPLIT_TOKENS.finditer(cand)]
     if len(tokens) < 2:
         return []
     options: list[tuple[int, int, int]] = []
     for i in range(len(tokens)):
+        if not _STRONG_START.match(cand, tokens[i][0]):
+            continue
         for j in range(i, min(len(tokens), i + _MAX_TOKENS_PER_SUBSPAN)):
             if i == 0 and j == len(tokens) - 1:
                 continue
@@ -351,12 +389,22 @@ def _judge_candidate(
         if any(s < te and ts < e for ts, te in taken):
             continue
         sub = cand[s:e]
-        if not sub[0].isdigit() and not sub.startswith(("+", "(")):
-            continue
-        after = view[start + e : start + e + 12]
-        if _looks_like_phone(sub, after, trunk_regions, plain_regions, hint_plain):
+        sub_before = view[max(0, start + s - 24) : start + s]
+        sub_after = view[start + e : start + e + 12]
+        if _looks_like_phone(sub, sub_before, sub_after, regions):
             taken.append((s, e))
-    return [(start + s, start + e) for s, e in sorted(taken)]
+    if not taken:
+        return []
+    # What is left between the numbers taken is judged on its own, as it will be when the
+    # scrubbed text is scrubbed again (scrubbing must be idempotent).
+    taken.sort()
+    found = [(start + s, start + e) for s, e in taken]
+    gaps = zip([0] + [e for _s, e in taken], [s for s, _e in taken] + [len(cand)], strict=True)
+    for gap_start, gap_end in gaps:
+        if _digit_count(cand[gap_start:gap_end]) >= 7:
+            for m in _PHONE_CANDIDATE.finditer(view, start + gap_start, start + gap_end):
+                found.extend(_judge_candidate(view, m.start(), m.end(), regions))
+    return sorted(found)
 
 
 # ------------------------------------------------------------------------------- plumbing
@@ -393,10 +441,11 @@ def _mask_as_marker(work: str, start: int, end: int) -> str:
 def _find_emails(work: str) -> list[tuple[int, int]]:
     spans = [m.span() for m in _EMAIL_PLAIN.finditer(work)] if "@" in work else []
     for s, e in spans:
-        work = _mask(work, s, e)
-    obfuscated: list[tuple[int, int]] = []
-    for anchor in _AT_ANCHOR.finditer(work):
+        work = _mask_as_marker(work, s, e)
+    for anchor in list(_AT_ANCHOR.finditer(work)):
         a_start, a_end = anchor.span()
+        if work[a_start] == "[" and work[a_end - 1] == "]" and _MASK in anchor.group():
+            continue
         while a_start > 0 and work[a_start - 1] in " \t":
             a_start -= 1
         while a_end < len(work) and work[a_end] in " \t":
@@ -416,10 +465,9 @@ def _find_emails(work: str) -> list[tuple[int, int]]:
             if _PLAIN_DOTTED.fullmatch(domain.group()) and work.startswith("/", domain.end()):
                 continue
         s, e = local.start(), domain.end()
-        if obfuscated and s < obfuscated[-1][1]:
-            continue
-        obfuscated.append((s, e))
-    return spans + obfuscated
+        spans.append((s, e))
+        work = _mask_as_marker(work, s, e)
+    return spans
 
 
 def _find_urls(work: str) -> list[tuple[int, int]]:
@@ -428,28 +476,31 @@ def _find_urls(work: str) -> list[tuple[int, int]]:
     for needle, pattern in (("://", _URL_SCHEME), ("www", _URL_WWW)):
         if needle not in lowered:
             continue
-        for m in pattern.finditer(work):
+        for m in list(pattern.finditer(work)):
             s, e = m.span()
             e = _trim_url(work, s, e)
-            if e > s and not any(s < oe and os_ < e for os_, oe in spans):
-                spans.append((s, e))
-    for m in _URL_BARE.finditer(work) if _TLD_HINT.search(work) else ():
+            spans.append((s, e))
+            work = _mask_as_marker(work, s, e)
+    # A rejected match must not hide a later one inside it, so search on from its start.
+    pos = 0
+    while _TLD_HINT.search(work, pos) and (m := _URL_BARE.search(work, pos)):
         s, e = m.span()
-        if any(s < oe and os_ < e for os_, oe in spans):
-            continue
         labels = m.group("labels")
-        if not any(c.isalpha() for c in labels):
-            continue  # "1.2.com"
-        if m.group("tld") in _WEAK_TLD_SET and not m.group("path") and labels.count(".") < 2:
-            continue  # "condition.it", "fine.to"
+        if not any(c.isalpha() for c in labels) or (
+            m.group("tld") in _WEAK_TLD_SET and not m.group("path") and labels.count(".") < 2
+        ):
+            pos = s + 1  # "1.2.com", "condition.it", "fine.to"
+            continue
         e = _trim_url(work, s, e)
         spans.append((s, e))
-    if not _BRACKETED_DOT.search(work):
-        return spans
-    for m in _URL_BRACKETED.finditer(work):
+        work = _mask_as_marker(work, s, e)
+        pos = e
+    pos = 0
+    while _BRACKETED_DOT.search(work, pos) and (m := _URL_BRACKETED.search(work, pos)):
         s, e = m.span()
-        if not any(s < oe and os_ < e for os_, oe in spans):
-            spans.append((s, e))
+        spans.append((s, e))
+        work = _mask_as_marker(work, s, e)
+        pos = e
     return spans
 
 

@@ -53,11 +53,3 @@ async def apply_migrations(conn: asyncpg.Connection) -> list[int]:
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     return applied_now
-
-
-async def migrate_url(url: str) -> list[int]:
-    conn = await asyncpg.connect(url)
-    try:
-        return await apply_migrations(conn)
-    finally:
-        await conn.close()

@@ -1,0 +1,309 @@
+"""Buyer intents: preview, publish, list, read, and change (status, expiry, text)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+import asyncpg
+import msgspec
+from litestar import Controller, get, patch, post
+from litestar.datastructures import State
+from litestar.openapi.spec import Example
+from litestar.params import Body, Parameter
+
+from intentcast.api.auth import requires_buyer
+from intentcast.api.errors import conflict, not_found, problem
+from intentcast.api.types import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from intentcast.config import Settings
+from intentcast.domain.intents import (
+    INTENT_PUBLISHED,
+    Budget,
+    Intent,
+    IntentDraft,
+    IntentPatch,
+    Policy,
+    Terms,
+    apply_patch,
+    new_intent,
+)
+from intentcast.domain.location import resolution
+from intentcast.domain.scrubbing import Redaction
+from intentcast.domain.vendor_view import VendorIntent, preview_view, vendor_view
+from intentcast.security import new_id
+from intentcast.store.accounts import Buyers, Principal
+from intentcast.store.intents import Intents
+from intentcast.store.outbox import Outbox
+
+PUBLISH_EXAMPLE = Example(
+    summary="A camera body near Munich",
+    value={
+        "category": "electronics/cameras/mirrorless",
+        "title": "Full-frame mirrorless body, Sony A7 IV or similar",
+        "description": "New, with warranty. Pickup in Munich is fine.",
+        "attributes": {"condition": "new", "mount": ["sony-e"]},
+        "quantity": 1,
+        "budget": {"max": "1800.00", "currency": "EUR"},
+        "location": {"lat": 48.137, "lng": 11.575, "precision": 7, "country": "DE"},
+        "fulfilment": ["pickup", "delivery"],
+        "needed_by": "2026-12-20",
+        "terms": {"retention_days": 30},
+    },
+)
+GPC_EXAMPLE = Example(
+    summary="By Google Product Taxonomy id, country only",
+    value={
+        "category": "gpc:152",
+        "title": "Compact camera for travel",
+        "budget": {"min": "200", "max": "400", "currency": "EUR", "visible": False},
+        "location": {"country": "FR"},
+    },
+)
+DraftBody = Annotated[IntentDraft, Body(examples=[PUBLISH_EXAMPLE, GPC_EXAMPLE])]
+PatchBody = Annotated[
+    IntentPatch,
+    Body(
+        examples=[
+            Example(summary="Pause", value={"status": "paused"}),
+            Example(summary="Withdraw", value={"status": "withdrawn"}),
+            Example(summary="Extend", value={"expires_at": "2027-01-31T12:00:00Z"}),
+            Example(summary="Edit", value={"title": "Sony A7 IV body", "quantity": 2}),
+        ]
+    ),
+]
+
+IntentStatusFilter = Literal["open", "paused", "withdrawn", "fulfilled", "expired", "removed"]
+
+
+class BuyerLocation(msgspec.Struct, kw_only=True):
+    cell: str | None
+    resolution: int | None
+    country: str | None
+
+
+class BuyerIntent(msgspec.Struct, kw_only=True):
+    """The buyer's own view of an intent: their words, plus exactly what vendors see."""
+
+    id: str
+    status: str
+    category: str
+    title: str
+    description: str | None
+    attributes: dict[str, str | list[str]]
+    quantity: int
+    budget: Budget | None
+    location: BuyerLocation | None
+    fulfilment: list[str]
+    needed_by: date | None
+    expires_at: datetime
+    terms: Terms
+    published_at: datetime
+    updated_at: datetime
+    version: int
+    redactions: list[Redaction]
+    vendor_view: VendorIntent
+
+
+class IntentPage(msgspec.Struct):
+    items: list[BuyerIntent]
+    next: str | None
+
+
+class Preview(msgspec.Struct):
+    """What vendors would see if this draft were published, and what was removed."""
+
+    vendor_view: VendorIntent
+    redactions: list[Redaction]
+
+
+def policy_of(settings: Settings) -> Policy:
+    return Policy(
+        location_floor=settings.location_floor,
+        default_intent_days=settings.default_intent_days,
+        max_intent_days=settings.max_intent_days,
+        retention_days=settings.retention_days,
+    )
+
+
+def buyer_intent(intent: Intent, settings: Settings) -> BuyerIntent:
+    location = intent.location
+    return BuyerIntent(
+        id=intent.id,
+        status=intent.status,
+        category=intent.category,
+        title=intent.title,
+        description=intent.description,
+        attributes=intent.attributes,
+        quantity=intent.quantity,
+        budget=intent.budget,
+        location=(
+            BuyerLocation(
+                cell=location.cell,
+                resolution=None if location.cell is None else resolution(location.cell),
+                country=location.country,
+            )
+            if location
+            else None
+        ),
+        fulfilment=intent.fulfilment,
+        needed_by=intent.needed_by,
+        expires_at=intent.expires_at,
+        terms=intent.terms,
+        published_at=intent.published_at,
+        updated_at=intent.updated_at,
+        version=intent.version,
+        redactions=intent.redactions,
+        vendor_view=vendor_view(intent, location_floor=settings.location_floor),
+    )
+
+
+async def _draft_to_intent(
+    data: IntentDraft,
+    principal: Principal,
+    db: asyncpg.Connection,
+    state: State,
+    settings: Settings,
+) -> Intent:
+    category = await state.taxonomy.resolve(state.pool, data.category, "category")
+    buyer = await Buyers(db).get(principal.subject_id)
+    return new_intent(
+        data,
+        intent_id=new_id("int"),
+        buyer_id=principal.subject_id,
+        category=category.path,
+        region=buyer.country if buyer else None,
+        now=datetime.now(UTC),
+        policy=policy_of(settings),
+    )
+
+
+def _page_cursor(intent: Intent) -> str:
+    return encode_cursor(f"{intent.published_at.isoformat()}|{intent.id}")
+
+
+def _parse_cursor(after: str | None) -> tuple[datetime, str] | None:
+    raw = decode_cursor(after)
+    if raw is None:
+        return None
+    stamp, _, intent_id = raw.partition("|")
+    try:
+        return datetime.fromisoformat(stamp), intent_id
+    except ValueError:
+        raise problem(400, "validation-error", "after: not a cursor returned by this API") from None
+
+
+class IntentController(Controller):
+    path = "/v1/intents"
+    tags = ["intents"]
+    guards = [requires_buyer]
+
+    @post(
+        "/preview", operation_id="previewIntent", summary="What vendors would see", status_code=200
+    )
+    async def preview(
+        self,
+        data: DraftBody,
+        principal: Principal,
+        db: asyncpg.Connection,
+        state: State,
+        settings: Settings,
+    ) -> Preview:
+        """Runs the same validation and scrubbing as publishing, stores nothing, and returns
+        the vendor view (with `id: null`) plus the list of redactions (field, kind, offsets
+        in the original text)."""
+        intent = await _draft_to_intent(data, principal, db, state, settings)
+        return Preview(
+            vendor_view=preview_view(intent, location_floor=settings.location_floor),
+            redactions=intent.redactions,
+        )
+
+    @post(operation_id="publishIntent", summary="Publish an intent")
+    async def publish(
+        self,
+        data: DraftBody,
+        principal: Principal,
+        db: asyncpg.Connection,
+        state: State,
+        settings: Settings,
+    ) -> BuyerIntent:
+        """Stores the intent durably (with its `intent.published` event) before answering.
+        Vendors see only the scrubbed, coarsened vendor view. A buyer may hold at most
+        `max_open_intents` open or paused intents (409 beyond)."""
+        intent = await _draft_to_intent(data, principal, db, state, settings)
+        async with db.transaction():
+            intents = Intents(db)
+            await intents.lock_buyer(principal.subject_id)
+            if await intents.count_live(principal.subject_id) >= settings.max_open_intents:
+                raise conflict(
+                    f"You already have {settings.max_open_intents} open or paused intents, the "
+                    "maximum; withdraw one or wait for one to close.",
+                    "too-many-open-intents",
+                )
+            stored = await intents.insert(intent)
+            await Outbox(db).add(INTENT_PUBLISHED, stored.id, {"version": stored.version})
+        return buyer_intent(stored, settings)
+
+    @get(operation_id="listIntents", summary="Your intents, newest first")
+    async def list_intents(
+        self,
+        principal: Principal,
+        db: asyncpg.Connection,
+        settings: Settings,
+        status: Annotated[
+            list[IntentStatusFilter] | None,
+            Parameter(description="Only these statuses (repeat the parameter for several)."),
+        ] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = DEFAULT_LIMIT,
+        after: Annotated[str | None, Parameter(max_length=200)] = None,
+    ) -> IntentPage:
+        items = await Intents(db).list_for_buyer(
+            principal.subject_id, statuses=status, limit=limit, before=_parse_cursor(after)
+        )
+        return IntentPage(
+            items=[buyer_intent(i, settings) for i in items],
+            next=_page_cursor(items[-1]) if len(items) == limit else None,
+        )
+
+    @get("/{intent_id:str}", operation_id="getIntent", summary="One of your intents")
+    async def get_intent(
+        self, intent_id: str, principal: Principal, db: asyncpg.Connection, settings: Settings
+    ) -> BuyerIntent:
+        intent = await Intents(db).get_for_buyer(principal.subject_id, intent_id)
+        if intent is None:
+            raise not_found("intent")
+        return buyer_intent(intent, settings)
+
+    @patch("/{intent_id:str}", operation_id="updateIntent", summary="Pause, reopen, withdraw, edit")
+    async def update_intent(
+        self,
+        intent_id: str,
+        data: PatchBody,
+        principal: Principal,
+        db: asyncpg.Connection,
+        settings: Settings,
+    ) -> BuyerIntent:
+        """`status`: `paused` ↔ `open`, or `withdrawn` (final). `expires_at` extends or
+        shortens the lifetime (up to the operator maximum from now). Text, attributes,
+        quantity, budget, fulfilment, needed_by and terms can change while the intent is open
+        or paused. Illegal status changes and edits of closed intents answer 409. Matched
+        vendors receive `intent.updated` (or `intent.closed` on withdrawal)."""
+        async with db.transaction():
+            intents = Intents(db)
+            intent = await intents.get_for_buyer(principal.subject_id, intent_id, for_update=True)
+            if intent is None:
+                raise not_found("intent")
+            buyer = await Buyers(db).get(principal.subject_id)
+            updated, event = apply_patch(
+                intent,
+                data,
+                region=buyer.country if buyer else None,
+                now=datetime.now(UTC),
+                policy=policy_of(settings),
+            )
+            if event is None:
+                return buyer_intent(intent, settings)
+            stored = await intents.save(intent, updated)
+            await Outbox(db).add(
+                event, stored.id, {"version": stored.version, "status": stored.status}
+            )
+        return buyer_intent(stored, settings)

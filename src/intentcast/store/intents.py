@@ -1,0 +1,195 @@
+"""Repository for intents: create, read, list, change, and expire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from intentcast.domain.intents import Budget, Intent, Location, Terms
+from intentcast.domain.scrubbing import Redaction
+
+_COLUMNS = """id, buyer_id, status, category, title, description, attributes, public_title,
+    public_description, public_attributes, redactions, quantity, budget_currency, budget_min,
+    budget_max, budget_visible, h3_cell, country, fulfilment, needed_by, expires_at, terms,
+    published_at, updated_at, version"""
+
+# columns a change may set directly (status, text, expiry, …); see ``Intents.update``
+_UPDATABLE = frozenset(
+    {
+        "status", "title", "description", "attributes", "public_title", "public_description",
+        "public_attributes", "redactions", "quantity", "budget_currency", "budget_min",
+        "budget_max", "budget_visible", "fulfilment", "needed_by", "expires_at", "terms",
+        "closed_at",
+    }
+)  # fmt: skip
+
+
+def _intent(row: asyncpg.Record) -> Intent:
+    budget = None
+    if row["budget_currency"] is not None:
+        budget = Budget(
+            currency=row["budget_currency"],
+            min=row["budget_min"],
+            max=row["budget_max"],
+            visible=row["budget_visible"],
+        )
+    location = None
+    if row["h3_cell"] is not None or row["country"] is not None:
+        location = Location(cell=row["h3_cell"], country=row["country"])
+    return Intent(
+        id=row["id"],
+        buyer_id=row["buyer_id"],
+        status=row["status"],
+        category=row["category"],
+        title=row["title"],
+        description=row["description"],
+        attributes=row["attributes"],
+        public_title=row["public_title"],
+        public_description=row["public_description"],
+        public_attributes=row["public_attributes"],
+        redactions=msgspec.convert(row["redactions"], list[Redaction]),
+        quantity=row["quantity"],
+        budget=budget,
+        location=location,
+        fulfilment=list(row["fulfilment"]),
+        needed_by=row["needed_by"],
+        expires_at=row["expires_at"],
+        terms=msgspec.convert(row["terms"], Terms),
+        published_at=row["published_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+    )
+
+
+def intent_columns(intent: Intent) -> dict[str, Any]:
+    """The stored columns of an intent (the inverse of reading a row)."""
+    budget = intent.budget
+    return {
+        "status": intent.status,
+        "title": intent.title,
+        "description": intent.description,
+        "attributes": intent.attributes,
+        "public_title": intent.public_title,
+        "public_description": intent.public_description,
+        "public_attributes": intent.public_attributes,
+        "redactions": msgspec.to_builtins(intent.redactions),
+        "quantity": intent.quantity,
+        "budget_currency": budget.currency if budget else None,
+        "budget_min": budget.min if budget else None,
+        "budget_max": budget.max if budget else None,
+        "budget_visible": budget.visible if budget else True,
+        "fulfilment": intent.fulfilment,
+        "needed_by": intent.needed_by,
+        "expires_at": intent.expires_at,
+        "terms": msgspec.to_builtins(intent.terms),
+    }
+
+
+class Intents:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def insert(self, intent: Intent) -> Intent:
+        columns = intent_columns(intent)
+        columns.update(
+            id=intent.id,
+            buyer_id=intent.buyer_id,
+            category=intent.category,
+            h3_cell=intent.location.cell if intent.location else None,
+            country=intent.location.country if intent.location else None,
+        )
+        names = ", ".join(columns)
+        params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        row = await self.conn.fetchrow(
+            f"INSERT INTO intents ({names}) VALUES ({params}) RETURNING {_COLUMNS}",
+            *columns.values(),
+        )
+        return _intent(row)
+
+    async def get_for_buyer(
+        self, buyer_id: str, intent_id: str, *, for_update: bool = False
+    ) -> Intent | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self.conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM intents WHERE id = $1 AND buyer_id = $2{lock}",
+            intent_id,
+            buyer_id,
+        )
+        return None if row is None else _intent(row)
+
+    async def get(self, intent_id: str) -> Intent | None:
+        row = await self.conn.fetchrow(f"SELECT {_COLUMNS} FROM intents WHERE id = $1", intent_id)
+        return None if row is None else _intent(row)
+
+    async def list_for_buyer(
+        self,
+        buyer_id: str,
+        *,
+        statuses: list[str] | None,
+        limit: int,
+        before: tuple[datetime, str] | None,
+    ) -> list[Intent]:
+        """Newest first; ``before`` is the (published_at, id) of the last item seen."""
+        rows = await self.conn.fetch(
+            f"""SELECT {_COLUMNS} FROM intents
+                 WHERE buyer_id = $1
+                   AND ($2::text[] IS NULL OR status = ANY($2))
+                   AND ($3::timestamptz IS NULL OR (published_at, id) < ($3, $4))
+                 ORDER BY published_at DESC, id DESC LIMIT $5""",
+            buyer_id,
+            statuses,
+            before[0] if before else None,
+            before[1] if before else None,
+            limit,
+        )
+        return [_intent(r) for r in rows]
+
+    async def lock_buyer(self, buyer_id: str) -> None:
+        """Serialise a buyer's publishes (for the open-intent limit) until commit."""
+        await self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('intents:' || $1))", buyer_id
+        )
+
+    async def count_live(self, buyer_id: str) -> int:
+        return await self.conn.fetchval(
+            "SELECT count(*) FROM intents WHERE buyer_id = $1 AND status IN ('open', 'paused')",
+            buyer_id,
+        )
+
+    async def update(self, intent_id: str, changes: dict[str, Any]) -> Intent:
+        """Set ``changes`` (column → value), bump ``version`` and ``updated_at``."""
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(changes, start=2))
+        row = await self.conn.fetchrow(
+            f"""UPDATE intents SET {assignments}, version = version + 1, updated_at = now()
+                 WHERE id = $1 RETURNING {_COLUMNS}""",
+            intent_id,
+            *changes.values(),
+        )
+        return _intent(row)
+
+    async def save(self, before: Intent, after: Intent) -> Intent:
+        """Store what changed between two versions of an intent (from ``apply_patch``)."""
+        old, new = intent_columns(before), intent_columns(after)
+        changes = {k: v for k, v in new.items() if old[k] != v}
+        if "status" in changes and after.status not in ("open", "paused"):
+            changes["closed_at"] = after.updated_at
+        return await self.update(after.id, changes)
+
+    async def expire_due(self, *, limit: int = 500) -> list[Intent]:
+        """Move live intents past their expiry to ``expired``; return them."""
+        rows = await self.conn.fetch(
+            f"""UPDATE intents SET status = 'expired', closed_at = now(), updated_at = now(),
+                       version = version + 1
+                 WHERE id IN (SELECT id FROM intents
+                               WHERE status IN ('open', 'paused') AND expires_at <= now()
+                               ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+             RETURNING {_COLUMNS}""",
+            limit,
+        )
+        return [_intent(r) for r in rows]

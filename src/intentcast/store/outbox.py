@@ -1,0 +1,43 @@
+"""Repository for the transactional outbox: domain events recorded with their change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import msgspec
+
+
+class OutboxEvent(msgspec.Struct, frozen=True):
+    id: int
+    event_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+
+
+class Outbox:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def add(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> int:
+        """Record an event; call inside the transaction that makes the change."""
+        return await self.conn.fetchval(
+            """INSERT INTO outbox (event_type, aggregate_id, payload) VALUES ($1, $2, $3)
+               RETURNING id""",
+            event_type,
+            aggregate_id,
+            payload,
+        )
+
+    async def add_many(self, events: list[tuple[str, str, dict[str, Any]]]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO outbox (event_type, aggregate_id, payload) VALUES ($1, $2, $3)", events
+        )
+
+    async def for_aggregate(self, aggregate_id: str) -> list[OutboxEvent]:
+        rows = await self.conn.fetch(
+            """SELECT id, event_type, aggregate_id, payload FROM outbox
+                WHERE aggregate_id = $1 ORDER BY id""",
+            aggregate_id,
+        )
+        return [OutboxEvent(**dict(r)) for r in rows]

@@ -211,3 +211,42 @@ async def buyer(client: AsyncTestClient[Any]) -> Account:
 @pytest.fixture
 async def vendor(client: AsyncTestClient[Any], db: asyncpg.Connection) -> Account:
     return await create_vendor(client, db, verified=True)
+
+
+@pytest.fixture
+async def pipeline(settings: Settings) -> AsyncIterator[dict[str, Any]]:
+    """Every worker role running in this event loop against the test database and Redis."""
+    import asyncio
+
+    from intentcast.store.db import create_pool
+    from intentcast.workers import ROLES, WorkerContext
+
+    pool = await create_pool(settings.database_url or "", max_size=8)
+    client = redis.from_url(settings.redis_url or "")
+    ctx = WorkerContext(settings, pool, client)
+    tasks = {role: asyncio.create_task(run(ctx), name=role) for role, run in ROLES.items()}
+    try:
+        yield {"ctx": ctx, "tasks": tasks}
+    finally:
+        ctx.stopping.set()
+        results = await asyncio.gather(*tasks.values(), return_exceptions=True)
+        await pool.close()
+        await client.aclose()
+        for role, result in zip(tasks, results, strict=True):
+            assert not isinstance(result, BaseException), f"{role} worker failed: {result!r}"
+
+
+async def wait_for(
+    predicate: Callable[[], Any], within: float = 10.0, interval: float = 0.05
+) -> Any:
+    """Poll an async predicate until it returns something truthy."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {within}s (last value: {value!r})")
+        await asyncio.sleep(interval)

@@ -122,7 +122,12 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
 
 
 @main.command()
-@click.option("--role", required=True, type=click.Choice(["scheduler"]), help="Worker role.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["matcher", "delivery", "scheduler"]),
+    help="Worker role.",
+)
 def worker(role: str) -> None:
     """Run one worker role; any number of each may run at once."""
     from intentcast.workers import run_worker

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import redis.asyncio as redis
 
+from intentcast.bus.outbox_relay import relay_pending
 from intentcast.config import Settings
 from intentcast.domain.intents import INTENT_CLOSED
 from intentcast.store.db import create_pool
@@ -25,6 +26,7 @@ from intentcast.store.outbox import Outbox
 log = logging.getLogger(__name__)
 
 SCHEDULER_TICK_S = 5.0
+RELAY_TICK_S = 1.0
 EXPIRY_BATCH = 500
 
 
@@ -77,14 +79,47 @@ SCHEDULER_STEPS: list[Callable[[asyncpg.Connection, Settings], Awaitable[None]]]
     purge_idempotency_keys,
 ]
 
+
+async def run_outbox_relay(ctx: WorkerContext) -> None:
+    """Every second, publish outbox events Redis has not (or no longer) got."""
+    while not ctx.stopping.is_set():
+        try:
+            async with ctx.pool.acquire() as conn:
+                await relay_pending(conn, ctx.redis)
+        except Exception:
+            log.exception("outbox relay failed; retrying")
+        await ctx.sleep(RELAY_TICK_S)
+
+
+async def run_scheduler_role(ctx: WorkerContext) -> None:
+    await asyncio.gather(run_scheduler(ctx), run_outbox_relay(ctx))
+
+
+async def run_matcher(ctx: WorkerContext) -> None:
+    from intentcast.matching.worker import Matcher
+
+    await Matcher(ctx.settings, ctx.pool, ctx.redis).run(ctx.stopping)
+
+
+async def run_delivery(ctx: WorkerContext) -> None:
+    from intentcast.api.app import resolve_secret_key
+    from intentcast.delivery.worker import DeliveryWorker
+    from intentcast.security import Sealer
+
+    sealer = Sealer(resolve_secret_key(ctx.settings))
+    await DeliveryWorker(ctx.settings, ctx.pool, ctx.redis, sealer).run(ctx.stopping)
+
+
 ROLES: dict[str, Callable[[WorkerContext], Awaitable[None]]] = {
-    "scheduler": run_scheduler,
+    "matcher": run_matcher,
+    "delivery": run_delivery,
+    "scheduler": run_scheduler_role,
 }
 
 
 async def run_worker(role: str, settings: Settings) -> None:
     assert settings.database_url and settings.redis_url
-    pool = await create_pool(settings.database_url, max_size=4)
+    pool = await create_pool(settings.database_url, max_size=8)
     redis_client = redis.from_url(settings.redis_url)
     ctx = WorkerContext(settings, pool, redis_client)
     loop = asyncio.get_running_loop()

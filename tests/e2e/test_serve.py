@@ -34,8 +34,9 @@ def embedded_env(data_dir: Path, port: int) -> dict[str, str]:
 
 
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, **env: str) -> None:
         self.data_dir = data_dir
+        self.extra_env = {f"INTENTCAST_{k.upper()}": v for k, v in env.items()}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir.parent / f"serve-{self.port}.log"
@@ -45,7 +46,7 @@ class Server:
         started = time.monotonic()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "intentcast", "serve"],
-            env=embedded_env(self.data_dir, self.port),
+            env=embedded_env(self.data_dir, self.port) | self.extra_env,
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
         )

@@ -29,7 +29,10 @@ from intentcast.api.errors import EXCEPTION_MAP
 from intentcast.api.idempotency import IdempotencyMiddleware
 from intentcast.api.intents import IntentController
 from intentcast.api.meta import MetaController
+from intentcast.api.subscriptions import SubscriptionController
+from intentcast.api.vendor import VendorFeedController, VendorWebhookController
 from intentcast.config import Settings, load_settings
+from intentcast.delivery.live import LiveHub
 from intentcast.security import Sealer, decode_key, hash_token, load_or_create_key_file
 from intentcast.store.db import create_pool
 
@@ -83,9 +86,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool = await create_pool(settings.database_url or "", max_size=settings.db_pool_size)
         app.state.pool = pool
         await app.state.taxonomy.load(pool)
+        live = LiveHub(redis_client)
+        app.state.live = live
+        live.start()
         try:
             yield
         finally:
+            await live.stop()
             await pool.close()
             await redis_client.aclose()
 
@@ -120,6 +127,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             VendorTokenController,
             CategoryController,
             IntentController,
+            SubscriptionController,
+            VendorFeedController,
+            VendorWebhookController,
         ],
         lifespan=[lifespan],
         state=State(
@@ -167,6 +177,7 @@ def _openapi_config() -> OpenAPIConfig:
             Tag(name="vendor", description="Vendor-only routes."),
             Tag(name="intents", description="Buyers' anonymised purchase intents."),
             Tag(name="categories", description="The category taxonomy."),
+            Tag(name="subscriptions", description="Vendors' standing subscriptions."),
             Tag(name="meta", description="Health, readiness, metrics."),
         ],
         components=Components(

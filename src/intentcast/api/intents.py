@@ -15,6 +15,7 @@ from litestar.params import Body, Parameter
 from intentcast.api.auth import requires_buyer
 from intentcast.api.errors import conflict, not_found, problem
 from intentcast.api.types import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from intentcast.bus.outbox_relay import publish_now
 from intentcast.config import Settings
 from intentcast.domain.intents import (
     INTENT_PUBLISHED,
@@ -240,7 +241,10 @@ class IntentController(Controller):
                     "too-many-open-intents",
                 )
             stored = await intents.insert(intent)
-            await Outbox(db).add(INTENT_PUBLISHED, stored.id, {"version": stored.version})
+            outbox_id = await Outbox(db).add(
+                INTENT_PUBLISHED, stored.id, {"version": stored.version}
+            )
+        await publish_now(state.pool, state.redis, [outbox_id])
         return buyer_intent(stored, settings)
 
     @get(operation_id="listIntents", summary="Your intents, newest first")
@@ -280,6 +284,7 @@ class IntentController(Controller):
         data: PatchBody,
         principal: Principal,
         db: asyncpg.Connection,
+        state: State,
         settings: Settings,
     ) -> BuyerIntent:
         """`status`: `paused` ↔ `open`, or `withdrawn` (final). `expires_at` extends or
@@ -303,7 +308,8 @@ class IntentController(Controller):
             if event is None:
                 return buyer_intent(intent, settings)
             stored = await intents.save(intent, updated)
-            await Outbox(db).add(
+            outbox_id = await Outbox(db).add(
                 event, stored.id, {"version": stored.version, "status": stored.status}
             )
+        await publish_now(state.pool, state.redis, [outbox_id])
         return buyer_intent(stored, settings)

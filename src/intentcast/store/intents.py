@@ -64,6 +64,10 @@ def _intent(row: asyncpg.Record) -> Intent:
     )
 
 
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def intent_columns(intent: Intent) -> dict[str, Any]:
     """The stored columns of an intent (the inverse of reading a row)."""
     budget = intent.budget
@@ -180,6 +184,19 @@ class Intents:
         if "status" in changes and after.status not in ("open", "paused"):
             changes["closed_at"] = after.updated_at
         return await self.update(after.id, changes)
+
+    async def open_in_categories(self, roots: list[str], limit: int) -> list[Intent]:
+        """Open intents in any of the subtrees ``roots``, newest first (for backfill)."""
+        rows = await self.conn.fetch(
+            f"""SELECT {_COLUMNS} FROM intents
+                 WHERE status = 'open'
+                   AND (category = ANY($1) OR category LIKE ANY($2))
+                 ORDER BY published_at DESC LIMIT $3""",
+            roots,
+            [_like_prefix(r) + "/%" for r in roots],
+            limit,
+        )
+        return [_intent(r) for r in rows]
 
     async def expire_due(self, *, limit: int = 500) -> list[Intent]:
         """Move live intents past their expiry to ``expired``; return them."""

@@ -34,6 +34,12 @@ class Outbox:
             "INSERT INTO outbox (event_type, aggregate_id, payload) VALUES ($1, $2, $3)", events
         )
 
+    async def mark_processed(self, outbox_id: int) -> None:
+        await self.conn.execute(
+            "UPDATE outbox SET processed_at = now() WHERE id = $1 AND processed_at IS NULL",
+            outbox_id,
+        )
+
     async def for_aggregate(self, aggregate_id: str) -> list[OutboxEvent]:
         rows = await self.conn.fetch(
             """SELECT id, event_type, aggregate_id, payload FROM outbox

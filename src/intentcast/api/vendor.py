@@ -1,0 +1,421 @@
+"""Vendor delivery channels: the durable feed, the SSE stream, matched intents, webhooks.
+
+All three channels read one ordered per-vendor log (``vendor_events``); every payload carries
+the vendor view of the intent, produced by the one projection in ``domain.vendor_view``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, delete, get, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from intentcast.api.auth import requires_vendor
+from intentcast.api.errors import conflict, invalid, not_found
+from intentcast.api.types import DEFAULT_LIMIT, decode_cursor, encode_cursor, next_cursor
+from intentcast.config import Settings
+from intentcast.delivery import webhooks as webhook_rules
+from intentcast.delivery.events import encode_event
+from intentcast.delivery.live import RESYNC
+from intentcast.domain.vendor_view import VendorIntent, vendor_view
+from intentcast.security import new_id
+from intentcast.store.accounts import Principal
+from intentcast.store.events import Matches, VendorEvent, VendorEvents
+from intentcast.store.intents import Intents
+from intentcast.store.webhooks import Webhooks
+
+HEARTBEAT_S = 15.0
+REPLAY_PAGE = 500
+MAX_WEBHOOKS_PER_VENDOR = 10
+EVENT_TYPES = (
+    "intent.matched",
+    "intent.updated",
+    "intent.closed",
+    "offer.accepted",
+    "offer.declined",
+    "message.created",
+    "reveal.granted",
+    "reveal.revoked",
+)
+
+
+class EventPage(msgspec.Struct):
+    items: list[VendorEvent]
+    next: str | None
+    """Pass as `after` for the next page; null when you are at the end."""
+    last_seq: int
+    """The last `seq` in this page (or your `after` if empty): resume from it later."""
+
+
+class WebhookCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    url: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=8, max_length=2000, examples=["https://shop.example.com/hooks/intentcast"]
+        ),
+    ]
+    events: list[Annotated[str, msgspec.Meta(max_length=40)]] | None = None
+    """Event types to receive; omitted or null means all."""
+
+
+class WebhookView(msgspec.Struct, kw_only=True):
+    id: str
+    url: str
+    events: list[str] | None
+    status: str
+    disabled_reason: str | None
+    created_at: datetime
+
+
+class WebhookCreated(msgspec.Struct, kw_only=True):
+    id: str
+    url: str
+    events: list[str] | None
+    status: str
+    created_at: datetime
+    secret: str
+    """`whsec_…`, shown once: verify the Standard Webhooks `v1` signature with it."""
+
+
+class WebhookPage(msgspec.Struct):
+    items: list[WebhookView]
+    next: str | None
+
+
+class AttemptView(msgspec.Struct, kw_only=True):
+    attempted_at: datetime
+    outcome: str
+    status_code: int | None
+    error: str | None
+    duration_ms: float | None
+
+
+class DeliveryView(msgspec.Struct, kw_only=True):
+    id: str
+    event_id: str
+    event_seq: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    attempt_log: list[AttemptView]
+
+
+class DeliveryPage(msgspec.Struct):
+    items: list[DeliveryView]
+    next: str | None
+
+
+class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    after_seq: Annotated[int, msgspec.Meta(ge=0)] = 0
+    """Deliver again every event with a greater `seq`."""
+    limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1000
+
+
+class ReplayResult(msgspec.Struct):
+    queued: int
+
+
+def _seq_param(after: str | None, name: str = "after") -> int:
+    if after is None or after == "":
+        return 0
+    if not after.isdigit() or len(after) > 18:
+        raise invalid(f"query.{name}", "must be an event seq (a non-negative integer)", status=400)
+    return int(after)
+
+
+class VendorFeedController(Controller):
+    path = "/v1/vendor"
+    tags = ["vendor"]
+    guards = [requires_vendor]
+
+    @get("/matches", operation_id="listVendorEvents", summary="The durable, ordered event feed")
+    async def matches(
+        self,
+        principal: Principal,
+        db: asyncpg.Connection,
+        after: Annotated[
+            str | None,
+            Parameter(description="Events with a greater `seq` (default 0).", max_length=20),
+        ] = None,
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    ) -> EventPage:
+        """Every event for this vendor in `seq` order, gap-free: `intent.matched`,
+        `intent.updated`, `intent.closed`, … Each item is `{id, seq, type, created_at, data}`
+        where `data.intent` is the anonymised vendor view."""
+        start = _seq_param(after)
+        items = await VendorEvents(db).after(principal.subject_id, start, limit)
+        last = items[-1].seq if items else start
+        return EventPage(
+            items=items, next=str(last) if len(items) == limit else None, last_seq=last
+        )
+
+    @get(
+        "/stream",
+        operation_id="streamVendorEvents",
+        summary="The same events as Server-Sent Events, live",
+        exclude_from_auth=False,
+    )
+    async def stream(
+        self,
+        request: Request[Any, Any, Any],
+        principal: Principal,
+        state: State,
+        after: Annotated[str | None, Parameter(max_length=20)] = None,
+        last_event_id: Annotated[
+            str | None, Parameter(header="Last-Event-ID", max_length=20)
+        ] = None,
+    ) -> ServerSentEvent:
+        """Replays events after `Last-Event-ID` (the `seq` of the last event you saw) or
+        `?after=`, then streams new ones as they happen; the SSE `id` is the `seq`, the SSE
+        `event` the type. A comment every 15 s keeps idle connections open."""
+        start = _seq_param(last_event_id if last_event_id else after, "after")
+        return ServerSentEvent(_vendor_stream(state, principal.subject_id, start))
+
+    @get(
+        "/intents/{intent_id:str}", operation_id="getMatchedIntent", summary="An intent you matched"
+    )
+    async def matched_intent(
+        self, intent_id: str, principal: Principal, db: asyncpg.Connection, settings: Settings
+    ) -> VendorIntent:
+        """The anonymised vendor view, for intents this vendor matched (404 otherwise)."""
+        if not await Matches(db).vendor_matched(principal.subject_id, intent_id):
+            raise not_found("intent")
+        intent = await Intents(db).get(intent_id)
+        if intent is None or intent.status == "removed":
+            raise not_found("intent")
+        return vendor_view(intent, location_floor=settings.location_floor)
+
+
+async def _vendor_stream(
+    state: State, vendor_id: str, start: int
+) -> AsyncIterator[ServerSentEventMessage]:
+    """Subscribe first, then replay from the log, then forward live events in seq order."""
+    last = start
+
+    async def catch_up() -> AsyncIterator[ServerSentEventMessage]:
+        nonlocal last
+        while True:
+            async with state.pool.acquire() as conn:
+                events = await VendorEvents(conn).after(vendor_id, last, REPLAY_PAGE)
+            for event in events:
+                last = event.seq
+                yield _message(event)
+            if len(events) < REPLAY_PAGE:
+                return
+
+    async with state.live.listen(vendor_id) as queue:
+        async for message in catch_up():
+            yield message
+        while True:
+            try:
+                payload = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+            except TimeoutError:
+                yield ServerSentEventMessage(comment="keep-alive")
+                async for message in catch_up():  # silence is cheap to double-check
+                    yield message
+                continue
+            if payload == RESYNC:
+                async for message in catch_up():
+                    yield message
+                continue
+            event = msgspec.json.decode(payload, type=VendorEvent)
+            if event.seq <= last:
+                continue
+            if event.seq == last + 1:
+                last = event.seq
+                yield _message(event)
+            else:  # a gap: read the log
+                async for message in catch_up():
+                    yield message
+
+
+def _message(event: VendorEvent) -> ServerSentEventMessage:
+    return ServerSentEventMessage(
+        data=encode_event(event).decode(), event=event.type, id=str(event.seq)
+    )
+
+
+def _webhook_view(row: Any) -> WebhookView:
+    return WebhookView(
+        id=row.id,
+        url=row.url,
+        events=row.events,
+        status=row.status,
+        disabled_reason=row.disabled_reason,
+        created_at=row.created_at,
+    )
+
+
+class VendorWebhookController(Controller):
+    path = "/v1/vendor/webhooks"
+    tags = ["vendor"]
+    guards = [requires_vendor]
+
+    @post(operation_id="createWebhook", summary="Register a webhook endpoint")
+    async def create(
+        self,
+        data: WebhookCreate,
+        principal: Principal,
+        db: asyncpg.Connection,
+        state: State,
+        settings: Settings,
+    ) -> WebhookCreated:
+        """Events are POSTed as JSON with Standard Webhooks headers (`webhook-id`,
+        `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`), signed with the
+        returned `whsec_` secret (shown once). Failures are retried with exponential backoff
+        for about a day; `410 Gone` disables the endpoint. URLs must be https (http to
+        loopback only when the operator allows it); private addresses are refused."""
+        url = webhook_rules.check_url(data.url, allow_loopback=settings.webhook_allow_loopback)
+        if data.events is not None:
+            for i, event_type in enumerate(data.events):
+                if event_type not in EVENT_TYPES:
+                    raise invalid(
+                        f"events[{i}]", f"unknown event type; one of {', '.join(EVENT_TYPES)}"
+                    )
+        secret = webhook_rules.new_secret()
+        endpoint_id = new_id("whk")
+        async with db.transaction():
+            await db.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('whk:' || $1))", principal.subject_id
+            )
+            store = Webhooks(db)
+            if await store.count_for(principal.subject_id) >= MAX_WEBHOOKS_PER_VENDOR:
+                raise conflict(f"At most {MAX_WEBHOOKS_PER_VENDOR} webhook endpoints per vendor.")
+            sealed = state.sealer.seal(secret, context=f"{endpoint_id}:secret")
+            row = await store.create(
+                principal.subject_id,
+                url,
+                sealed,
+                None if data.events is None else list(dict.fromkeys(data.events)),
+                endpoint_id,
+            )
+        return WebhookCreated(
+            id=row.id,
+            url=row.url,
+            events=row.events,
+            status=row.status,
+            created_at=row.created_at,
+            secret=secret,
+        )
+
+    @get(operation_id="listWebhooks", summary="This vendor's webhook endpoints")
+    async def list_webhooks(
+        self,
+        principal: Principal,
+        db: asyncpg.Connection,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = DEFAULT_LIMIT,
+        after: Annotated[str | None, Parameter(max_length=200)] = None,
+    ) -> WebhookPage:
+        rows = await Webhooks(db).list_for(
+            principal.subject_id, limit=limit, after=decode_cursor(after)
+        )
+        items = [_webhook_view(r) for r in rows]
+        return WebhookPage(items=items, next=next_cursor(items, limit))
+
+    @delete("/{webhook_id:str}", operation_id="deleteWebhook", summary="Remove a webhook endpoint")
+    async def remove(self, webhook_id: str, principal: Principal, db: asyncpg.Connection) -> None:
+        async with db.transaction():
+            if not await Webhooks(db).delete(principal.subject_id, webhook_id):
+                raise not_found("webhook")
+
+    @get(
+        "/{webhook_id:str}/deliveries", operation_id="listWebhookDeliveries", summary="Delivery log"
+    )
+    async def deliveries(
+        self,
+        webhook_id: str,
+        principal: Principal,
+        db: asyncpg.Connection,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = DEFAULT_LIMIT,
+        after: Annotated[str | None, Parameter(max_length=200)] = None,
+    ) -> DeliveryPage:
+        """Newest first; each delivery with every attempt (time, outcome, status, error)."""
+        store = Webhooks(db)
+        if await store.get(principal.subject_id, webhook_id) is None:
+            raise not_found("webhook")
+        before = None
+        raw = decode_cursor(after)
+        if raw is not None:
+            stamp, _, delivery_id = raw.partition("|")
+            try:
+                before = (datetime.fromisoformat(stamp), delivery_id)
+            except ValueError:
+                raise invalid(
+                    "query.after", "not a cursor returned by this API", status=400
+                ) from None
+        rows = await store.deliveries(webhook_id, limit=limit, before=before)
+        attempts = await store.attempts([r.id for r in rows])
+        items = [
+            DeliveryView(
+                id=r.id,
+                event_id=r.event_id,
+                event_seq=r.event_seq,
+                status=r.status,
+                attempts=r.attempts,
+                next_attempt_at=r.next_attempt_at if r.status == "pending" else None,
+                last_status_code=r.last_status_code,
+                last_error=r.last_error,
+                created_at=r.created_at,
+                delivered_at=r.delivered_at,
+                attempt_log=[
+                    AttemptView(**msgspec.structs.asdict(a)) for a in attempts.get(r.id, [])
+                ],
+            )
+            for r in rows
+        ]
+        cursor = (
+            encode_cursor(f"{rows[-1].created_at.isoformat()}|{rows[-1].id}")
+            if len(rows) == limit
+            else None
+        )
+        return DeliveryPage(items=items, next=cursor)
+
+    @post(
+        "/{webhook_id:str}/replay",
+        operation_id="replayWebhook",
+        summary="Deliver events again",
+        status_code=202,
+    )
+    async def replay(
+        self,
+        webhook_id: str,
+        data: ReplayRequest,
+        principal: Principal,
+        db: asyncpg.Connection,
+        state: State,
+    ) -> ReplayResult:
+        """Queues every event after `after_seq` (up to `limit`) for delivery to this
+        endpoint again, in `seq` order."""
+        from intentcast.bus import DELIVER_STREAM, STREAM_MAXLEN
+
+        async with db.transaction():
+            store = Webhooks(db)
+            endpoint = await store.get(principal.subject_id, webhook_id)
+            if endpoint is None:
+                raise not_found("webhook")
+            if endpoint.status != "active":
+                raise conflict("This endpoint is disabled; register it again to receive events.")
+            ids = await store.replay(principal.subject_id, webhook_id, data.after_seq, data.limit)
+        if ids:
+            async with state.redis.pipeline(transaction=False) as pipe:
+                for delivery_id in ids:
+                    pipe.xadd(
+                        DELIVER_STREAM,
+                        {"delivery_id": delivery_id},
+                        maxlen=STREAM_MAXLEN,
+                        approximate=True,
+                    )
+                await pipe.execute()
+        return ReplayResult(queued=len(ids))

@@ -1,0 +1,1 @@
+"""Delivery of vendor events: event log, SSE fan-out, webhooks."""

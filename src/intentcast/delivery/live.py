@@ -1,0 +1,86 @@
+"""Live fan-out for SSE: one Redis pub/sub connection per API process, many listeners.
+
+The hub pattern-subscribes to every vendor channel and hands each message to the local SSE
+connections of that vendor. Listeners treat it as a doorbell, not a source of truth: a
+listener that sees a gap, a reconnect, or silence reads the vendor's log in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+import redis.asyncio as redis
+
+from intentcast.bus import vendor_channel
+
+log = logging.getLogger(__name__)
+
+RESYNC = b""
+"""Put on every queue when the hub reconnects: listeners re-read their log."""
+QUEUE_SIZE = 1000
+
+
+class LiveHub:
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+        self.listeners: dict[str, set[asyncio.Queue[bytes]]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self._prefix = vendor_channel("")
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="live-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @contextlib.asynccontextmanager
+    async def listen(self, vendor_id: str):
+        queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
+        self.listeners[vendor_id].add(queue)
+        try:
+            yield queue
+        finally:
+            self.listeners[vendor_id].discard(queue)
+            if not self.listeners[vendor_id]:
+                del self.listeners[vendor_id]
+
+    def _deliver(self, vendor_id: str, payload: bytes) -> None:
+        for queue in list(self.listeners.get(vendor_id, ())):
+            try:
+                queue.put_nowait(payload)
+            except asyncio.QueueFull:  # a slow reader: it will catch up from the log
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+                queue.put_nowait(RESYNC)
+
+    def _resync_all(self) -> None:
+        for vendor_id in list(self.listeners):
+            self._deliver(vendor_id, RESYNC)
+
+    async def _run(self) -> None:
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.psubscribe(self._prefix + "*")
+                self._resync_all()
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                    if message is None or message.get("type") != "pmessage":
+                        continue
+                    channel = message["channel"].decode()
+                    self._deliver(channel[len(self._prefix) :], message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis went away: reconnect, listeners resync
+                log.warning("live hub lost Redis (%s); reconnecting", exc)
+                self._resync_all()
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()

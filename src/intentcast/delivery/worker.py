@@ -1,0 +1,133 @@
+"""The delivery worker: attempts webhook deliveries, records each attempt, schedules retries.
+
+Deliveries are rows in PostgreSQL (created with the event they carry). The ``ic:deliver``
+stream makes workers attempt new ones at once; a poll of due rows every second covers
+retries and anything the stream lost. Each attempt leases its row, so parallel workers
+never send the same delivery at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+
+import asyncpg
+import httpx
+import redis.asyncio as redis
+
+from intentcast.bus import DELIVER_STREAM, DELIVERY_GROUP
+from intentcast.config import Settings
+from intentcast.delivery.events import encode_event
+from intentcast.delivery.webhooks import Outcome, next_delay, send
+from intentcast.security import Sealer
+from intentcast.store.events import VendorEvents
+from intentcast.store.webhooks import Webhooks
+
+log = logging.getLogger(__name__)
+
+POLL_S = 1.0
+BATCH = 50
+CONCURRENCY = 32
+
+
+class DeliveryWorker:
+    def __init__(
+        self, settings: Settings, pool: asyncpg.Pool, client: redis.Redis, sealer: Sealer
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.redis = client
+        self.sealer = sealer
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}"
+        self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self.slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def attempt(self, delivery_id: str) -> None:
+        async with self.slots, self.pool.acquire() as conn:
+            store = Webhooks(conn)
+            delivery = await store.claim(delivery_id)
+            if delivery is None:  # delivered, leased by another worker, or not yet due
+                return
+            endpoint = await store.endpoint_by_id(delivery.endpoint_id)
+            event = await VendorEvents(conn).by_id(delivery.vendor_id, delivery.event_id)
+            if endpoint is None or event is None or endpoint.status != "active":
+                await store.record_attempt(
+                    delivery_id,
+                    outcome="failed",
+                    status_code=None,
+                    duration_ms=0.0,
+                    error="endpoint or event no longer exists",
+                    next_attempt_in_s=None,
+                )
+                return
+            secret = self.sealer.open(endpoint.secret_sealed, context=f"{endpoint.id}:secret")
+            result = await send(
+                self.http,
+                url=endpoint.url,
+                secret=secret,
+                msg_id=event.id,
+                payload=encode_event(event),
+                allow_loopback=self.settings.webhook_allow_loopback,
+            )
+            retry_in = None
+            if result.outcome == Outcome.RETRY:
+                retry_in = next_delay(delivery.attempts + 1, retry_after=result.retry_after)
+            async with conn.transaction():
+                await store.record_attempt(
+                    delivery_id,
+                    outcome=str(result.outcome),
+                    status_code=result.status_code,
+                    error=result.error,
+                    duration_ms=result.duration_ms,
+                    next_attempt_in_s=retry_in,
+                )
+                if result.outcome == Outcome.GONE:
+                    await store.disable(endpoint.id, "the endpoint answered 410 Gone")
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(DELIVER_STREAM, DELIVERY_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await self.ensure_group()
+        tasks: set[asyncio.Task[None]] = set()
+
+        def spawn(delivery_id: str) -> None:
+            task = asyncio.create_task(self.attempt(delivery_id))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        loop = asyncio.get_running_loop()
+        last_poll = 0.0
+        try:
+            while not stopping.is_set():
+                try:
+                    if loop.time() - last_poll >= POLL_S:
+                        last_poll = loop.time()
+                        async with self.pool.acquire() as conn:
+                            for delivery_id in await Webhooks(conn).due(BATCH):
+                                spawn(delivery_id)
+                    response = await self.redis.xreadgroup(
+                        DELIVERY_GROUP, self.consumer, {DELIVER_STREAM: ">"}, count=BATCH, block=500
+                    )
+                    for _, entries in response or []:
+                        for message_id, fields in entries:
+                            spawn(fields[b"delivery_id"].decode())
+                            # the row, not the message, is the durable record: ack at once
+                            await self.redis.xack(DELIVER_STREAM, DELIVERY_GROUP, message_id)
+                except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                    log.warning("delivery worker lost Redis (%s); polling PostgreSQL", exc)
+                    await asyncio.sleep(POLL_S)
+                except redis.ResponseError as exc:
+                    if "NOGROUP" not in str(exc):
+                        raise
+                    await self.ensure_group()
+        finally:
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            await self.http.aclose()

@@ -1,0 +1,351 @@
+"""`SubscriptionIndex`: the in-memory accelerator each matcher process holds.
+
+``index.match(intent)`` returns exactly the active subscriptions ``s`` with
+``matches(intent, s)`` — the predicate in `intentcast.domain.matching` stays the one
+definition of a match; this module only avoids looking at subscriptions that cannot match.
+
+Layout
+------
+Per subscription, at write time:
+
+* its categories are reduced to the *roots* (a category inside another listed category's
+  subtree adds nothing), so the roots are disjoint subtrees and an intent category lies in
+  at most one of them;
+* its H3 cells (as 64-bit ints) are reduced to an *antichain* (a cell inside another listed
+  cell adds nothing to "overlaps one of them"), so for any intent cell at most one of them
+  is an ancestor-or-equal of it, and none can be both that and a descendant.
+
+Per category root, a `_Category` holds:
+
+* ``exact``: cell -> subscriptions having that cell. An intent cell ``c`` at resolution
+  ``r`` finds the subscriptions whose cell is an ancestor-or-equal of ``c`` with one lookup
+  per resolution that subscriptions of this category use (``parent(c, s)`` for each such
+  ``s <= r``, a few integer operations each);
+* ``coarse``: cell -> subscriptions having a cell strictly *inside* it (each cell is filed
+  under all its proper ancestors, deduplicated per subscription). A coarse intent cell (a
+  buyer hiding in a wide region) finds the areas it contains with one lookup, only when the
+  category has cells finer than the intent's;
+* ``plain``: subscriptions without an area, split by country (``_ANY_COUNTRY`` for those
+  naming none), so only the intent's country and the country-less bucket are read.
+
+An intent walks its category's ancestors (``a``, ``a/b``, ``a/b/c``), so a subscription on
+``a`` is reached from the whole subtree. Thanks to the reductions above each subscription is
+reached at most once per intent: no deduplication is needed.
+
+A bucket holds entries ``(subscription, check)``: ``check`` is ``None`` when the index
+layout already proves the match (no constraint beyond category and area / country), else a
+copy of the subscription without the parts the layout proved (cells, or countries for
+country buckets), handed to `matches_beyond_category`. Buckets are lists while small and
+become dicts keyed by subscription id past `_BIG`, so removal stays cheap in crowded
+buckets; upsert and removal touch only the keys of that subscription.
+
+Subscriptions with a cell that is not a canonical H3 cell string are kept aside and checked
+with the full predicate on every intent, and an intent whose cell is not canonical is
+matched by a full scan — both exceedingly rare, and both keep the result exactly the
+predicate's (errors included).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import h3
+import msgspec
+
+from intentcast.domain.matching import (
+    MatchableIntent,
+    Subscription,
+    in_subtree,
+    matches,
+    matches_beyond_category,
+)
+
+__all__ = ["SubscriptionIndex"]
+
+# H3 index bit layout: resolution in bits 52-55, then 15 digits of 3 bits, unused ones = 7.
+_RES_SHIFT = 52
+_RES_CLEAR = ~(0xF << _RES_SHIFT)
+# parent(cell, r) == (cell & _RES_CLEAR) | _PARENT_BITS[r], for r <= resolution(cell)
+_PARENT_BITS = tuple((r << _RES_SHIFT) | ((1 << (3 * (15 - r))) - 1) for r in range(16))
+_BIG = 24  # a bucket with more entries than this becomes a dict keyed by subscription id
+
+_ANY_COUNTRY: Any = object()  # plain-bucket key of subscriptions naming no country
+
+Entry = tuple[Subscription, Subscription | None]
+Bucket = list[Entry] | dict[str, Entry]
+
+
+def _cell_int(cell: str) -> int | None:
+    """The H3 index of a canonical cell string (lower-case hex as h3 writes it), else None."""
+    try:
+        value = int(cell, 16)
+    except (TypeError, ValueError):
+        return None
+    if format(value, "x") != cell or not h3.is_valid_cell(cell):
+        return None
+    return value
+
+
+def _roots(categories: Iterable[str]) -> list[str]:
+    unique = sorted(set(categories), key=len)
+    roots: list[str] = []
+    for category in unique:
+        if not any(in_subtree(category, root) for root in roots):
+            roots.append(sys.intern(category))
+    return roots
+
+
+class _Layout(msgspec.Struct, frozen=True):
+    """Where one active subscription is filed."""
+
+    roots: list[str]
+    exact: list[int] | None  # None: no area (plain buckets)
+    coarse: set[int]
+    countries: tuple[Any, ...]
+    slow: bool = False
+
+
+def _layout(sub: Subscription) -> _Layout:
+    roots = _roots(sub.categories)
+    if not sub.cells:
+        countries = tuple(set(sub.countries)) if sub.countries else (_ANY_COUNTRY,)
+        return _Layout(roots, None, set(), countries)
+    ints: set[int] = set()
+    for cell in sub.cells:
+        value = _cell_int(cell)
+        if value is None:
+            return _Layout(roots, None, set(), (), slow=True)
+        ints.add(value)
+    exact: list[int] = []
+    coarse: set[int] = set()
+    for value in ints:
+        base = value & _RES_CLEAR
+        resolution = (value >> _RES_SHIFT) & 0xF
+        ancestors = [base | _PARENT_BITS[r] for r in range(resolution)]
+        if any(a in ints for a in ancestors):
+            continue  # inside another of its cells: adds nothing
+        exact.append(value)
+        coarse.update(ancestors)
+    return _Layout(roots, exact, coarse, ())
+
+
+def _add(buckets: dict[Any, Bucket], key: Any, entry: Entry) -> None:
+    bucket = buckets.get(key)
+    if bucket is None:
+        buckets[key] = [entry]
+    elif type(bucket) is list:
+        bucket.append(entry)
+        if len(bucket) > _BIG:
+            buckets[key] = {e[0].id: e for e in bucket}
+    else:
+        bucket[entry[0].id] = entry  # type: ignore[index]
+
+
+def _discard(buckets: dict[Any, Bucket], key: Any, entry: Entry) -> None:
+    bucket = buckets.get(key)
+    if bucket is None:
+        return
+    if type(bucket) is list:
+        for i, e in enumerate(bucket):
+            if e is entry:
+                del bucket[i]
+                break
+    else:
+        bucket.pop(entry[0].id, None)  # type: ignore[call-arg]
+    if not bucket:
+        del buckets[key]
+
+
+class _Category:
+    """The buckets of one category root."""
+
+    __slots__ = ("coarse", "exact", "plain", "res", "res_counts")
+
+    def __init__(self) -> None:
+        self.exact: dict[int, Bucket] = {}
+        self.coarse: dict[int, Bucket] = {}
+        self.plain: dict[Any, Bucket] = {}
+        self.res_counts = [0] * 16
+        self.res: tuple[int, ...] = ()  # resolutions of the exact cells, ascending
+
+    def count_resolution(self, resolution: int, delta: int) -> None:
+        counts = self.res_counts
+        before = counts[resolution]
+        counts[resolution] = before + delta
+        if (before == 0) != (counts[resolution] == 0):
+            self.res = tuple(r for r in range(16) if counts[r])
+
+    def empty(self) -> bool:
+        return not (self.exact or self.coarse or self.plain)
+
+
+class SubscriptionIndex:
+    """All subscriptions of a matcher, indexed by category root and H3 cell.
+
+    Holds inactive subscriptions too (`get`, iteration and ``len`` see them) but never
+    returns them from `match`.
+    """
+
+    def __init__(self, subscriptions: Iterable[Subscription] = ()) -> None:
+        self._entries: dict[str, Entry] = {}
+        self._categories: dict[str, _Category] = {}
+        self._slow: dict[str, Subscription] = {}
+        for sub in subscriptions:
+            self.upsert(sub)
+
+    # ------------------------------------------------------------------ container API
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[Subscription]:
+        return (entry[0] for entry in self._entries.values())
+
+    def __contains__(self, sub_id: object) -> bool:
+        return sub_id in self._entries
+
+    def get(self, sub_id: str) -> Subscription | None:
+        entry = self._entries.get(sub_id)
+        return None if entry is None else entry[0]
+
+    # ------------------------------------------------------------------ writes
+
+    def upsert(self, sub: Subscription) -> None:
+        """Add `sub`, replacing the subscription with the same id if there is one."""
+        if sub.id in self._entries:
+            self.remove(sub.id)
+        if not sub.active:
+            self._entries[sub.id] = (sub, None)
+            return
+        layout = _layout(sub)
+        if layout.slow:
+            self._entries[sub.id] = (sub, None)
+            self._slow[sub.id] = sub
+            return
+        entry = (sub, self._check_for(sub, layout))
+        self._entries[sub.id] = entry
+        categories = self._categories
+        for root in layout.roots:
+            category = categories.get(root)
+            if category is None:
+                category = categories[root] = _Category()
+            if layout.exact is None:
+                for country in layout.countries:
+                    _add(category.plain, country, entry)
+                continue
+            for cell in layout.exact:
+                _add(category.exact, cell, entry)
+                category.count_resolution((cell >> _RES_SHIFT) & 0xF, 1)
+            for cell in layout.coarse:
+                _add(category.coarse, cell, entry)
+
+    def remove(self, sub_id: str) -> None:
+        """Forget the subscription `sub_id` (nothing happens if it is unknown)."""
+        entry = self._entries.pop(sub_id, None)
+        if entry is None:
+            return
+        sub = entry[0]
+        if self._slow.pop(sub_id, None) is not None or not sub.active:
+            return
+        layout = _layout(sub)
+        categories = self._categories
+        for root in layout.roots:
+            category = categories.get(root)
+            if category is None:  # pragma: no cover - upsert filed it
+                continue
+            if layout.exact is None:
+                for country in layout.countries:
+                    _discard(category.plain, country, entry)
+            else:
+                for cell in layout.exact:
+                    _discard(category.exact, cell, entry)
+                    category.count_resolution((cell >> _RES_SHIFT) & 0xF, -1)
+                for cell in layout.coarse:
+                    _discard(category.coarse, cell, entry)
+            if category.empty():
+                del categories[root]
+
+    @staticmethod
+    def _check_for(sub: Subscription, layout: _Layout) -> Subscription | None:
+        """What `matches_beyond_category` must still see once the layout proved the rest."""
+        others = (
+            sub.budget_min is not None
+            or sub.attributes
+            or sub.keywords
+            or sub.fulfilment
+            # an area subscription's countries are not proved by its buckets
+            or (layout.exact is not None and sub.countries)
+        )
+        if not others:
+            return None
+        if layout.exact is None:  # countries proved by the country bucket
+            return msgspec.structs.replace(sub, countries=()) if sub.countries else sub
+        return msgspec.structs.replace(sub, cells=())  # area proved by the cell buckets
+
+    # ------------------------------------------------------------------ reads
+
+    def match(self, intent: MatchableIntent) -> list[Subscription]:
+        """Exactly the active subscriptions ``s`` with ``matches(intent, s)``, in no order."""
+        cell_int = -1
+        resolution = 0
+        if intent.cell is not None:
+            value = _cell_int(intent.cell)
+            if value is None:
+                return self._scan(intent)
+            cell_int = value
+            resolution = (value >> _RES_SHIFT) & 0xF
+        base = cell_int & _RES_CLEAR
+        categories = self._categories
+        category = intent.category
+        country = intent.country
+        buckets: list[Bucket] = []
+        found = buckets.append
+        start = 0
+        while True:
+            cut = category.find("/", start)
+            node = categories.get(category if cut < 0 else category[:cut])
+            if node is not None:
+                plain = node.plain
+                if plain:
+                    bucket = plain.get(_ANY_COUNTRY)
+                    if bucket is not None:
+                        found(bucket)
+                    bucket = plain.get(country)
+                    if bucket is not None:
+                        found(bucket)
+                if cell_int >= 0 and node.res:
+                    exact = node.exact
+                    for r in node.res:
+                        if r > resolution:
+                            bucket = node.coarse.get(cell_int)
+                            if bucket is not None:
+                                found(bucket)
+                            break
+                        bucket = exact.get(base | _PARENT_BITS[r])
+                        if bucket is not None:
+                            found(bucket)
+            if cut < 0:
+                break
+            start = cut + 1
+        out: list[Subscription] = []
+        keep = out.append
+        for bucket in buckets:
+            for sub, check in bucket.values() if type(bucket) is dict else bucket:  # type: ignore[union-attr]
+                if check is None or matches_beyond_category(intent, check):
+                    keep(sub)
+        if self._slow:
+            out.extend(s for s in self._slow.values() if matches(intent, s))
+        return out
+
+    def _scan(self, intent: MatchableIntent) -> list[Subscription]:
+        return [s for s, _ in self._entries.values() if s.active and matches(intent, s)]
+
+    def candidates_count(self) -> int:
+        """Number of (bucket, subscription) entries held: a size figure for metrics."""
+        total = 0
+        for node in self._categories.values():
+            for buckets in (node.exact, node.coarse, node.plain):
+                total += sum(len(b) for b in buckets.values())
+        return total

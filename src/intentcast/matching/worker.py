@@ -1,0 +1,244 @@
+"""The matcher worker: consumes the work stream, matches intents, appends vendor events.
+
+Each matcher holds a ``SubscriptionIndex`` of all live subscriptions, loaded from PostgreSQL
+at start. It stays current two ways: the ``ic:subs`` stream wakes it on every change, and
+before each batch it compares its version with PostgreSQL's (``change_version``) and applies
+whatever changed — so a lost or trimmed stream message (a gap) costs nothing but a query.
+
+Work is at-least-once: messages are acknowledged only after their effects committed, a
+crashed consumer's messages are reclaimed with XAUTOCLAIM, matches are unique per (intent,
+subscription) and vendor events per dedupe key, so redelivery never duplicates anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections import defaultdict
+from typing import Any
+
+import asyncpg
+import msgspec
+import redis.asyncio as redis
+
+from intentcast.bus import MATCHER_GROUP, SUBS_STREAM, WORK_STREAM
+from intentcast.config import Settings
+from intentcast.delivery.events import EventEmitter
+from intentcast.domain.intents import INTENT_CLOSED, INTENT_PUBLISHED, INTENT_UPDATED, Intent
+from intentcast.domain.matching import MatchableIntent, Subscription, matchable, matches
+from intentcast.domain.vendor_view import vendor_view
+from intentcast.matching.index import SubscriptionIndex
+from intentcast.store.events import Matches
+from intentcast.store.intents import Intents
+from intentcast.store.outbox import Outbox
+from intentcast.store.subscriptions import Subscriptions
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTION_CHANGED = "subscription.changed"
+BATCH = 64
+BLOCK_MS = 1000
+RECLAIM_IDLE_MS = 30_000
+RECLAIM_EVERY_S = 10.0
+BACKFILL_LIMIT = 5000
+
+
+class Matcher:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, client: redis.Redis) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.redis = client
+        self.index = SubscriptionIndex()
+        self.version = 0
+        self.subs_cursor = "0-0"
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}"
+
+    # ---- the index ---------------------------------------------------------------------
+
+    async def load(self) -> None:
+        last = await self.redis.xrevrange(SUBS_STREAM, count=1)
+        self.subs_cursor = last[0][0].decode() if last else "0-0"
+        async with self.pool.acquire() as conn:
+            subscriptions, self.version = await Subscriptions(conn).live_for_matching()
+        self.index = SubscriptionIndex(s for s in subscriptions if s.active)
+        log.info("matcher index: %d subscriptions at version %d", len(self.index), self.version)
+
+    async def refresh(self, conn: asyncpg.Connection) -> None:
+        """Apply subscription changes newer than our version (stream hint + PG check)."""
+        messages = await self.redis.xread({SUBS_STREAM: self.subs_cursor}, count=10_000)
+        for _, entries in messages:
+            if entries:
+                self.subs_cursor = entries[-1][0].decode()
+        current = await Subscriptions(conn).current_version()
+        if current <= self.version:
+            return
+        for row in await Subscriptions(conn).changed_since(self.version):
+            subscription = row.for_matching()
+            if subscription.active:
+                self.index.upsert(subscription)
+            else:
+                self.index.remove(subscription.id)
+            self.version = max(self.version, row.change_version)
+
+    # ---- work --------------------------------------------------------------------------
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(WORK_STREAM, MATCHER_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def handle(self, fields: dict[bytes, bytes]) -> None:
+        event_type = fields[b"type"].decode()
+        aggregate_id = fields[b"aggregate_id"].decode()
+        outbox_id = int(fields[b"outbox_id"])
+        async with self.pool.acquire() as conn:
+            await self.refresh(conn)
+            emitter = EventEmitter(conn)
+            async with conn.transaction():
+                if event_type == SUBSCRIPTION_CHANGED:
+                    await self.backfill(conn, emitter, aggregate_id)
+                else:
+                    intent = await Intents(conn).get(aggregate_id)
+                    if intent is not None:
+                        await self.on_intent_event(conn, emitter, intent, event_type, outbox_id)
+                await Outbox(conn).mark_processed(outbox_id)
+        await emitter.announce(self.redis)
+
+    async def on_intent_event(
+        self,
+        conn: asyncpg.Connection,
+        emitter: EventEmitter,
+        intent: Intent,
+        event_type: str,
+        outbox_id: int,
+    ) -> None:
+        view = msgspec.to_builtins(vendor_view(intent, location_floor=self.settings.location_floor))
+        if event_type in (INTENT_UPDATED, INTENT_CLOSED):
+            # every vendor that matched hears about the change, in its own log order
+            for vendor_id in await Matches(conn).vendors_of(intent.id):
+                await emitter.emit(vendor_id, event_type, {"intent": view}, f"outbox:{outbox_id}")
+        if event_type in (INTENT_PUBLISHED, INTENT_UPDATED) and intent.status == "open":
+            candidates = self.index.match(matchable(intent))
+            await self.record_matches(conn, emitter, intent, view, candidates)
+
+    async def record_matches(
+        self,
+        conn: asyncpg.Connection,
+        emitter: EventEmitter,
+        intent: Intent,
+        view: dict[str, Any],
+        candidates: list[Subscription],
+    ) -> int:
+        """Keep the eligible candidates, record them, tell each newly matched vendor once."""
+        if not candidates:
+            return 0
+        store = Matches(conn)
+        eligible = await store.eligible_vendors(
+            intent.buyer_id, list({s.vendor_id for s in candidates})
+        )
+        chosen = [s for s in candidates if s.vendor_id in eligible]
+        capped = [s.id for s in chosen if s.max_per_hour is not None]
+        if capped:
+            counts = await store.hourly_counts(capped)
+            chosen = [
+                s for s in chosen if s.max_per_hour is None or counts.get(s.id, 0) < s.max_per_hour
+            ]
+        new = await store.record(intent.id, [(s.id, s.vendor_id) for s in chosen])
+        by_vendor: dict[str, list[str]] = defaultdict(list)
+        for subscription_id, vendor_id in new:
+            by_vendor[vendor_id].append(subscription_id)
+        for vendor_id, subscription_ids in sorted(by_vendor.items()):
+            await emitter.emit(
+                vendor_id,
+                "intent.matched",
+                {"intent": view, "subscription_ids": sorted(subscription_ids)},
+                f"matched:{intent.id}",
+            )
+        return len(new)
+
+    async def backfill(
+        self, conn: asyncpg.Connection, emitter: EventEmitter, subscription_id: str
+    ) -> None:
+        """Match a new or changed subscription against the intents already open."""
+        row = await conn.fetchrow(
+            "SELECT vendor_id FROM subscriptions WHERE id = $1 AND deleted_at IS NULL AND active",
+            subscription_id,
+        )
+        if row is None:
+            return
+        subscription = self.index.get(subscription_id)
+        if subscription is None:
+            return
+        intents = await Intents(conn).open_in_categories(
+            list(subscription.categories), BACKFILL_LIMIT
+        )
+        for intent in intents:
+            if matches(matchable(intent), subscription):
+                view = msgspec.to_builtins(
+                    vendor_view(intent, location_floor=self.settings.location_floor)
+                )
+                await self.record_matches(conn, emitter, intent, view, [subscription])
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await self.ensure_group()
+        await self.load()
+        last_reclaim = 0.0
+        loop = asyncio.get_running_loop()
+        while not stopping.is_set():
+            try:
+                if loop.time() - last_reclaim > RECLAIM_EVERY_S:
+                    last_reclaim = loop.time()
+                    await self.reclaim()
+                response = await self.redis.xreadgroup(
+                    MATCHER_GROUP, self.consumer, {WORK_STREAM: ">"}, count=BATCH, block=BLOCK_MS
+                )
+                for _, entries in response or []:
+                    for message_id, fields in entries:
+                        await self.process(message_id, fields)
+                if not response:
+                    async with self.pool.acquire() as conn:
+                        await self.refresh(conn)
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                log.warning("matcher lost Redis (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+            except redis.ResponseError as exc:
+                if "NOGROUP" in str(exc):  # Redis was wiped: recreate; the relay republishes
+                    await self.ensure_group()
+                else:
+                    raise
+
+    async def process(self, message_id: bytes, fields: dict[bytes, bytes]) -> None:
+        try:
+            await self.handle(fields)
+        except (asyncpg.PostgresError, OSError) as exc:
+            # left pending: reclaimed and retried later
+            log.warning("matcher could not handle %s: %s", message_id, exc)
+            return
+        await self.redis.xack(WORK_STREAM, MATCHER_GROUP, message_id)
+
+    async def reclaim(self) -> None:
+        """Take over messages a crashed or stuck matcher left pending."""
+        start = "0-0"
+        while True:
+            start, claimed, *_ = await self.redis.xautoclaim(
+                WORK_STREAM,
+                MATCHER_GROUP,
+                self.consumer,
+                RECLAIM_IDLE_MS,
+                start_id=start,
+                count=BATCH,
+            )
+            for message_id, fields in claimed:
+                if fields:
+                    await self.process(message_id, fields)
+                else:  # trimmed away: the relay republishes from the outbox
+                    await self.redis.xack(WORK_STREAM, MATCHER_GROUP, message_id)
+            if start in (b"0-0", "0-0"):
+                return
+
+
+__all__ = ["SUBSCRIPTION_CHANGED", "MatchableIntent", "Matcher"]

@@ -1,0 +1,156 @@
+"""Repository for matches and the per-vendor event log.
+
+Each vendor has one ordered log; ``seq`` is gap-free because it is taken from the vendor's
+counter row in the same transaction that appends the event (a rolled-back append gives its
+number back). ``dedupe_key`` makes appends idempotent under redelivery.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from intentcast.security import new_id
+
+
+class VendorEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of a vendor's feed: ``{id, seq, type, created_at, data}``."""
+
+    id: str
+    seq: int
+    type: str
+    created_at: datetime
+    data: dict[str, Any]
+
+
+class AppendedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    vendor_id: str
+    event: VendorEvent
+
+
+def _event(row: asyncpg.Record) -> VendorEvent:
+    return VendorEvent(
+        id=row["id"],
+        seq=row["seq"],
+        type=row["type"],
+        created_at=row["created_at"],
+        data=row["data"],
+    )
+
+
+class VendorEvents:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def append(
+        self, vendor_id: str, event_type: str, data: dict[str, Any], dedupe_key: str
+    ) -> VendorEvent | None:
+        """Append to the vendor's log (inside a transaction); None if already there."""
+        exists = await self.conn.fetchval(
+            "SELECT 1 FROM vendor_events WHERE vendor_id = $1 AND dedupe_key = $2",
+            vendor_id,
+            dedupe_key,
+        )
+        if exists:
+            return None
+        seq = await self.conn.fetchval(
+            """INSERT INTO vendor_sequences (vendor_id, last_seq) VALUES ($1, 1)
+               ON CONFLICT (vendor_id) DO UPDATE SET last_seq = vendor_sequences.last_seq + 1
+               RETURNING last_seq""",
+            vendor_id,
+        )
+        row = await self.conn.fetchrow(
+            """INSERT INTO vendor_events (vendor_id, seq, id, type, data, dedupe_key)
+               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, seq, type, created_at, data""",
+            vendor_id,
+            seq,
+            new_id("evt"),
+            event_type,
+            data,
+            dedupe_key,
+        )
+        return _event(row)
+
+    async def after(self, vendor_id: str, after_seq: int, limit: int) -> list[VendorEvent]:
+        rows = await self.conn.fetch(
+            """SELECT id, seq, type, created_at, data FROM vendor_events
+                WHERE vendor_id = $1 AND seq > $2 ORDER BY seq LIMIT $3""",
+            vendor_id,
+            after_seq,
+            limit,
+        )
+        return [_event(r) for r in rows]
+
+    async def by_id(self, vendor_id: str, event_id: str) -> VendorEvent | None:
+        row = await self.conn.fetchrow(
+            """SELECT id, seq, type, created_at, data FROM vendor_events
+                WHERE vendor_id = $1 AND id = $2""",
+            vendor_id,
+            event_id,
+        )
+        return None if row is None else _event(row)
+
+    async def last_seq(self, vendor_id: str) -> int:
+        value = await self.conn.fetchval(
+            "SELECT last_seq FROM vendor_sequences WHERE vendor_id = $1", vendor_id
+        )
+        return value or 0
+
+
+class Matches:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def record(self, intent_id: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Record (subscription_id, vendor_id) matches; return the ones that are new."""
+        if not pairs:
+            return []
+        rows = await self.conn.fetch(
+            """INSERT INTO matches (intent_id, subscription_id, vendor_id)
+               SELECT $1, s, v FROM unnest($2::text[], $3::text[]) AS t(s, v)
+               ON CONFLICT DO NOTHING RETURNING subscription_id, vendor_id""",
+            intent_id,
+            [s for s, _ in pairs],
+            [v for _, v in pairs],
+        )
+        return [(r["subscription_id"], r["vendor_id"]) for r in rows]
+
+    async def vendors_of(self, intent_id: str) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT vendor_id FROM matches WHERE intent_id = $1 ORDER BY vendor_id",
+            intent_id,
+        )
+        return [r["vendor_id"] for r in rows]
+
+    async def vendor_matched(self, vendor_id: str, intent_id: str) -> bool:
+        return bool(
+            await self.conn.fetchval(
+                "SELECT 1 FROM matches WHERE vendor_id = $1 AND intent_id = $2 LIMIT 1",
+                vendor_id,
+                intent_id,
+            )
+        )
+
+    async def hourly_counts(self, subscription_ids: list[str]) -> dict[str, int]:
+        rows = await self.conn.fetch(
+            """SELECT subscription_id, count(*) AS n FROM matches
+                WHERE subscription_id = ANY($1) AND matched_at > now() - interval '1 hour'
+                GROUP BY subscription_id""",
+            subscription_ids,
+        )
+        return {r["subscription_id"]: r["n"] for r in rows}
+
+    async def eligible_vendors(self, buyer_id: str, vendor_ids: list[str]) -> set[str]:
+        """Of ``vendor_ids``: those verified and not blocked by ``buyer_id``."""
+        rows = await self.conn.fetch(
+            """SELECT v.id FROM vendors v
+                WHERE v.id = ANY($2) AND v.status = 'verified'
+                  AND NOT EXISTS (SELECT 1 FROM buyer_blocks b
+                                   WHERE b.buyer_id = $1 AND b.vendor_id = v.id)""",
+            buyer_id,
+            vendor_ids,
+        )
+        return {r["id"] for r in rows}

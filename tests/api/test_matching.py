@@ -1,0 +1,326 @@
+"""Subscriptions and the matching pipeline (outbox → Redis → matcher → vendor log), with
+every worker role running against the real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import h3
+import pytest
+
+from intentcast.bus import MATCHER_GROUP, WORK_STREAM
+from intentcast.bus.outbox_relay import relay_pending
+from tests.api.test_intents import CAMERA
+from tests.conftest import create_buyer, create_vendor, wait_for
+
+MUNICH = (48.137154, 11.576124)
+BERLIN = (52.52, 13.405)
+
+
+async def subscribe(client, vendor, **body):
+    response = await client.post(
+        "/v1/subscriptions",
+        json={"categories": ["electronics/cameras"]} | body,
+        headers=vendor.headers,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def feed(client, vendor, after=0):
+    response = await client.get(
+        "/v1/vendor/matches", params={"after": after}, headers=vendor.headers
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+async def publish(client, buyer, **overrides):
+    response = await client.post("/v1/intents", json=CAMERA | overrides, headers=buyer.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_subscription_crud_and_ownership(client, vendor, db) -> None:
+    sub = await subscribe(
+        client, vendor, area={"lat": MUNICH[0], "lng": MUNICH[1], "radius_km": 25},
+        budget_min={"amount": "500", "currency": "EUR"}, keywords=["sony"],
+    )  # fmt: skip
+    assert sub["id"].startswith("sub_") and sub["cells"]
+    assert sub["budget_min"] == {"amount": "500", "currency": "EUR"}
+    centre = h3.latlng_to_cell(*MUNICH, 9)
+    assert any(h3.cell_to_parent(centre, h3.get_resolution(c)) == c for c in sub["cells"])
+    path = f"/v1/subscriptions/{sub['id']}"
+    got = await client.get(path, headers=vendor.headers)
+    assert got.json() == sub
+    patched = await client.patch(
+        path, json={"keywords": [], "active": False}, headers=vendor.headers
+    )
+    assert patched.status_code == 200 and patched.json()["active"] is False
+    other = await create_vendor(client, db)
+    assert (await client.get(path, headers=other.headers)).status_code == 404
+    assert (await client.delete(path, headers=other.headers)).status_code == 404
+    listing = (await client.get("/v1/subscriptions", headers=vendor.headers)).json()
+    assert [s["id"] for s in listing["items"]] == [sub["id"]]
+    assert (await client.delete(path, headers=vendor.headers)).status_code == 204
+    assert (await client.get(path, headers=vendor.headers)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "status"),
+    [
+        ({"categories": ["electronics/camera"]}, "categories[0]", 422),
+        ({"categories": []}, "categories", 400),
+        ({"area": {"lat": 48.1, "lng": 11.5, "radius_km": 501}}, "area.radius_km", 422),
+        ({"area": {"lat": 48.1, "lng": 11.5}}, "area.radius_km", 422),
+        ({"area": {"cells": ["not-a-cell"]}}, "area.cells[0]", 422),
+        ({"area": {"cells": []}}, "area.cells", 422),
+        ({"area": {"cells": ["871f8d7a4ffffff"] * 2001}}, "area.cells", 400),
+        ({"countries": ["XX"]}, "countries[0]", 422),
+        ({"budget_min": {"amount": "5", "currency": "ABC"}}, "budget_min.currency", 422),
+        ({"budget_min": {"amount": "-5", "currency": "EUR"}}, "budget_min.amount", 422),
+        ({"fulfilment": ["by-owl"]}, "fulfilment", 400),
+        ({"max_per_hour": 0}, "max_per_hour", 400),
+        ({"colour": "red"}, "colour", 400),
+    ],
+)
+async def test_bad_subscriptions_name_the_field(client, vendor, body, field, status) -> None:
+    response = await client.post(
+        "/v1/subscriptions", json={"categories": ["electronics"]} | body, headers=vendor.headers
+    )
+    assert response.status_code == status, response.text
+    fields = [e["field"] for e in response.json()["errors"]]
+    assert any(
+        f == field or f.startswith(field + "[") or f.startswith(field + ".") for f in fields
+    ), fields
+
+
+async def test_only_verified_vendors_subscribe(client, buyer, db) -> None:
+    pending = await create_vendor(client, verified=False)
+    body = {"categories": ["electronics"]}
+    response = await client.post("/v1/subscriptions", json=body, headers=pending.headers)
+    assert response.status_code == 403
+    assert "pending" in response.json()["detail"]
+    assert (
+        await client.post("/v1/subscriptions", json=body, headers=buyer.headers)
+    ).status_code == 403
+    assert (await client.post("/v1/subscriptions", json=body)).status_code == 401
+
+
+async def test_matching_vendor_is_told_and_others_are_not(client, buyer, db, pipeline) -> None:
+    near = await create_vendor(client, db)
+    far = await create_vendor(client, db)
+    wrong_category = await create_vendor(client, db)
+    await subscribe(client, near, area={"lat": MUNICH[0], "lng": MUNICH[1], "radius_km": 30})
+    await subscribe(client, far, area={"lat": BERLIN[0], "lng": BERLIN[1], "radius_km": 30})
+    await subscribe(client, wrong_category, categories=["home-services"])
+    intent = await publish(client, buyer)
+    events = await wait_for(lambda: feed(client, near))
+    assert [(e["seq"], e["type"]) for e in events] == [(1, "intent.matched")]
+    assert events[0]["id"].startswith("evt_")
+    assert events[0]["data"]["intent"] == intent["vendor_view"]
+    await asyncio.sleep(0.3)
+    assert await feed(client, far) == [] and await feed(client, wrong_category) == []
+    seen = await client.get(f"/v1/vendor/intents/{intent['id']}", headers=near.headers)
+    assert seen.status_code == 200 and seen.json() == intent["vendor_view"]
+    hidden = await client.get(f"/v1/vendor/intents/{intent['id']}", headers=far.headers)
+    assert hidden.status_code == 404
+
+
+async def test_updates_and_close_reach_every_matched_vendor_in_order(
+    client, buyer, db, pipeline
+) -> None:
+    vendors = [await create_vendor(client, db) for _ in range(2)]
+    for v in vendors:
+        await subscribe(client, v)
+    intent = await publish(client, buyer)
+    path = f"/v1/intents/{intent['id']}"
+    for v in vendors:
+        await wait_for(lambda v=v: feed(client, v))
+    await client.patch(path, json={"title": "Sony A7 IV body only"}, headers=buyer.headers)
+    await client.patch(path, json={"status": "withdrawn"}, headers=buyer.headers)
+    for v in vendors:
+        events = await wait_for(lambda v=v: _has(client, v, 3))
+        assert [(e["seq"], e["type"]) for e in events] == [
+            (1, "intent.matched"), (2, "intent.updated"), (3, "intent.closed"),
+        ]  # fmt: skip
+        assert events[1]["data"]["intent"]["title"] == "Sony A7 IV body only"
+        assert events[2]["data"]["intent"]["status"] == "withdrawn"
+
+
+async def _has(client, vendor, n):
+    items = await feed(client, vendor)
+    return items if len(items) >= n else None
+
+
+async def test_backfill_delivers_open_intents_to_a_new_subscription(
+    client, buyer, db, pipeline
+) -> None:
+    open_intent = await publish(client, buyer)
+    closed = await publish(client, buyer)
+    await client.patch(
+        f"/v1/intents/{closed['id']}", json={"status": "withdrawn"}, headers=buyer.headers
+    )
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    events = await wait_for(lambda: feed(client, vendor))
+    assert [e["data"]["intent"]["id"] for e in events] == [open_intent["id"]]
+
+
+async def test_widening_a_subscription_backfills(client, buyer, db, pipeline) -> None:
+    intent = await publish(client, buyer)
+    vendor = await create_vendor(client, db)
+    sub = await subscribe(client, vendor, categories=["home-services"])
+    await asyncio.sleep(0.3)
+    assert await feed(client, vendor) == []
+    await client.patch(
+        f"/v1/subscriptions/{sub['id']}",
+        json={"categories": ["electronics"]},
+        headers=vendor.headers,
+    )
+    events = await wait_for(lambda: feed(client, vendor))
+    assert events[0]["data"]["intent"]["id"] == intent["id"]
+
+
+async def test_blocked_suspended_and_inactive_get_nothing(client, buyer, db, pipeline) -> None:
+    blocked, suspended, inactive, fine = [await create_vendor(client, db) for _ in range(4)]
+    for v in (blocked, suspended, fine):
+        await subscribe(client, v)
+    await subscribe(client, inactive, active=False)
+    await db.execute(
+        "INSERT INTO buyer_blocks (buyer_id, vendor_id) VALUES ($1, $2)", buyer.id, blocked.id
+    )
+    await db.execute("UPDATE vendors SET status = 'suspended' WHERE id = $1", suspended.id)
+    await publish(client, buyer)
+    await wait_for(lambda: feed(client, fine))
+    for v in (blocked, inactive):
+        assert await feed(client, v) == []
+    assert (
+        await db.fetchval("SELECT count(*) FROM vendor_events WHERE vendor_id = $1", suspended.id)
+        == 0
+    )
+
+
+async def test_hourly_cap_limits_matches(client, buyer, db, pipeline) -> None:
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor, max_per_hour=2)
+    other = await create_buyer(client)
+    for account in (buyer, buyer, other):
+        await publish(client, account)
+    await wait_for(lambda: _has(client, vendor, 2))
+    await asyncio.sleep(0.5)
+    assert len(await feed(client, vendor)) == 2
+
+
+async def test_predicate_rules_apply_through_the_pipeline(client, buyer, db, pipeline) -> None:
+    keyword = await create_vendor(client, db)
+    budget = await create_vendor(client, db)
+    attribute = await create_vendor(client, db)
+    await subscribe(client, keyword, keywords=["nikon"])
+    await subscribe(client, budget, budget_min={"amount": "2500", "currency": "EUR"})
+    await subscribe(client, attribute, attributes={"condition": ["used"]})
+    control = await create_vendor(client, db)
+    await subscribe(client, control, keywords=["sony"], attributes={"condition": "NEW"})
+    await publish(client, buyer)
+    await wait_for(lambda: feed(client, control))
+    for v in (keyword, budget, attribute):
+        assert await feed(client, v) == []
+
+
+async def test_redelivery_never_duplicates(client, buyer, db, pipeline, settings) -> None:
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    intent = await publish(client, buyer)
+    await wait_for(lambda: feed(client, vendor))
+    # force every outbox row to be published again, as after a Redis wipe
+    ctx = pipeline["ctx"]
+    await db.execute("UPDATE outbox SET published_at = NULL, processed_at = NULL")
+    async with ctx.pool.acquire() as conn:
+        assert await relay_pending(conn, ctx.redis, unpublished_age_s=0) >= 2
+    await wait_for(lambda: db.fetchval("SELECT bool_and(processed_at IS NOT NULL) FROM outbox"))
+    events = await feed(client, vendor)
+    assert len(events) == 1 and events[0]["data"]["intent"]["id"] == intent["id"]
+    assert await db.fetchval("SELECT count(*) FROM matches") == 1
+
+
+async def test_lost_redis_messages_are_republished_by_the_relay(
+    client, buyer, db, settings
+) -> None:
+    import redis.asyncio as redis
+
+    from intentcast.store.db import create_pool
+    from intentcast.workers import ROLES, WorkerContext
+
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    intent = await publish(client, buyer)  # no workers yet: the message waits in Redis
+    wiper = redis.from_url(settings.redis_url)
+    await wiper.flushall()  # Redis loses everything
+    await wiper.aclose()
+    # published but never processed: the relay republishes it once it is old enough
+    await db.execute("UPDATE outbox SET published_at = now() - interval '1 minute'")
+    pool = await create_pool(settings.database_url, max_size=4)
+    ctx = WorkerContext(settings, pool, redis.from_url(settings.redis_url))
+    tasks = [asyncio.create_task(ROLES[r](ctx)) for r in ("matcher", "scheduler")]
+    try:
+        events = await wait_for(lambda: feed(client, vendor), within=15)
+        assert events[0]["data"]["intent"]["id"] == intent["id"]
+    finally:
+        ctx.stopping.set()
+        await asyncio.gather(*tasks)
+        await pool.close()
+        await ctx.redis.aclose()
+
+
+async def test_crashed_matchers_messages_are_reclaimed(
+    client, buyer, db, settings, monkeypatch
+) -> None:
+    import redis.asyncio as redis
+
+    import intentcast.matching.worker as matcher_module
+    from intentcast.store.db import create_pool
+    from intentcast.workers import ROLES, WorkerContext
+
+    monkeypatch.setattr(matcher_module, "RECLAIM_IDLE_MS", 200)
+    monkeypatch.setattr(matcher_module, "RECLAIM_EVERY_S", 0.2)
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    r = redis.from_url(settings.redis_url)
+    await r.xgroup_create(WORK_STREAM, MATCHER_GROUP, id="0", mkstream=True)
+    await publish(client, buyer)
+    # a matcher that takes the messages and dies before acknowledging them
+    taken = await r.xreadgroup(MATCHER_GROUP, "crashed", {WORK_STREAM: ">"}, count=100)
+    assert sum(len(entries) for _, entries in taken) >= 2
+    await r.aclose()
+    pool = await create_pool(settings.database_url, max_size=4)
+    ctx = WorkerContext(settings, pool, redis.from_url(settings.redis_url))
+    task = asyncio.create_task(ROLES["matcher"](ctx))
+    try:
+        events = await wait_for(lambda: feed(client, vendor), within=10)
+        assert [e["type"] for e in events] == ["intent.matched"]
+    finally:
+        ctx.stopping.set()
+        await task
+        await pool.close()
+        await ctx.redis.aclose()
+
+
+async def test_feed_pagination_and_bad_cursor(client, buyer, db, pipeline) -> None:
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    for _ in range(5):
+        await publish(client, buyer)
+    await wait_for(lambda: _has(client, vendor, 5))
+    page = (
+        await client.get("/v1/vendor/matches", params={"limit": 2}, headers=vendor.headers)
+    ).json()
+    assert [e["seq"] for e in page["items"]] == [1, 2] and page["next"] == "2"
+    rest = (
+        await client.get("/v1/vendor/matches", params={"after": 2}, headers=vendor.headers)
+    ).json()
+    assert [e["seq"] for e in rest["items"]] == [3, 4, 5] and rest["next"] is None
+    assert rest["last_seq"] == 5
+    bad = await client.get("/v1/vendor/matches", params={"after": "-1"}, headers=vendor.headers)
+    assert bad.status_code == 400
+    buyer_try = await client.get("/v1/vendor/matches", headers=buyer.headers)
+    assert buyer_try.status_code == 403

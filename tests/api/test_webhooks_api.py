@@ -1,0 +1,164 @@
+"""Webhook endpoints through the API, delivered by the real delivery worker to a real local
+HTTP receiver: signatures, retries, 410, the delivery log and replay."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+import intentcast.delivery.worker as delivery_worker
+from tests.api.test_matching import feed, publish, subscribe
+from tests.conftest import create_vendor, wait_for
+from tests.webhook_receiver import WebhookReceiver
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    monkeypatch.setattr(delivery_worker, "next_delay", lambda attempt, retry_after=None: 0.2)
+    monkeypatch.setattr(delivery_worker, "POLL_S", 0.1)
+
+
+async def register(client, vendor, url, **extra):
+    response = await client.post(
+        "/v1/vendor/webhooks", json={"url": url} | extra, headers=vendor.headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_webhook_receives_signed_event_identical_to_feed(client, buyer, db, pipeline) -> None:
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    async with WebhookReceiver() as receiver:
+        hook = await register(client, vendor, receiver.url)
+        assert hook["secret"].startswith("whsec_") and hook["id"].startswith("whk_")
+        intent = await publish(client, buyer)
+        (request,) = await receiver.wait_for(1, timeout=10)
+    body = request.body
+    Webhook(hook["secret"]).verify(body, request.headers)  # raises on a bad signature
+    delivered = json.loads(body)
+    (event,) = await feed(client, vendor)
+    assert delivered == event
+    assert request.headers["webhook-id"] == event["id"]
+    assert delivered["data"]["intent"]["id"] == intent["id"]
+    listing = (await client.get("/v1/vendor/webhooks", headers=vendor.headers)).json()
+    assert [h["id"] for h in listing["items"]] == [hook["id"]]
+    assert "secret" not in listing["items"][0]
+
+
+async def test_failures_are_retried_and_logged(client, buyer, db, pipeline, fast_retries) -> None:
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    async with WebhookReceiver() as receiver:
+        receiver.responses.extend([(500, {}, 0), (429, {"Retry-After": "0"}, 0), (200, {}, 0)])
+        hook = await register(client, vendor, receiver.url)
+        await publish(client, buyer)
+        requests = await receiver.wait_for(3, timeout=15)
+    assert len({r.headers["webhook-id"] for r in requests}) == 1  # the same message each time
+
+    async def logged():
+        page = (
+            await client.get(f"/v1/vendor/webhooks/{hook['id']}/deliveries", headers=vendor.headers)
+        ).json()
+        items = page["items"]
+        return items if items and items[0]["status"] == "delivered" else None
+
+    (delivery,) = await wait_for(logged)
+    assert delivery["attempts"] == 3
+    assert [a["status_code"] for a in delivery["attempt_log"]] == [500, 429, 200]
+    assert [a["outcome"] for a in delivery["attempt_log"]] == ["retry", "retry", "delivered"]
+
+
+async def test_gone_disables_the_endpoint(client, buyer, db, pipeline, fast_retries) -> None:
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    async with WebhookReceiver() as receiver:
+        receiver.responses.append((410, {}, 0))
+        hook = await register(client, vendor, receiver.url)
+        await publish(client, buyer)
+        await receiver.wait_for(1, timeout=10)
+
+        async def disabled():
+            items = (await client.get("/v1/vendor/webhooks", headers=vendor.headers)).json()[
+                "items"
+            ]
+            return items[0]["status"] == "disabled" and items[0]
+
+        endpoint = await wait_for(disabled)
+        assert "410" in endpoint["disabled_reason"]
+        await publish(client, buyer)
+        await wait_for(lambda: _feed_len(client, vendor, 2))
+        assert len(receiver.requests) == 1  # nothing more is sent to a disabled endpoint
+    replay = await client.post(
+        f"/v1/vendor/webhooks/{hook['id']}/replay", json={}, headers=vendor.headers
+    )
+    assert replay.status_code == 409
+
+
+async def _feed_len(client, vendor, n):
+    return len(await feed(client, vendor)) >= n
+
+
+async def test_replay_delivers_past_events_again(client, buyer, db, pipeline) -> None:
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    for _ in range(3):
+        await publish(client, buyer)
+    await wait_for(lambda: _feed_len(client, vendor, 3))
+    async with WebhookReceiver() as receiver:
+        hook = await register(client, vendor, receiver.url, events=["intent.matched"])
+        replay = await client.post(
+            f"/v1/vendor/webhooks/{hook['id']}/replay",
+            json={"after_seq": 1},
+            headers=vendor.headers,
+        )
+        assert replay.status_code == 202 and replay.json() == {"queued": 2}
+        requests = await receiver.wait_for(2, timeout=10)
+    assert sorted(json.loads(r.body)["seq"] for r in requests) == [2, 3]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/hook",
+        "https://10.0.0.5/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[fd00::1]/hook",
+        "https://user:pw@example.com/hook",
+        "ftp://example.com/hook",
+    ],
+)
+async def test_unsafe_webhook_urls_are_refused(client, vendor, url) -> None:
+    response = await client.post("/v1/vendor/webhooks", json={"url": url}, headers=vendor.headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "url"
+
+
+async def test_loopback_needs_the_operator_setting(make_client, make_settings, db) -> None:
+    strict = await make_client(make_settings(webhook_allow_loopback=False))
+    vendor = await create_vendor(strict, db)
+    response = await strict.post(
+        "/v1/vendor/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=vendor.headers
+    )
+    assert response.status_code == 422
+
+
+async def test_webhook_ownership_and_unknown_event_types(client, db) -> None:
+    a = await create_vendor(client, db)
+    b = await create_vendor(client, db)
+    hook = await register(client, a, "https://hooks.example.com/a")
+    for method, path in (
+        ("delete", f"/v1/vendor/webhooks/{hook['id']}"),
+        ("get", f"/v1/vendor/webhooks/{hook['id']}/deliveries"),
+    ):
+        assert (await getattr(client, method)(path, headers=b.headers)).status_code == 404
+    bad = await client.post(
+        "/v1/vendor/webhooks", json={"url": "https://x.example.com", "events": ["intent.eaten"]},
+        headers=a.headers,
+    )  # fmt: skip
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "events[0]"
+    assert (
+        await client.delete(f"/v1/vendor/webhooks/{hook['id']}", headers=a.headers)
+    ).status_code == 204

@@ -44,6 +44,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 30
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=100_000_000)] = 1_048_576
     db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=200)] = 10
+    redelivery_seconds: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 30
+    """Work not acknowledged for this long is handed out again (crashed worker, lost Redis)."""
 
     @property
     def embedded(self) -> bool:

@@ -85,7 +85,9 @@ async def run_outbox_relay(ctx: WorkerContext) -> None:
     while not ctx.stopping.is_set():
         try:
             async with ctx.pool.acquire() as conn:
-                await relay_pending(conn, ctx.redis)
+                await relay_pending(
+                    conn, ctx.redis, unprocessed_age_s=ctx.settings.redelivery_seconds
+                )
         except Exception:
             log.exception("outbox relay failed; retrying")
         await ctx.sleep(RELAY_TICK_S)

@@ -273,7 +273,7 @@ async def test_lost_redis_messages_are_republished_by_the_relay(
 
 
 async def test_crashed_matchers_messages_are_reclaimed(
-    client, buyer, db, settings, monkeypatch
+    client, buyer, db, make_settings, monkeypatch
 ) -> None:
     import redis.asyncio as redis
 
@@ -281,7 +281,7 @@ async def test_crashed_matchers_messages_are_reclaimed(
     from intentcast.store.db import create_pool
     from intentcast.workers import ROLES, WorkerContext
 
-    monkeypatch.setattr(matcher_module, "RECLAIM_IDLE_MS", 200)
+    settings = make_settings(redelivery_seconds=1)
     monkeypatch.setattr(matcher_module, "RECLAIM_EVERY_S", 0.2)
     vendor = await create_vendor(client, db)
     await subscribe(client, vendor)

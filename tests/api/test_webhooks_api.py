@@ -56,7 +56,11 @@ async def test_failures_are_retried_and_logged(client, buyer, db, pipeline, fast
         hook = await register(client, vendor, receiver.url)
         await publish(client, buyer)
         requests = await receiver.wait_for(3, timeout=15)
+    assert len(requests) == 3  # exactly one request per attempt
     assert len({r.headers["webhook-id"] for r in requests}) == 1  # the same message each time
+    for request in requests:
+        Webhook(hook["secret"]).verify(request.body, request.headers)
+    assert len({r.body for r in requests}) == 1
 
     async def logged():
         page = (

@@ -40,8 +40,7 @@ log = logging.getLogger(__name__)
 SUBSCRIPTION_CHANGED = "subscription.changed"
 BATCH = 64
 BLOCK_MS = 1000
-RECLAIM_IDLE_MS = 30_000
-RECLAIM_EVERY_S = 10.0
+RECLAIM_EVERY_S = 5.0
 BACKFILL_LIMIT = 5000
 
 
@@ -54,6 +53,7 @@ class Matcher:
         self.version = 0
         self.subs_cursor = "0-0"
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
+        self.reclaim_idle_ms = settings.redelivery_seconds * 1000
 
     # ---- the index ---------------------------------------------------------------------
 
@@ -228,7 +228,7 @@ class Matcher:
                 WORK_STREAM,
                 MATCHER_GROUP,
                 self.consumer,
-                RECLAIM_IDLE_MS,
+                self.reclaim_idle_ms,
                 start_id=start,
                 count=BATCH,
             )

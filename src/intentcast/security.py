@@ -10,11 +10,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 TOKEN_PREFIXES = {"buyer": "icb_", "vendor": "icv_", "operator": "ico_"}
 ROLE_BY_PREFIX = {prefix: role for role, prefix in TOKEN_PREFIXES.items()}
@@ -83,3 +87,22 @@ class Sealer:
 
     def open_optional(self, sealed: bytes | None, *, context: str) -> str | None:
         return None if sealed is None else self.open(bytes(sealed), context=context)
+
+
+def derive_key(secret: bytes, purpose: str) -> bytes:
+    """A 32-byte key for ``purpose`` derived from the server key (HKDF-SHA256), so every
+    process holding the server key derives the same one and no other key needs storing."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+        secret
+    )
+
+
+def receipt_signing_key(secret: bytes) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(derive_key(secret, "intentcast receipts ed25519"))
+
+
+def pseudonym(secret: bytes, buyer_id: str, audience: str) -> str:
+    """A stable pseudonym of a buyer towards one audience (a vendor): unlinkable across them."""
+    key = derive_key(secret, "intentcast buyer pseudonyms")
+    digest = hmac.new(key, f"{buyer_id}|{audience}".encode(), hashlib.sha256).hexdigest()
+    return "psn_" + digest[:24]

@@ -74,8 +74,33 @@ async def expire_intents(conn: asyncpg.Connection, settings: Settings) -> None:
             return
 
 
+async def expire_offers(conn: asyncpg.Connection, settings: Settings) -> None:
+    """Close live offers past ``valid_until``; the buyer hears of it as ``offer.updated``."""
+    from intentcast.api.deals import buyer_offer_event_data
+    from intentcast.delivery.notify import Notifier
+    from intentcast.store.deals import Offers
+
+    while True:
+        async with conn.transaction():
+            expired = await Offers(conn).expire_due(EXPIRY_BATCH)
+            notifier = Notifier(conn)
+            for offer in expired:
+                buyer_id = await conn.fetchval(
+                    "SELECT buyer_id FROM intents WHERE id = $1", offer.intent_id
+                )
+                await notifier.to_buyer(
+                    buyer_id,
+                    "offer.updated",
+                    await buyer_offer_event_data(conn, offer),
+                    f"offer:{offer.id}:expired",
+                )
+        if len(expired) < EXPIRY_BATCH:
+            return
+
+
 SCHEDULER_STEPS: list[Callable[[asyncpg.Connection, Settings], Awaitable[None]]] = [
     expire_intents,
+    expire_offers,
     purge_idempotency_keys,
 ]
 

@@ -38,6 +38,7 @@ from intentcast.store.accounts import (
     VendorRow,
     Vendors,
 )
+from intentcast.store.deals import Ratings
 
 # ---- request and response bodies -------------------------------------------------------
 
@@ -112,6 +113,15 @@ class VendorCreated(msgspec.Struct):
     """Shown once: store it now; only its hash is kept."""
 
 
+class Reputation(msgspec.Struct, kw_only=True):
+    rating_average: float | None
+    rating_count: int
+    intents_matched: int
+    offer_rate: float | None
+    """Share of matched intents this vendor made an offer on."""
+    median_minutes_to_first_offer: float | None
+
+
 class VendorProfile(msgspec.Struct, kw_only=True):
     """What anyone may see of a vendor."""
 
@@ -121,6 +131,7 @@ class VendorProfile(msgspec.Struct, kw_only=True):
     description: str | None
     verified: bool
     member_since: datetime
+    reputation: Reputation
 
 
 class OperatorAccount(msgspec.Struct, kw_only=True):
@@ -237,6 +248,7 @@ class SignupController(Controller):
         row = await Vendors(db).get(vendor_id)
         if row is None or row.status == "suspended":
             raise not_found("vendor")
+        stats = (await Ratings(db).reputation([vendor_id]))[vendor_id]
         return VendorProfile(
             id=row.id,
             name=row.name,
@@ -244,6 +256,13 @@ class SignupController(Controller):
             description=row.description,
             verified=row.status == "verified",
             member_since=row.created_at,
+            reputation=Reputation(
+                rating_average=stats["average"],
+                rating_count=stats["count"],
+                intents_matched=stats["matched"],
+                offer_rate=stats["offered"] / stats["matched"] if stats["matched"] else None,
+                median_minutes_to_first_offer=stats["median_minutes"],
+            ),
         )
 
 

@@ -25,15 +25,29 @@ from intentcast import __version__
 from intentcast.api.accounts import MeController, SignupController, VendorTokenController
 from intentcast.api.auth import BearerTokenMiddleware, provide_principal
 from intentcast.api.categories import CategoryController, TaxonomyCache
+from intentcast.api.deals import (
+    BuyerDealController,
+    OfferController,
+    ReceiptController,
+    VendorRevealController,
+)
 from intentcast.api.errors import EXCEPTION_MAP
 from intentcast.api.idempotency import IdempotencyMiddleware
 from intentcast.api.intents import IntentController
 from intentcast.api.meta import MetaController
+from intentcast.api.relay import RelayController
 from intentcast.api.subscriptions import SubscriptionController
 from intentcast.api.vendor import VendorFeedController, VendorWebhookController
+from intentcast.bus import buyer_channel, vendor_channel
 from intentcast.config import Settings, load_settings
 from intentcast.delivery.live import LiveHub
-from intentcast.security import Sealer, decode_key, hash_token, load_or_create_key_file
+from intentcast.security import (
+    Sealer,
+    decode_key,
+    hash_token,
+    load_or_create_key_file,
+    receipt_signing_key,
+)
 from intentcast.store.db import create_pool
 
 log = logging.getLogger(__name__)
@@ -45,6 +59,7 @@ PUBLIC_PATHS = [
     "^/openapi.json$",
     "^/docs",
     "^/v1/categories$",
+    "^/v1/receipts/public-key$",
 ]
 
 
@@ -78,7 +93,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "the API needs INTENTCAST_DATABASE_URL and INTENTCAST_REDIS_URL; "
             "`intentcast serve` or `intentcast api` set them for the embedded servers"
         )
-    sealer = Sealer(resolve_secret_key(settings))
+    secret = resolve_secret_key(settings)
+    sealer = Sealer(secret)
     redis_client = redis.from_url(settings.redis_url)
 
     @asynccontextmanager
@@ -86,13 +102,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool = await create_pool(settings.database_url or "", max_size=settings.db_pool_size)
         app.state.pool = pool
         await app.state.taxonomy.load(pool)
-        live = LiveHub(redis_client)
-        app.state.live = live
-        live.start()
+        app.state.live = LiveHub(redis_client, vendor_channel(""))
+        app.state.buyer_live = LiveHub(redis_client, buyer_channel(""))
+        app.state.live.start()
+        app.state.buyer_live.start()
         try:
             yield
         finally:
-            await live.stop()
+            await app.state.live.stop()
+            await app.state.buyer_live.stop()
             await pool.close()
             await redis_client.aclose()
 
@@ -130,12 +148,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SubscriptionController,
             VendorFeedController,
             VendorWebhookController,
+            OfferController,
+            BuyerDealController,
+            VendorRevealController,
+            ReceiptController,
+            RelayController,
         ],
         lifespan=[lifespan],
         state=State(
             {
                 "settings": settings,
                 "sealer": sealer,
+                "secret": secret,
+                "receipt_key": receipt_signing_key(secret),
                 "redis": redis_client,
                 "taxonomy": TaxonomyCache(),
             }
@@ -178,6 +203,9 @@ def _openapi_config() -> OpenAPIConfig:
             Tag(name="intents", description="Buyers' anonymised purchase intents."),
             Tag(name="categories", description="The category taxonomy."),
             Tag(name="subscriptions", description="Vendors' standing subscriptions."),
+            Tag(name="offers", description="Sealed offers, acceptance, ratings, reveals."),
+            Tag(name="receipts", description="Consent receipts."),
+            Tag(name="relay", description="The anonymous relay between buyer and vendor."),
             Tag(name="meta", description="Health, readiness, metrics."),
         ],
         components=Components(

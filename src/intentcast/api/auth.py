@@ -64,6 +64,7 @@ requires_buyer = _role_guard("buyer")
 requires_vendor = _role_guard("vendor")
 requires_operator = _role_guard("operator")
 requires_account = _role_guard("buyer", "vendor", "operator")
+requires_buyer_or_vendor = _role_guard("buyer", "vendor")
 
 
 def requires_verified_vendor(

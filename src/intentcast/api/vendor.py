@@ -6,8 +6,6 @@ the vendor view of the intent, produced by the one projection in ``domain.vendor
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,15 +14,14 @@ import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import State
 from litestar.params import Parameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import ServerSentEvent
 
 from intentcast.api.auth import requires_vendor
 from intentcast.api.errors import conflict, invalid, not_found
+from intentcast.api.streams import event_stream, seq_param
 from intentcast.api.types import DEFAULT_LIMIT, decode_cursor, encode_cursor, next_cursor
 from intentcast.config import Settings
 from intentcast.delivery import webhooks as webhook_rules
-from intentcast.delivery.events import encode_event
-from intentcast.delivery.live import RESYNC
 from intentcast.domain.vendor_view import VendorIntent, vendor_view
 from intentcast.security import new_id
 from intentcast.store.accounts import Principal
@@ -32,8 +29,6 @@ from intentcast.store.events import Matches, VendorEvent, VendorEvents
 from intentcast.store.intents import Intents
 from intentcast.store.webhooks import Webhooks
 
-HEARTBEAT_S = 15.0
-REPLAY_PAGE = 500
 MAX_WEBHOOKS_PER_VENDOR = 10
 EVENT_TYPES = (
     "intent.matched",
@@ -127,14 +122,6 @@ class ReplayResult(msgspec.Struct):
     queued: int
 
 
-def _seq_param(after: str | None, name: str = "after") -> int:
-    if after is None or after == "":
-        return 0
-    if not after.isdigit() or len(after) > 18:
-        raise invalid(f"query.{name}", "must be an event seq (a non-negative integer)", status=400)
-    return int(after)
-
-
 class VendorFeedController(Controller):
     path = "/v1/vendor"
     tags = ["vendor"]
@@ -154,7 +141,7 @@ class VendorFeedController(Controller):
         """Every event for this vendor in `seq` order, gap-free: `intent.matched`,
         `intent.updated`, `intent.closed`, … Each item is `{id, seq, type, created_at, data}`
         where `data.intent` is the anonymised vendor view."""
-        start = _seq_param(after)
+        start = seq_param(after)
         items = await VendorEvents(db).after(principal.subject_id, start, limit)
         last = items[-1].seq if items else start
         return EventPage(
@@ -180,8 +167,10 @@ class VendorFeedController(Controller):
         """Replays events after `Last-Event-ID` (the `seq` of the last event you saw) or
         `?after=`, then streams new ones as they happen; the SSE `id` is the `seq`, the SSE
         `event` the type. A comment every 15 s keeps idle connections open."""
-        start = _seq_param(last_event_id if last_event_id else after, "after")
-        return ServerSentEvent(_vendor_stream(state, principal.subject_id, start))
+        start = seq_param(last_event_id if last_event_id else after, "after")
+        return ServerSentEvent(
+            event_stream(state.pool, state.live, principal.subject_id, start, _read_vendor_log)
+        )
 
     @get(
         "/intents/{intent_id:str}", operation_id="getMatchedIntent", summary="An intent you matched"
@@ -198,53 +187,10 @@ class VendorFeedController(Controller):
         return vendor_view(intent, location_floor=settings.location_floor)
 
 
-async def _vendor_stream(
-    state: State, vendor_id: str, start: int
-) -> AsyncIterator[ServerSentEventMessage]:
-    """Subscribe first, then replay from the log, then forward live events in seq order."""
-    last = start
-
-    async def catch_up() -> AsyncIterator[ServerSentEventMessage]:
-        nonlocal last
-        while True:
-            async with state.pool.acquire() as conn:
-                events = await VendorEvents(conn).after(vendor_id, last, REPLAY_PAGE)
-            for event in events:
-                last = event.seq
-                yield _message(event)
-            if len(events) < REPLAY_PAGE:
-                return
-
-    async with state.live.listen(vendor_id) as queue:
-        async for message in catch_up():
-            yield message
-        while True:
-            try:
-                payload = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-            except TimeoutError:
-                yield ServerSentEventMessage(comment="keep-alive")
-                async for message in catch_up():  # silence is cheap to double-check
-                    yield message
-                continue
-            if payload == RESYNC:
-                async for message in catch_up():
-                    yield message
-                continue
-            event = msgspec.json.decode(payload, type=VendorEvent)
-            if event.seq <= last:
-                continue
-            if event.seq == last + 1:
-                last = event.seq
-                yield _message(event)
-            else:  # a gap: read the log
-                async for message in catch_up():
-                    yield message
-
-
-def _message(event: VendorEvent) -> ServerSentEventMessage:
-    return ServerSentEventMessage(
-        data=encode_event(event).decode(), event=event.type, id=str(event.seq)
-    )
+async def _read_vendor_log(
+    conn: asyncpg.Connection, vendor_id: str, after: int, limit: int
+) -> list[VendorEvent]:
+    return await VendorEvents(conn).after(vendor_id, after, limit)
 
 
 def _webhook_view(row: Any) -> WebhookView:

@@ -17,3 +17,8 @@ STREAM_MAXLEN = 100_000
 def vendor_channel(vendor_id: str) -> str:
     """Pub/sub channel carrying a vendor's new log events to SSE connections."""
     return f"ic:live:vendor:{vendor_id}"
+
+
+def buyer_channel(buyer_id: str) -> str:
+    """Pub/sub channel carrying a buyer's new log events to ``/v1/me/stream``."""
+    return f"ic:live:buyer:{buyer_id}"

@@ -1,8 +1,9 @@
 """Live fan-out for SSE: one Redis pub/sub connection per API process, many listeners.
 
-The hub pattern-subscribes to every vendor channel and hands each message to the local SSE
-connections of that vendor. Listeners treat it as a doorbell, not a source of truth: a
-listener that sees a gap, a reconnect, or silence reads the vendor's log in PostgreSQL.
+A hub pattern-subscribes to every channel under its prefix (one hub for vendors, one
+for buyers) and hands each message to the local SSE connections of the channel's owner.
+Listeners treat it as a doorbell, not a source of truth: a listener that sees a gap, a
+reconnect, or silence reads its owner's log in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from collections import defaultdict
 
 import redis.asyncio as redis
 
-from intentcast.bus import vendor_channel
-
 log = logging.getLogger(__name__)
 
 RESYNC = b""
@@ -24,11 +23,11 @@ QUEUE_SIZE = 1000
 
 
 class LiveHub:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.redis = client
         self.listeners: dict[str, set[asyncio.Queue[bytes]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
-        self._prefix = vendor_channel("")
+        self._prefix = prefix
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="live-hub")

@@ -1,0 +1,79 @@
+"""Server-Sent Events over an owner's event log (vendors' ``/v1/vendor/stream`` and buyers'
+``/v1/me/stream``): subscribe to the live hub first, replay the log after the client's last
+``seq``, then forward live events in ``seq`` order, reading the log on any gap."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import msgspec
+from litestar.response import ServerSentEventMessage
+
+from intentcast.api.errors import invalid
+from intentcast.delivery.events import encode_event
+from intentcast.delivery.live import RESYNC, LiveHub
+from intentcast.store.events import VendorEvent
+
+HEARTBEAT_S = 15.0
+REPLAY_PAGE = 500
+
+ReadAfter = Callable[[asyncpg.Connection, str, int, int], Awaitable[list[VendorEvent]]]
+
+
+def seq_param(value: str | None, name: str = "after") -> int:
+    """A resume position (`after` or `Last-Event-ID`): a non-negative integer seq."""
+    if value is None or value == "":
+        return 0
+    if not value.isdigit() or len(value) > 18:
+        raise invalid(f"query.{name}", "must be an event seq (a non-negative integer)", status=400)
+    return int(value)
+
+
+def _message(event: VendorEvent) -> ServerSentEventMessage:
+    return ServerSentEventMessage(
+        data=encode_event(event).decode(), event=event.type, id=str(event.seq)
+    )
+
+
+async def event_stream(
+    pool: asyncpg.Pool, hub: LiveHub, owner_id: str, start: int, read_after: ReadAfter
+) -> AsyncIterator[ServerSentEventMessage]:
+    last = start
+
+    async def catch_up() -> AsyncIterator[ServerSentEventMessage]:
+        nonlocal last
+        while True:
+            async with pool.acquire() as conn:
+                events = await read_after(conn, owner_id, last, REPLAY_PAGE)
+            for event in events:
+                last = event.seq
+                yield _message(event)
+            if len(events) < REPLAY_PAGE:
+                return
+
+    async with hub.listen(owner_id) as queue:
+        async for message in catch_up():
+            yield message
+        while True:
+            try:
+                payload = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+            except TimeoutError:
+                yield ServerSentEventMessage(comment="keep-alive")
+                async for message in catch_up():  # silence is cheap to double-check
+                    yield message
+                continue
+            if payload == RESYNC:
+                async for message in catch_up():
+                    yield message
+                continue
+            event = msgspec.json.decode(payload, type=VendorEvent)
+            if event.seq <= last:
+                continue
+            if event.seq == last + 1:
+                last = event.seq
+                yield _message(event)
+            else:  # a gap: read the log
+                async for message in catch_up():
+                    yield message

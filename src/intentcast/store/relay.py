@@ -1,0 +1,113 @@
+"""Repository for relay threads and their messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+
+class ThreadRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    intent_id: str
+    vendor_id: str
+    buyer_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    thread_id: str
+    sender: str
+    body: str
+    public_body: str
+    redactions: list[dict[str, Any]]
+    created_at: datetime
+    flagged_at: datetime | None
+
+
+_THREAD = "id, intent_id, vendor_id, buyer_id, created_at, updated_at"
+_MESSAGE = "id, thread_id, sender, body, public_body, redactions, created_at, flagged_at"
+
+
+class Threads:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def create(
+        self, thread_id: str, intent_id: str, vendor_id: str, buyer_id: str
+    ) -> ThreadRow | None:
+        row = await self.conn.fetchrow(
+            f"""INSERT INTO threads (id, intent_id, vendor_id, buyer_id) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (intent_id, vendor_id) DO NOTHING RETURNING {_THREAD}""",
+            thread_id,
+            intent_id,
+            vendor_id,
+            buyer_id,
+        )
+        return None if row is None else ThreadRow(**dict(row))
+
+    async def for_intent_and_vendor(self, intent_id: str, vendor_id: str) -> ThreadRow | None:
+        row = await self.conn.fetchrow(
+            f"SELECT {_THREAD} FROM threads WHERE intent_id = $1 AND vendor_id = $2",
+            intent_id,
+            vendor_id,
+        )
+        return None if row is None else ThreadRow(**dict(row))
+
+    async def get(self, thread_id: str) -> ThreadRow | None:
+        row = await self.conn.fetchrow(f"SELECT {_THREAD} FROM threads WHERE id = $1", thread_id)
+        return None if row is None else ThreadRow(**dict(row))
+
+    async def list_for(
+        self, role: str, owner_id: str, *, limit: int, after: str | None
+    ) -> list[ThreadRow]:
+        column = {"buyer": "buyer_id", "vendor": "vendor_id"}[role]
+        rows = await self.conn.fetch(
+            f"""SELECT {_THREAD} FROM threads WHERE {column} = $1 AND ($2::text IS NULL OR id > $2)
+                 ORDER BY id LIMIT $3""",
+            owner_id,
+            after,
+            limit,
+        )
+        return [ThreadRow(**dict(r)) for r in rows]
+
+    async def add_message(self, values: dict[str, Any]) -> MessageRow:
+        names = ", ".join(values)
+        params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+        row = await self.conn.fetchrow(
+            f"INSERT INTO messages ({names}) VALUES ({params}) RETURNING {_MESSAGE}",
+            *values.values(),
+        )
+        await self.conn.execute(
+            "UPDATE threads SET updated_at = now() WHERE id = $1", values["thread_id"]
+        )
+        return MessageRow(**dict(row))
+
+    async def messages(self, thread_id: str) -> list[MessageRow]:
+        rows = await self.conn.fetch(
+            f"SELECT {_MESSAGE} FROM messages WHERE thread_id = $1 ORDER BY created_at, id",
+            thread_id,
+        )
+        return [MessageRow(**dict(r)) for r in rows]
+
+    async def message_with_thread(self, message_id: str) -> tuple[MessageRow, ThreadRow] | None:
+        row = await self.conn.fetchrow(f"SELECT {_MESSAGE} FROM messages WHERE id = $1", message_id)
+        if row is None:
+            return None
+        message = MessageRow(**dict(row))
+        thread = await self.get(message.thread_id)
+        assert thread is not None
+        return message, thread
+
+    async def flag(self, message_id: str, flagged_by: str, reason: str) -> None:
+        await self.conn.execute(
+            """UPDATE messages SET flagged_at = now(), flagged_by = $2, flag_reason = $3
+                WHERE id = $1 AND flagged_at IS NULL""",
+            message_id,
+            flagged_by,
+            reason,
+        )

@@ -43,3 +43,6 @@ openapi: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis
+
+bench-matcher: $(STAMP)
+	$(BIN)/python bench/matcher.py

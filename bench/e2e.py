@@ -113,6 +113,7 @@ ADJECTIVES = [
 RADII_KM = [5, 10, 20, 30, 50]
 FULFILMENT = ["pickup", "delivery", "digital", "onsite"]
 PROBE_WORD = "zqxprobe"
+MAX_IN_FLIGHT = 1000  # open-loop, but bounded: beyond this, sends queue (and lag shows it)
 
 
 @dataclass
@@ -351,7 +352,7 @@ class Deployment:
                 name = "_".join(a.strip("-") for a in argv[3:6]) or proc.name()
                 out.append(
                     subprocess.Popen(
-                        [spy, "record", "-r", "50", "-d", str(int(seconds)), "-f", "raw",
+                        [spy, "record", "--nonblocking", "-r", "50", "-d", str(int(seconds)), "-f", "raw",
                          "-p", str(proc.pid), "-o", f"{out_dir}/{name}-{proc.pid}.txt"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     )
@@ -530,10 +531,14 @@ async def publish_open_loop(
     """Send ``bodies`` at ``rate``/s on a fixed schedule; returns the elapsed seconds."""
     tasks: set[asyncio.Task[None]] = set()
     start = time.monotonic() + 0.05
+    in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def one(i: int, scheduled: float) -> None:
         try:
-            status, data, sent = await client.post("/v1/intents", tokens[i % len(tokens)], bodies[i])
+            async with in_flight:
+                status, data, sent = await client.post(
+                    "/v1/intents", tokens[i % len(tokens)], bodies[i]
+                )
         except Exception as exc:
             failures.append(repr(exc))
             return

@@ -84,6 +84,12 @@ def zipf_cdf(n: int, s: float = 1.0) -> list[float]:
     return list(itertools.accumulate(weights))
 
 
+def round_price(value: float) -> Decimal:
+    """Vendors name round minimums: 1-2 significant digits (40, 150, 2500)."""
+    digits = max(0, int(math.log10(max(value, 1))) - 1)
+    return Decimal(round(value, -digits))
+
+
 class Synth:
     """Seeded generator of subscriptions and intents that look like a live marketplace.
 
@@ -108,7 +114,8 @@ class Synth:
         text = GOOGLE_TAXONOMY.read_text(encoding="utf-8")
         base = default_categories()
         by_path = {c.path: c for c in base}
-        by_path.update({c.path: c for c in merge_google_taxonomy(base, parse_google_taxonomy(text))})
+        merged = merge_google_taxonomy(base, parse_google_taxonomy(text))
+        by_path.update({c.path: c for c in merged})
         self.categories = sorted(by_path)
         rng.shuffle(self.categories)
         self.category_cdf = zipf_cdf(len(self.categories), 0.8)
@@ -130,8 +137,12 @@ class Synth:
         ]
         self.city_cdf = zipf_cdf(len(self.cities))
         self.vendors = [f"vendor-{n}" for n in range(50_000)]
+        self._cells: dict[str, str] = {}  # one str per distinct cell, as a loader would keep
 
-    def _zipf(self, items: list, cdf: list[float]):  # noqa: ANN202
+    def _cell(self, cell: str) -> str:
+        return self._cells.setdefault(cell, cell)
+
+    def _zipf(self, items: list, cdf: list[float]):
         return items[bisect.bisect_left(cdf, self.rng.random() * cdf[-1])]
 
     def _place(self) -> tuple[float, float, str]:
@@ -159,10 +170,10 @@ class Synth:
             elif roll < 0.4:
                 category = "/".join(parts[:2])
             if rng.random() < 0.6:
-                cells = (h3.latlng_to_cell(lat, lng, rng.randint(4, 7)),)
+                cells = (self._cell(h3.latlng_to_cell(lat, lng, rng.randint(4, 7))),)
             else:
                 center = h3.latlng_to_cell(lat, lng, rng.randint(6, 7))
-                cells = tuple(h3.grid_disk(center, rng.randint(1, 2)))
+                cells = tuple(map(self._cell, h3.grid_disk(center, rng.randint(1, 2))))
             if rng.random() < 0.1:
                 countries = (country,)
         keywords: tuple[tuple[str, ...], ...] = ()
@@ -179,7 +190,7 @@ class Synth:
         budget_min = None
         currency = None
         if rng.random() < 0.3:
-            budget_min = Decimal(round(rng.lognormvariate(4.5, 1.2)))
+            budget_min = round_price(rng.lognormvariate(4.5, 1.2))
             currency = CURRENCY.get(country, "EUR")
         attributes: dict[str, frozenset[str]] = {}
         if rng.random() < 0.1:
@@ -246,30 +257,40 @@ def rss_mb() -> float:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def measure_index(index: SubscriptionIndex, intents: list[MatchableIntent]) -> dict:
+    """Per-intent wall time, one pass (``raw``) and best of three passes per intent (what
+    the index costs without the noise of other processes on a shared machine)."""
     clock = time.perf_counter_ns
     for intent in intents[:1000]:  # warm up
         index.match(intent)
-    times = []
+    passes = []
     total = 0
-    for intent in intents:
-        t0 = clock()
-        found = index.match(intent)
-        times.append(clock() - t0)
-        total += len(found)
+    for _ in range(3):
+        times = []
+        total = 0
+        for intent in intents:
+            t0 = clock()
+            found = index.match(intent)
+            times.append(clock() - t0)
+            total += len(found)
+        passes.append(times)
+    best = [min(ts) for ts in zip(*passes, strict=True)]
     t0 = time.perf_counter()
     for intent in intents:
         index.match(intent)
     elapsed = time.perf_counter() - t0
-    counts = sorted(len(index.match(i)) for i in intents[:2000])
+    counts = sorted(len(index.match(i)) for i in intents[:5000])
+    raw = passes[0]
     return {
-        "p50_us": percentile(times, 0.5) / 1000,
-        "p99_us": percentile(times, 0.99) / 1000,
-        "p999_us": percentile(times, 0.999) / 1000,
-        "max_us": max(times) / 1000,
+        "p50_us": percentile(raw, 0.5) / 1000,
+        "p99_us": percentile(raw, 0.99) / 1000,
+        "p999_us": percentile(raw, 0.999) / 1000,
+        "max_us": max(raw) / 1000,
+        "best_p50_us": percentile(best, 0.5) / 1000,
+        "best_p99_us": percentile(best, 0.99) / 1000,
         "intents_per_s": len(intents) / elapsed,
         "avg_matches": total / len(intents),
         "p99_matches": counts[int(0.99 * (len(counts) - 1))],
@@ -497,10 +518,11 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
         f"{platform.python_version()}, one core used for matching. "
         f"Command: `python bench/matcher.py {' '.join(sys.argv[1:])}`.",
         "",
-        "| subs | build | RSS (index part) | p50 | p99 | p99.9 | intents/s | matches avg (p99) "
+        "| subs | build | RSS (index part) | p50 | p99 | p99.9 | best-of-3 p50 / p99 "
+        "| intents/s | matches avg (p99) "
         "| brute force median | index speedup | PostgreSQL median / p99 | index speedup "
         "| mismatches bf / pg |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         brute = r.get("brute")
@@ -517,7 +539,8 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
         lines.append(
             f"| {fmt_size(r['size'])} | {r['build_s']:.1f} s | {r['rss_mb']:,.0f} MB "
             f"({r['rss_index_mb']:,.0f} MB) | {r['p50_us']:.0f} µs | {r['p99_us']:.0f} µs "
-            f"| {r['p999_us']:.0f} µs | {r['intents_per_s']:,.0f} | {r['avg_matches']:.1f} "
+            f"| {r['p999_us']:.0f} µs | {r['best_p50_us']:.0f} / {r['best_p99_us']:.0f} µs "
+            f"| {r['intents_per_s']:,.0f} | {r['avg_matches']:.1f} "
             f"({r['p99_matches']}) | {bf} | {bf_x} | {pgs} | {pg_x} | {mm} |"
         )
     lines += ["", "Targets:", ""]
@@ -525,7 +548,8 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
     r100 = by_size.get(100_000)
     if r100:
         lines.append(
-            f"- 100k: p99 <= {TARGETS['p99_100k_us']} µs — {r100['p99_us']:.0f} µs, "
+            f"- 100k: p99 <= {TARGETS['p99_100k_us']} µs — {r100['p99_us']:.0f} µs "
+            f"(best-of-3 {r100['best_p99_us']:.0f} µs), "
             f"{ok(r100['p99_us'] <= TARGETS['p99_100k_us'])}"
         )
         if "brute" in r100:
@@ -543,7 +567,8 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
     r1m = by_size.get(1_000_000)
     if r1m:
         lines.append(
-            f"- 1M: p99 <= {TARGETS['p99_1m_us']} µs — {r1m['p99_us']:.0f} µs, "
+            f"- 1M: p99 <= {TARGETS['p99_1m_us']} µs — {r1m['p99_us']:.0f} µs "
+            f"(best-of-3 {r1m['best_p99_us']:.0f} µs), "
             f"{ok(r1m['p99_us'] <= TARGETS['p99_1m_us'])}"
         )
         lines.append(
@@ -576,6 +601,9 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
             )
         lines.append(f"- {size}: " + "; ".join(notes) + ".")
     lines += [
+        "- p50 / p99 / p99.9 are one pass over the intents, wall clock, on a machine shared "
+        "with other work; best-of-3 takes each intent's fastest of three passes (the index's "
+        "own cost without interference). Targets are judged on the one-pass figures.",
         "- Speedups compare medians (index p50 vs brute-force / PostgreSQL median) on the "
         "same intents; mismatches count intents whose id sets differ from the index's.",
         "- PostgreSQL matcher: category (`= ANY` of the intent's ancestors, btree), area "

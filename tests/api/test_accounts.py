@@ -172,3 +172,15 @@ async def test_buyer_and_vendor_ids_do_not_collide(client, db) -> None:
     vendors = [await create_vendor(client, db) for _ in range(3)]
     ids = {a.id for a in buyers + vendors}
     assert len(ids) == 6
+
+
+async def test_rate_limit_answers_429_with_retry_after(make_client, make_settings) -> None:
+    limited = await make_client(make_settings(rate_limit=3))
+    buyer = await limited.post("/v1/buyers", json={"display_name": "a"})
+    headers = {"Authorization": f"Bearer {buyer.json()['token']}"}
+    statuses = [(await limited.get("/v1/me", headers=headers)).status_code for _ in range(4)]
+    assert statuses[:3] == [200, 200, 200] and statuses[3] == 429
+    refused = await limited.get("/v1/me", headers=headers)
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert int(refused.headers["retry-after"]) >= 1
+    assert (await limited.get("/health")).status_code == 200  # meta routes are not limited

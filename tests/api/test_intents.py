@@ -108,9 +108,20 @@ async def test_two_intents_of_one_buyer_share_no_linking_field(client, buyer) ->
     shared = {k for k in first if first[k] == second[k]}
     # what they share is the buyer's own content and minute-rounded times, nothing else
     assert shared <= {
-        "status", "category", "title", "description", "attributes", "quantity", "budget",
-        "location", "fulfilment", "needed_by", "terms", "published_at", "expires_at",
-    }  # fmt: skip
+        "status",
+        "category",
+        "title",
+        "description",
+        "attributes",
+        "quantity",
+        "budget",
+        "location",
+        "fulfilment",
+        "needed_by",
+        "terms",
+        "published_at",
+        "expires_at",
+    }
     assert "id" not in shared
     id_chars = set(first["id"][4:]) & set(second["id"][4:])
     assert first["id"][4:12] != second["id"][4:12] or len(id_chars) < 30
@@ -278,8 +289,11 @@ async def test_lifecycle_pause_reopen_withdraw_and_illegal_moves(client, buyer, 
         "SELECT event_type FROM outbox WHERE aggregate_id = $1 ORDER BY id", intent["id"]
     )
     assert [e["event_type"] for e in events] == [
-        "intent.published", "intent.updated", "intent.updated", "intent.closed",
-    ]  # fmt: skip
+        "intent.published",
+        "intent.updated",
+        "intent.updated",
+        "intent.closed",
+    ]
 
 
 async def test_edit_text_rescrubs_and_records_update(client, buyer, db) -> None:

@@ -43,9 +43,12 @@ async def publish(client, buyer, **overrides):
 
 async def test_subscription_crud_and_ownership(client, vendor, db) -> None:
     sub = await subscribe(
-        client, vendor, area={"lat": MUNICH[0], "lng": MUNICH[1], "radius_km": 25},
-        budget_min={"amount": "500", "currency": "EUR"}, keywords=["sony"],
-    )  # fmt: skip
+        client,
+        vendor,
+        area={"lat": MUNICH[0], "lng": MUNICH[1], "radius_km": 25},
+        budget_min={"amount": "500", "currency": "EUR"},
+        keywords=["sony"],
+    )
     assert sub["id"].startswith("sub_") and sub["cells"]
     assert sub["budget_min"] == {"amount": "500", "currency": "EUR"}
     centre = h3.latlng_to_cell(*MUNICH, 9)
@@ -142,8 +145,10 @@ async def test_updates_and_close_reach_every_matched_vendor_in_order(
     for v in vendors:
         events = await wait_for(lambda v=v: _has(client, v, 3))
         assert [(e["seq"], e["type"]) for e in events] == [
-            (1, "intent.matched"), (2, "intent.updated"), (3, "intent.closed"),
-        ]  # fmt: skip
+            (1, "intent.matched"),
+            (2, "intent.updated"),
+            (3, "intent.closed"),
+        ]
         assert events[1]["data"]["intent"]["title"] == "Sony A7 IV body only"
         assert events[2]["data"]["intent"]["status"] == "withdrawn"
 
@@ -324,3 +329,23 @@ async def test_feed_pagination_and_bad_cursor(client, buyer, db, pipeline) -> No
     assert bad.status_code == 400
     buyer_try = await client.get("/v1/vendor/matches", headers=buyer.headers)
     assert buyer_try.status_code == 403
+
+
+async def test_two_matchers_share_the_work_without_duplicates(client, buyer, db, pipeline) -> None:
+    from intentcast.workers import ROLES
+
+    ctx = pipeline["ctx"]
+    second = asyncio.create_task(ROLES["matcher"](ctx))  # a second consumer in the group
+    try:
+        vendor = await create_vendor(client, db)
+        await subscribe(client, vendor)
+        other = await create_buyer(client)
+        ids = [(await publish(client, b))["id"] for b in (buyer, other) * 5]
+        events = await wait_for(lambda: _has(client, vendor, 10))
+        await asyncio.sleep(0.5)
+        events = await feed(client, vendor)
+        assert sorted(e["data"]["intent"]["id"] for e in events) == sorted(ids)
+        assert [e["seq"] for e in events] == list(range(1, 11))
+    finally:
+        ctx.stopping.set()
+        await second

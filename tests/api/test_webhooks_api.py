@@ -159,9 +159,10 @@ async def test_webhook_ownership_and_unknown_event_types(client, db) -> None:
     ):
         assert (await getattr(client, method)(path, headers=b.headers)).status_code == 404
     bad = await client.post(
-        "/v1/vendor/webhooks", json={"url": "https://x.example.com", "events": ["intent.eaten"]},
+        "/v1/vendor/webhooks",
+        json={"url": "https://x.example.com", "events": ["intent.eaten"]},
         headers=a.headers,
-    )  # fmt: skip
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "events[0]"
     assert (
         await client.delete(f"/v1/vendor/webhooks/{hook['id']}", headers=a.headers)

@@ -46,8 +46,8 @@ async def sse_events(http, token, types, n):
     return found
 
 
-async def wait_feed(http, vendor, predicate, timeout=20.0):
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_feed(http, vendor, predicate, within=20.0):
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         items = (await http.get("/v1/vendor/matches", headers=bearer(vendor["token"]))).json()[
             "items"
@@ -60,9 +60,18 @@ async def wait_feed(http, vendor, predicate, timeout=20.0):
 
 async def test_a_full_deal(server: Server) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        buyer = (await http.post("/v1/buyers", json={
-            "display_name": "ada", "email": "ada@example.org", "phone": "+49 170 1234567",
-            "name": "Ada Lovelace", "country": "DE"})).json()  # fmt: skip
+        buyer = (
+            await http.post(
+                "/v1/buyers",
+                json={
+                    "display_name": "ada",
+                    "email": "ada@example.org",
+                    "phone": "+49 170 1234567",
+                    "name": "Ada Lovelace",
+                    "country": "DE",
+                },
+            )
+        ).json()
         a = (await http.post("/v1/vendors", json={"name": "Foto Huber"})).json()
         b = (await http.post("/v1/vendors", json={"name": "Kamera Meyer"})).json()
         for v in (a, b):
@@ -84,11 +93,24 @@ async def test_a_full_deal(server: Server) -> None:
         # offers, seen live by the buyer
         live = asyncio.create_task(sse_events(http, buyer["token"], {"offer.created"}, 2))
         await asyncio.sleep(0.5)
-        offer_a = (await http.post(f"/v1/intents/{iid}/offers", headers=bearer(a["token"]), json={
-            "price": {"amount": "1649.00", "currency": "EUR"}, "title": "A7 IV, new, 3y warranty",
-            "delivery_days": 2})).json()  # fmt: skip
-        offer_b = (await http.post(f"/v1/intents/{iid}/offers", headers=bearer(b["token"]), json={
-            "price": {"amount": "1599.00", "currency": "EUR"}, "title": "A7 IV, new"})).json()  # fmt: skip
+        offer_a = (
+            await http.post(
+                f"/v1/intents/{iid}/offers",
+                headers=bearer(a["token"]),
+                json={
+                    "price": {"amount": "1649.00", "currency": "EUR"},
+                    "title": "A7 IV, new, 3y warranty",
+                    "delivery_days": 2,
+                },
+            )
+        ).json()
+        offer_b = (
+            await http.post(
+                f"/v1/intents/{iid}/offers",
+                headers=bearer(b["token"]),
+                json={"price": {"amount": "1599.00", "currency": "EUR"}, "title": "A7 IV, new"},
+            )
+        ).json()
         seen = await asyncio.wait_for(live, 15)
         assert {e["data"]["offer"]["id"] for e in seen} == {offer_a["id"], offer_b["id"]}
         listed = (
@@ -104,10 +126,18 @@ async def test_a_full_deal(server: Server) -> None:
         ).status_code == 403
 
         # relay: A asks, the buyer answers with a phone number, scrubbed for A
-        thread = (await http.post(f"/v1/intents/{iid}/threads", headers=bearer(a["token"]),
-                                  json={"body": "Would you like the L-bracket too?"})).json()  # fmt: skip
-        answer = await http.post(f"/v1/threads/{thread['id']}/messages", headers=bearer(buyer["token"]),
-                                 json={"body": "Yes please, call me on +49 170 1234567"})  # fmt: skip
+        thread = (
+            await http.post(
+                f"/v1/intents/{iid}/threads",
+                headers=bearer(a["token"]),
+                json={"body": "Would you like the L-bracket too?"},
+            )
+        ).json()
+        answer = await http.post(
+            f"/v1/threads/{thread['id']}/messages",
+            headers=bearer(buyer["token"]),
+            json={"body": "Yes please, call me on +49 170 1234567"},
+        )
         assert answer.status_code == 201
         as_a = (await http.get(f"/v1/threads/{thread['id']}", headers=bearer(a["token"]))).json()
         assert "1234567" not in json.dumps(as_a)
@@ -118,8 +148,13 @@ async def test_a_full_deal(server: Server) -> None:
         assert as_buyer["messages"][-1]["body"].endswith("+49 170 1234567")
 
         # reveal the e-mail to A only
-        reveal = (await http.post(f"/v1/intents/{iid}/reveals", headers=bearer(buyer["token"]),
-                                  json={"vendor_id": a["vendor"]["id"], "fields": ["email"]})).json()  # fmt: skip
+        reveal = (
+            await http.post(
+                f"/v1/intents/{iid}/reveals",
+                headers=bearer(buyer["token"]),
+                json={"vendor_id": a["vendor"]["id"], "fields": ["email"]},
+            )
+        ).json()
         path = f"/v1/vendor/reveals/{reveal['id']}"
         assert (await http.get(path, headers=bearer(a["token"]))).status_code == 409  # terms first
         assert (
@@ -133,8 +168,11 @@ async def test_a_full_deal(server: Server) -> None:
         ]
         assert "ada@example.org" not in json.dumps(b_events)
         # after the reveal, the buyer's number reaches A unscrubbed
-        await http.post(f"/v1/threads/{thread['id']}/messages", headers=bearer(buyer["token"]),
-                        json={"body": "Or on +49 170 1234567 after six"})  # fmt: skip
+        await http.post(
+            f"/v1/threads/{thread['id']}/messages",
+            headers=bearer(buyer["token"]),
+            json={"body": "Or on +49 170 1234567 after six"},
+        )
         as_a = (await http.get(f"/v1/threads/{thread['id']}", headers=bearer(a["token"]))).json()
         assert as_a["messages"][-1]["body"] == "Or on +49 170 1234567 after six"
 
@@ -156,8 +194,11 @@ async def test_a_full_deal(server: Server) -> None:
         ] == "declined"
 
         # rating, once
-        rated = await http.post(f"/v1/offers/{offer_a['id']}/rating", headers=bearer(buyer["token"]),
-                                json={"stars": 5, "comment": "Fast, mail me at ada@example.org"})  # fmt: skip
+        rated = await http.post(
+            f"/v1/offers/{offer_a['id']}/rating",
+            headers=bearer(buyer["token"]),
+            json={"stars": 5, "comment": "Fast, mail me at ada@example.org"},
+        )
         assert rated.status_code == 201 and "ada@example.org" not in rated.json()["comment"]
         again = await http.post(
             f"/v1/offers/{offer_a['id']}/rating", headers=bearer(buyer["token"]), json={"stars": 1}

@@ -17,6 +17,7 @@ from intentcast.domain.matching import (
     normalise_keyword,
     words_of,
 )
+from intentcast.matching import index as index_module
 from intentcast.matching.index import SubscriptionIndex
 
 MUNICH = (48.137, 11.575)
@@ -308,20 +309,28 @@ def assert_agrees(index: SubscriptionIndex, model: dict[str, Subscription], inte
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(world())
-def test_index_equals_brute_force(data: tuple) -> None:
+@given(world(), st.sampled_from((1, 3, index_module._BIG)))
+def test_index_equals_brute_force(data: tuple, big: int) -> None:
+    """Also with tiny bucket sizes, so crowded (grouped) buckets are exercised."""
     subs, ops, intents = data
-    model = {s.id: s for s in subs}  # the last one with an id wins, as with upsert
-    index = SubscriptionIndex(subs)
-    assert_agrees(index, model, intents)
-    for op in ops:
-        if isinstance(op, Subscription):
-            index.upsert(op)
-            model[op.id] = op
-        else:
-            index.remove(op)
-            model.pop(op, None)
-    assert_agrees(index, model, intents)
-    for sub_id in list(model):  # removing everything leaves nothing behind
-        index.remove(sub_id)
-    assert len(index) == 0 and not index._categories and not index._slow
+    saved = index_module._BIG
+    index_module._BIG = big
+    try:
+        model = {s.id: s for s in subs}  # the last one with an id wins, as with upsert
+        index = SubscriptionIndex(subs)
+        assert_agrees(index, model, intents)
+        for op in ops:
+            if isinstance(op, Subscription):
+                index.upsert(op)
+                model[op.id] = op
+            else:
+                index.remove(op)
+                model.pop(op, None)
+        assert_agrees(index, model, intents)
+        for sub_id in list(model):  # removing everything leaves nothing behind
+            index.remove(sub_id)
+        assert len(index) == 0
+        assert not index._categories and not index._slow
+        assert not index._checks and not index._parts
+    finally:
+        index_module._BIG = saved

@@ -3,6 +3,7 @@ dependencies, exception handling and OpenAPI."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,6 +52,8 @@ from intentcast.security import (
 from intentcast.store.db import create_pool
 
 log = logging.getLogger(__name__)
+
+POOL_CLOSE_TIMEOUT_S = 10.0
 
 PUBLIC_PATHS = [
     "^/health$",
@@ -111,7 +114,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await app.state.live.stop()
             await app.state.buyer_live.stop()
-            await pool.close()
+            try:
+                await asyncio.wait_for(pool.close(), POOL_CLOSE_TIMEOUT_S)
+            except TimeoutError:  # a request still holds a connection: do not hang shutdown
+                pool.terminate()
             await redis_client.aclose()
 
     async def provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:

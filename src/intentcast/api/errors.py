@@ -146,7 +146,11 @@ def http_to_problem(exc: HTTPException) -> ProblemDetailsException:
             title="Malformed JSON",
             errors=[FieldError("body", detail)],
         )
-    return problem(status, code, detail, headers=exc.headers, **(extra or {}))
+    headers = dict(exc.headers or {})
+    if status == 429 and "Retry-After" not in headers:
+        # Litestar's rate limiter says when the window resets; the contract wants Retry-After
+        headers["Retry-After"] = str(max(1, int(headers.get("RateLimit-Reset", "1") or 1)))
+    return problem(status, code, detail, headers=headers or None, **(extra or {}))
 
 
 def internal_to_problem(exc: Exception) -> ProblemDetailsException:

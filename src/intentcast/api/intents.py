@@ -244,7 +244,7 @@ class IntentController(Controller):
             outbox_id = await Outbox(db).add(
                 INTENT_PUBLISHED, stored.id, {"version": stored.version}
             )
-        await publish_now(state.pool, state.redis, [outbox_id])
+        await publish_now(db, state.redis, [outbox_id])
         return buyer_intent(stored, settings)
 
     @get(operation_id="listIntents", summary="Your intents, newest first")
@@ -311,5 +311,5 @@ class IntentController(Controller):
             outbox_id = await Outbox(db).add(
                 event, stored.id, {"version": stored.version, "status": stored.status}
             )
-        await publish_now(state.pool, state.redis, [outbox_id])
+        await publish_now(db, state.redis, [outbox_id])
         return buyer_intent(stored, settings)

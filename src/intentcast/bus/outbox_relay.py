@@ -49,20 +49,37 @@ async def _publish(
     return len(rows)
 
 
-async def publish_now(pool: asyncpg.Pool, client: redis.Redis, outbox_ids: list[int]) -> None:
-    """Fast path after commit; on any failure the relay publishes the rows later."""
+async def publish_now(
+    db: asyncpg.Pool | asyncpg.Connection, client: redis.Redis, outbox_ids: list[int]
+) -> None:
+    """Fast path after commit; on any failure the relay publishes the rows later.
+
+    ``db`` is a pool, or — better, in a request handler that already holds one — the
+    request's own connection (outside any transaction): taking a second connection from the
+    pool while holding the first deadlocks the pool once every connection is held by a
+    request waiting for another."""
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                """SELECT id, event_type, aggregate_id, payload FROM outbox
-                    WHERE id = ANY($1::bigint[]) AND published_at IS NULL
-                      AND processed_at IS NULL
-                    ORDER BY id FOR UPDATE SKIP LOCKED""",
-                outbox_ids,
-            )
-            await _publish(conn, client, rows)
+        if isinstance(db, asyncpg.Pool):
+            async with db.acquire() as conn:
+                await _publish_ids(conn, client, outbox_ids)
+        else:
+            await _publish_ids(db, client, outbox_ids)
     except (redis.RedisError, OSError, asyncpg.PostgresError) as exc:
         log.warning("outbox fast path failed (%s); the relay will publish", exc)
+
+
+async def _publish_ids(
+    conn: asyncpg.Connection, client: redis.Redis, outbox_ids: list[int]
+) -> None:
+    async with conn.transaction():
+        rows = await conn.fetch(
+            """SELECT id, event_type, aggregate_id, payload FROM outbox
+                WHERE id = ANY($1::bigint[]) AND published_at IS NULL
+                  AND processed_at IS NULL
+                ORDER BY id FOR UPDATE SKIP LOCKED""",
+            outbox_ids,
+        )
+        await _publish(conn, client, rows)
 
 
 async def relay_pending(

@@ -46,6 +46,32 @@ class EventEmitter:
         )
         return event
 
+    async def emit_many(self, items: list[tuple[str, str, dict[str, Any], str]]) -> int:
+        """``emit`` for several ``(vendor_id, type, data, dedupe_key)``, vendors sorted, in a
+        handful of statements (the matcher's hot path); returns how many were appended."""
+        appended = await VendorEvents(self.conn).append_many(items)
+        if not appended:
+            return 0
+        self.events += appended
+        rows = await self.conn.fetch(
+            """INSERT INTO webhook_deliveries (id, endpoint_id, vendor_id, event_seq, event_id)
+               SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), e.id,
+                      t.vendor_id, t.seq, t.event_id
+                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
+                      AS t(vendor_id, type, seq, event_id)
+                 JOIN webhook_endpoints e ON e.vendor_id = t.vendor_id
+                WHERE e.status = 'active' AND e.deleted_at IS NULL
+                  AND (e.events IS NULL OR t.type = ANY(e.events))
+               ON CONFLICT (endpoint_id, event_id) DO NOTHING
+               RETURNING id""",
+            [v for v, _ in appended],
+            [e.type for _, e in appended],
+            [e.seq for _, e in appended],
+            [e.id for _, e in appended],
+        )
+        self.deliveries += [r["id"] for r in rows]
+        return len(appended)
+
     async def announce(self, client: redis.Redis) -> None:
         """Best effort: SSE readers and delivery workers also catch up from PostgreSQL."""
         if not self.events and not self.deliveries:

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 RESYNC = b""
 """Put on every queue when the hub reconnects: listeners re-read their log."""
 QUEUE_SIZE = 1000
+STOP_TIMEOUT_S = 2.0
 
 
 class LiveHub:
@@ -28,15 +29,19 @@ class LiveHub:
         self.listeners: dict[str, set[asyncio.Queue[bytes]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._prefix = prefix
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="live-hub")
 
     async def stop(self) -> None:
+        """Stop listening. The Redis client may swallow a cancellation mid-read, so the loop
+        also checks a flag, and shutdown never waits on it for long."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
 
     @contextlib.asynccontextmanager
     async def listen(self, vendor_id: str):
@@ -63,13 +68,13 @@ class LiveHub:
             self._deliver(vendor_id, RESYNC)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             pubsub = self.redis.pubsub()
             try:
                 await pubsub.psubscribe(self._prefix + "*")
                 self._resync_all()
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                while not self._stopping:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is None or message.get("type") != "pmessage":
                         continue
                     channel = message["channel"].decode()

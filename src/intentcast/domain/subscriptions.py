@@ -55,9 +55,10 @@ class SubscriptionDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
     categories: Annotated[
         list[CategoryRef],
-        msgspec.Meta(min_length=1, max_length=MAX_CATEGORIES,
-                     examples=[["electronics/cameras", "gpc:152"]]),
-    ]  # fmt: skip
+        msgspec.Meta(
+            min_length=1, max_length=MAX_CATEGORIES, examples=[["electronics/cameras", "gpc:152"]]
+        ),
+    ]
     area: AreaDraft | None = None
     countries: Annotated[
         list[Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]], msgspec.Meta(max_length=250)

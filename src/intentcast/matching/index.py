@@ -32,12 +32,18 @@ An intent walks its category's ancestors (``a``, ``a/b``, ``a/b/c``), so a subsc
 ``a`` is reached from the whole subtree. Thanks to the reductions above each subscription is
 reached at most once per intent: no deduplication is needed.
 
-A bucket holds entries ``(subscription, check)``: ``check`` is ``None`` when the index
+Each subscription has one entry ``(subscription, check)``. ``check`` is ``None`` when the
 layout already proves the match (no constraint beyond category and area / country), else a
-copy of the subscription without the parts the layout proved (cells, or countries for
-country buckets), handed to `matches_beyond_category`. Buckets are lists while small and
-become dicts keyed by subscription id past `_BIG`, so removal stays cheap in crowded
-buckets; upsert and removal touch only the keys of that subscription.
+shared `_Check`: the constraints left (budget, each attribute, keywords, fulfilment, and
+countries for area subscriptions) as `_Part` s, each a bare subscription carrying just that
+constraint and judged by `matches_beyond_category` — the rules are a conjunction, so the
+leftovers hold iff every part does. Subscriptions share checks and parts by value, and an
+intent judges each distinct check and part once, however many subscriptions it reaches.
+
+A bucket is the entry itself while it holds one subscription (most keys), a list of entries
+up to `_BIG`, then a dict ``{check: {id: subscription}}``: a crowded bucket costs one
+verdict per distinct check plus a C-level ``extend``, and removal from it is O(1). Upsert
+and removal touch only the keys of that subscription.
 
 Subscriptions with a cell that is not a canonical H3 cell string are kept aside and checked
 with the full predicate on every intent, and an intent whose cell is not canonical is
@@ -73,8 +79,9 @@ _BIG = 24  # a bucket with more entries than this becomes a dict keyed by subscr
 
 _ANY_COUNTRY: Any = object()  # plain-bucket key of subscriptions naming no country
 
-Entry = tuple[Subscription, Subscription | None]
-Bucket = list[Entry] | dict[str, Entry]
+Entry = tuple[Subscription, "_Check | None"]
+# small: a list of entries; crowded: {check: {id: subscription}} (see the module docstring)
+Bucket = Entry | list[Entry] | dict["_Check | None", dict[str, Subscription]]
 
 
 def _cell_int(cell: str) -> int | None:
@@ -134,28 +141,106 @@ def _layout(sub: Subscription) -> _Layout:
 def _add(buckets: dict[Any, Bucket], key: Any, entry: Entry) -> None:
     bucket = buckets.get(key)
     if bucket is None:
-        buckets[key] = [entry]
+        buckets[key] = entry  # most keys hold one subscription: the entry is the bucket
+    elif type(bucket) is tuple:
+        buckets[key] = [bucket, entry]
     elif type(bucket) is list:
         bucket.append(entry)
         if len(bucket) > _BIG:
-            buckets[key] = {e[0].id: e for e in bucket}
+            groups: dict[_Check | None, dict[str, Subscription]] = {}
+            for sub, check in bucket:
+                groups.setdefault(check, {})[sub.id] = sub
+            buckets[key] = groups
     else:
-        bucket[entry[0].id] = entry  # type: ignore[index]
+        sub, check = entry
+        group = bucket.get(check)  # type: ignore[union-attr]
+        if group is None:
+            bucket[check] = {sub.id: sub}  # type: ignore[index]
+        else:
+            group[sub.id] = sub
 
 
 def _discard(buckets: dict[Any, Bucket], key: Any, entry: Entry) -> None:
     bucket = buckets.get(key)
     if bucket is None:
         return
+    if type(bucket) is tuple:
+        if bucket is entry:
+            del buckets[key]
+        return
     if type(bucket) is list:
         for i, e in enumerate(bucket):
             if e is entry:
                 del bucket[i]
                 break
-    else:
-        bucket.pop(entry[0].id, None)  # type: ignore[call-arg]
-    if not bucket:
-        del buckets[key]
+        if len(bucket) == 1:
+            buckets[key] = bucket[0]
+        return
+    sub, check = entry
+    group = bucket.get(check)  # type: ignore[union-attr]
+    if group is not None:
+        group.pop(sub.id, None)
+        if not group:
+            del bucket[check]  # type: ignore[union-attr]
+            if not bucket:
+                del buckets[key]
+
+
+class _Part:
+    """One constraint of the match rules, as a bare subscription carrying only it.
+
+    The rules are a conjunction ("all of which must hold"; an absent constraint holds), so a
+    subscription's leftover constraints hold iff each part does, each judged by
+    `matches_beyond_category` itself. Parts are shared by all subscriptions naming the same
+    constraint (budget ``EUR 100``, fulfilment ``{pickup}``…), so an intent judges each
+    distinct part once, however many subscriptions it reaches.
+    """
+
+    __slots__ = ("any_of", "key", "sub", "users")
+
+    def __init__(self, key: tuple, sub: Subscription, any_of: tuple[_Part, ...] = ()) -> None:
+        self.key = key
+        self.sub = sub
+        self.users = 0
+        # keywords: the rule wants any one of them, so the part holds iff one of these
+        # single-keyword parts does (shared across subscriptions naming that keyword)
+        self.any_of = any_of
+
+
+class _Check:
+    """The parts left to judge for subscriptions filed alike, shared by all of them."""
+
+    __slots__ = ("key", "parts", "users")
+
+    def __init__(self, key: tuple, parts: tuple[_Part, ...]) -> None:
+        self.key = key
+        self.parts = parts
+        self.users = 0
+
+
+def _part_specs(sub: Subscription, layout: _Layout) -> list[tuple[tuple, dict[str, Any]]]:
+    """(hashable key, fields of the bare subscription) for each constraint the layout does
+    not prove. An area subscription's countries are not proved by its cell buckets; a
+    plain one's are proved by its country bucket."""
+    specs: list[tuple[tuple, dict[str, Any]]] = []
+    if layout.exact is not None and sub.countries:
+        countries = tuple(sorted(set(sub.countries)))
+        specs.append((("countries", countries), {"countries": countries}))
+    if sub.budget_min is not None:
+        specs.append(
+            (
+                ("budget", sub.budget_min, sub.budget_currency),
+                {"budget_min": sub.budget_min, "budget_currency": sub.budget_currency},
+            )
+        )
+    for key, values in sub.attributes.items():
+        specs.append((("attribute", key, values), {"attributes": {key: values}}))
+    if sub.keywords:
+        keywords = tuple(sorted(set(sub.keywords)))
+        specs.append((("keywords", keywords), {"keywords": keywords}))
+    if sub.fulfilment:
+        specs.append((("fulfilment", sub.fulfilment), {"fulfilment": sub.fulfilment}))
+    return specs
 
 
 class _Category:
@@ -192,6 +277,8 @@ class SubscriptionIndex:
         self._entries: dict[str, Entry] = {}
         self._categories: dict[str, _Category] = {}
         self._slow: dict[str, Subscription] = {}
+        self._checks: dict[tuple, _Check] = {}
+        self._parts: dict[tuple, _Part] = {}
         for sub in subscriptions:
             self.upsert(sub)
 
@@ -249,6 +336,7 @@ class SubscriptionIndex:
         sub = entry[0]
         if self._slow.pop(sub_id, None) is not None or not sub.active:
             return
+        self._release(entry[1])
         layout = _layout(sub)
         categories = self._categories
         for root in layout.roots:
@@ -267,22 +355,55 @@ class SubscriptionIndex:
             if category.empty():
                 del categories[root]
 
-    @staticmethod
-    def _check_for(sub: Subscription, layout: _Layout) -> Subscription | None:
-        """What `matches_beyond_category` must still see once the layout proved the rest."""
-        others = (
-            sub.budget_min is not None
-            or sub.attributes
-            or sub.keywords
-            or sub.fulfilment
-            # an area subscription's countries are not proved by its buckets
-            or (layout.exact is not None and sub.countries)
-        )
-        if not others:
+    def _check_for(self, sub: Subscription, layout: _Layout) -> _Check | None:
+        specs = _part_specs(sub, layout)
+        if not specs:
             return None
-        if layout.exact is None:  # countries proved by the country bucket
-            return msgspec.structs.replace(sub, countries=()) if sub.countries else sub
-        return msgspec.structs.replace(sub, cells=())  # area proved by the cell buckets
+        key = tuple(k for k, _ in specs)
+        check = self._checks.get(key)
+        if check is None:
+            parts = []
+            for part_key, fields in specs:
+                part = self._parts.get(part_key)
+                if part is None:
+                    any_of: tuple[_Part, ...] = ()
+                    if part_key[0] == "keywords" and len(fields["keywords"]) > 1:
+                        any_of = tuple(
+                            self._part(("keyword", k), {"keywords": (k,)})
+                            for k in fields["keywords"]
+                        )
+                    bare = Subscription(id="", vendor_id="", categories=(), **fields)
+                    part = self._parts[part_key] = _Part(part_key, bare, any_of)
+                part.users += 1
+                parts.append(part)
+            check = self._checks[key] = _Check(key, tuple(parts))
+        check.users += 1
+        return check
+
+    def _part(self, key: tuple, fields: dict[str, Any]) -> _Part:
+        part = self._parts.get(key)
+        if part is None:
+            bare = Subscription(id="", vendor_id="", categories=(), **fields)
+            part = self._parts[key] = _Part(key, bare)
+        part.users += 1
+        return part
+
+    def _release(self, check: _Check | None) -> None:
+        if check is None:
+            return
+        check.users -= 1
+        if check.users:
+            return
+        del self._checks[check.key]
+        for part in check.parts:
+            self._release_part(part)
+
+    def _release_part(self, part: _Part) -> None:
+        part.users -= 1
+        if not part.users:
+            del self._parts[part.key]
+            for atom in part.any_of:
+                self._release_part(atom)
 
     # ------------------------------------------------------------------ reads
 
@@ -331,10 +452,50 @@ class SubscriptionIndex:
             start = cut + 1
         out: list[Subscription] = []
         keep = out.append
+        extend = out.extend
+        verdicts: dict[_Check | _Part, bool] = {}
+
+        def judge(check: _Check) -> bool:
+            for part in check.parts:
+                verdict = verdicts.get(part)
+                if verdict is None:
+                    if part.any_of:
+                        verdict = False
+                        for atom in part.any_of:
+                            held = verdicts.get(atom)
+                            if held is None:
+                                held = verdicts[atom] = matches_beyond_category(intent, atom.sub)
+                            if held:
+                                verdict = True
+                                break
+                    else:
+                        verdict = matches_beyond_category(intent, part.sub)
+                    verdicts[part] = verdict
+                if not verdict:
+                    return False
+            return True
+
         for bucket in buckets:
-            for sub, check in bucket.values() if type(bucket) is dict else bucket:  # type: ignore[union-attr]
-                if check is None or matches_beyond_category(intent, check):
-                    keep(sub)
+            kind = type(bucket)
+            if kind is not dict:
+                for sub, check in (bucket,) if kind is tuple else bucket:  # type: ignore[misc]
+                    if check is None:
+                        keep(sub)
+                        continue
+                    verdict = verdicts.get(check)
+                    if verdict is None:
+                        verdict = verdicts[check] = judge(check)
+                    if verdict:
+                        keep(sub)
+                continue
+            for check, group in bucket.items():  # type: ignore[union-attr]
+                if check is not None:
+                    verdict = verdicts.get(check)
+                    if verdict is None:
+                        verdict = verdicts[check] = judge(check)
+                    if not verdict:
+                        continue
+                extend(group.values())
         if self._slow:
             out.extend(s for s in self._slow.values() if matches(intent, s))
         return out

@@ -91,12 +91,13 @@ class Matcher:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def handle(self, fields: dict[bytes, bytes]) -> None:
+    async def handle(self, fields: dict[bytes, bytes], *, refresh: bool = True) -> None:
         event_type = fields[b"type"].decode()
         aggregate_id = fields[b"aggregate_id"].decode()
         outbox_id = int(fields[b"outbox_id"])
         async with self.pool.acquire() as conn:
-            await self.refresh(conn)
+            if refresh:
+                await self.refresh(conn)
             emitter = EventEmitter(conn)
             async with conn.transaction():
                 if event_type == SUBSCRIPTION_CHANGED:
@@ -119,8 +120,12 @@ class Matcher:
         view = msgspec.to_builtins(vendor_view(intent, location_floor=self.settings.location_floor))
         if event_type in (INTENT_UPDATED, INTENT_CLOSED):
             # every vendor that matched hears about the change, in its own log order
-            for vendor_id in await Matches(conn).vendors_of(intent.id):
-                await emitter.emit(vendor_id, event_type, {"intent": view}, f"outbox:{outbox_id}")
+            await emitter.emit_many(
+                [
+                    (vendor_id, event_type, {"intent": view}, f"outbox:{outbox_id}")
+                    for vendor_id in await Matches(conn).vendors_of(intent.id)
+                ]
+            )
         if event_type in (INTENT_PUBLISHED, INTENT_UPDATED) and intent.status == "open":
             candidates = self.index.match(matchable(intent))
             await self.record_matches(conn, emitter, intent, view, candidates)
@@ -151,13 +156,17 @@ class Matcher:
         by_vendor: dict[str, list[str]] = defaultdict(list)
         for subscription_id, vendor_id in new:
             by_vendor[vendor_id].append(subscription_id)
-        for vendor_id, subscription_ids in sorted(by_vendor.items()):
-            await emitter.emit(
-                vendor_id,
-                "intent.matched",
-                {"intent": view, "subscription_ids": sorted(subscription_ids)},
-                f"matched:{intent.id}",
-            )
+        await emitter.emit_many(
+            [
+                (
+                    vendor_id,
+                    "intent.matched",
+                    {"intent": view, "subscription_ids": sorted(subscription_ids)},
+                    f"matched:{intent.id}",
+                )
+                for vendor_id, subscription_ids in sorted(by_vendor.items())
+            ]
+        )
         return len(new)
 
     async def backfill(
@@ -196,12 +205,11 @@ class Matcher:
                 response = await self.redis.xreadgroup(
                     MATCHER_GROUP, self.consumer, {WORK_STREAM: ">"}, count=BATCH, block=BLOCK_MS
                 )
-                for _, entries in response or []:
-                    for message_id, fields in entries:
-                        await self.process(message_id, fields)
-                if not response:
-                    async with self.pool.acquire() as conn:
-                        await self.refresh(conn)
+                entries = [entry for _, batch in response or [] for entry in batch]
+                async with self.pool.acquire() as conn:
+                    await self.refresh(conn)  # the version check, once per batch
+                if entries:
+                    await self.process_batch(entries)
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 log.warning("matcher lost Redis (%s); retrying", exc)
                 await asyncio.sleep(1.0)
@@ -211,9 +219,18 @@ class Matcher:
                 else:
                     raise
 
-    async def process(self, message_id: bytes, fields: dict[bytes, bytes]) -> None:
+    async def process_batch(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Handle a batch in stream order, the index already refreshed for it. Sequential on
+        purpose: concurrent messages would read hourly-cap counts before each other's
+        matches commit and let a capped subscription exceed its cap."""
+        for message_id, fields in entries:
+            await self.process(message_id, fields, refresh=False)
+
+    async def process(
+        self, message_id: bytes, fields: dict[bytes, bytes], *, refresh: bool = True
+    ) -> None:
         try:
-            await self.handle(fields)
+            await self.handle(fields, refresh=refresh)
         except (asyncpg.PostgresError, OSError) as exc:
             # left pending: reclaimed and retried later
             log.warning("matcher could not handle %s: %s", message_id, exc)

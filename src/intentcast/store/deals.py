@@ -34,9 +34,15 @@ class OfferRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _OFFER_FIELDS = {
-    "price_amount", "price_currency", "quantity", "title", "details", "valid_until",
-    "delivery_days", "terms",
-}  # fmt: skip
+    "price_amount",
+    "price_currency",
+    "quantity",
+    "title",
+    "details",
+    "valid_until",
+    "delivery_days",
+    "terms",
+}
 
 
 def _offer(row: asyncpg.Record) -> OfferRow:

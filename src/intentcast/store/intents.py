@@ -19,12 +19,26 @@ _COLUMNS = """id, buyer_id, status, category, title, description, attributes, pu
 # columns a change may set directly (status, text, expiry, …); see ``Intents.update``
 _UPDATABLE = frozenset(
     {
-        "status", "title", "description", "attributes", "public_title", "public_description",
-        "public_attributes", "redactions", "quantity", "budget_currency", "budget_min",
-        "budget_max", "budget_visible", "fulfilment", "needed_by", "expires_at", "terms",
+        "status",
+        "title",
+        "description",
+        "attributes",
+        "public_title",
+        "public_description",
+        "public_attributes",
+        "redactions",
+        "quantity",
+        "budget_currency",
+        "budget_min",
+        "budget_max",
+        "budget_visible",
+        "fulfilment",
+        "needed_by",
+        "expires_at",
+        "terms",
         "closed_at",
     }
-)  # fmt: skip
+)
 
 
 def _intent(row: asyncpg.Record) -> Intent:

@@ -46,3 +46,6 @@ clean:
 
 bench-matcher: $(STAMP)
 	$(BIN)/python bench/matcher.py
+
+bench-e2e: $(STAMP)
+	$(BIN)/python bench/e2e.py

@@ -350,13 +350,11 @@ class Deployment:
                 if "python" not in proc.name() and "granian" not in " ".join(argv):
                     continue
                 name = "_".join(a.strip("-") for a in argv[3:6]) or proc.name()
+                argv = [spy, "record", "--nonblocking", "-r", "50", "-d", str(int(seconds))]
+                argv += ["-f", "raw", "-p", str(proc.pid), "-o", f"{out_dir}/{name}-{proc.pid}.txt"]
                 out.append(
-                    subprocess.Popen(
-                        [spy, "record", "--nonblocking", "-r", "50", "-d", str(int(seconds)), "-f", "raw",
-                         "-p", str(proc.pid), "-o", f"{out_dir}/{name}-{proc.pid}.txt"],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    )
-                )  # fmt: skip
+                    subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                )
         return out
 
     def cpu_times(self) -> dict[str, float]:
@@ -657,7 +655,10 @@ async def run_bench(args: argparse.Namespace, deployment: Deployment) -> dict[st
     for v in sample:
         r = await http.post(
             "/v1/vendor/webhooks",
-            json={"url": f"http://127.0.0.1:{receiver.port}/hook/{v}", "events": ["intent.matched"]},
+            json={
+                "url": f"http://127.0.0.1:{receiver.port}/hook/{v}",
+                "events": ["intent.matched"],
+            },
             headers={"Authorization": f"Bearer {vendors[v][1]}"},
         )
         r.raise_for_status()
@@ -772,7 +773,9 @@ async def run_bench(args: argparse.Namespace, deployment: Deployment) -> dict[st
     client.close()
     await http.aclose()
 
-    expected = {(v, i) for v, items in zip(sample, feeds, strict=True) for i in items if i in sent_at}
+    expected = {
+        (v, i) for v, items in zip(sample, feeds, strict=True) for i in items if i in sent_at
+    }
 
     def latencies(seen: list[tuple[int, str, float]], cut: int) -> tuple[list[float], int, int]:
         first: dict[tuple[int, str], float] = {}
@@ -904,9 +907,7 @@ def write_section(text: str) -> None:
         body = "".join(lines)
         RESULTS.write_text(body + ("" if body.endswith("\n\n") else "\n") + text)
         return
-    end = next(
-        (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-    )
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     tail = lines[end:]
     RESULTS.write_text("".join(lines[:start]) + text + ("\n" if tail else "") + "".join(tail))
 

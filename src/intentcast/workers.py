@@ -76,7 +76,7 @@ async def expire_intents(conn: asyncpg.Connection, settings: Settings) -> None:
 
 async def expire_offers(conn: asyncpg.Connection, settings: Settings) -> None:
     """Close live offers past ``valid_until``; the buyer hears of it as ``offer.updated``."""
-    from intentcast.api.deals import buyer_offer_event_data
+    from intentcast.api.deals import tell_buyer
     from intentcast.delivery.notify import Notifier
     from intentcast.store.deals import Offers
 
@@ -85,13 +85,14 @@ async def expire_offers(conn: asyncpg.Connection, settings: Settings) -> None:
             expired = await Offers(conn).expire_due(EXPIRY_BATCH)
             notifier = Notifier(conn)
             for offer in expired:
-                buyer_id = await conn.fetchval(
-                    "SELECT buyer_id FROM intents WHERE id = $1", offer.intent_id
-                )
-                await notifier.to_buyer(
-                    buyer_id,
+                intent = await Intents(conn).get(offer.intent_id)
+                assert intent is not None
+                await tell_buyer(
+                    notifier,
+                    conn,
+                    intent.buyer_id,
                     "offer.updated",
-                    await buyer_offer_event_data(conn, offer),
+                    offer,
                     f"offer:{offer.id}:expired",
                 )
         if len(expired) < EXPIRY_BATCH:

@@ -308,7 +308,7 @@ def assert_agrees(index: SubscriptionIndex, model: dict[str, Subscription], inte
         assert set(found) == expected
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(world(), st.sampled_from((1, 3, index_module._BIG)))
 def test_index_equals_brute_force(data: tuple, big: int) -> None:
     """Also with tiny bucket sizes, so crowded (grouped) buckets are exercised."""

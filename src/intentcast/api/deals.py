@@ -21,7 +21,13 @@ from intentcast.api.auth import (
 )
 from intentcast.api.errors import conflict, invalid, not_found, problem
 from intentcast.api.streams import event_stream, seq_param
-from intentcast.api.types import DEFAULT_LIMIT, decode_cursor, encode_cursor, next_cursor
+from intentcast.api.types import (
+    DEFAULT_LIMIT,
+    decode_cursor,
+    decode_time_cursor,
+    encode_time_cursor,
+    next_cursor,
+)
 from intentcast.bus.outbox_relay import publish_now
 from intentcast.config import Settings
 from intentcast.delivery.notify import Notifier
@@ -236,6 +242,26 @@ async def buyer_offer_event_data(db: asyncpg.Connection, offer: OfferRow) -> dic
     return {"offer": msgspec.to_builtins(buyer_offer_view(offer, summaries[offer.vendor_id]))}
 
 
+async def tell_buyer(
+    notifier: Notifier,
+    db: asyncpg.Connection,
+    buyer_id: str,
+    event_type: str,
+    offer: OfferRow,
+    dedupe_key: str,
+) -> None:
+    await notifier.to_buyer(
+        buyer_id, event_type, await buyer_offer_event_data(db, offer), dedupe_key
+    )
+
+
+async def tell_vendor(
+    notifier: Notifier, offer: OfferRow, event_type: str, dedupe_key: str
+) -> None:
+    data = {"offer": msgspec.to_builtins(offer_view(offer)), "intent_id": offer.intent_id}
+    await notifier.to_vendor(offer.vendor_id, event_type, data, dedupe_key)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -394,11 +420,8 @@ class OfferController(Controller):
                 }
             )
             notifier = Notifier(db)
-            await notifier.to_buyer(
-                intent.buyer_id,
-                "offer.created",
-                await buyer_offer_event_data(db, offer),
-                f"offer:{offer.id}:1",
+            await tell_buyer(
+                notifier, db, intent.buyer_id, "offer.created", offer, f"offer:{offer.id}:1"
             )
         await notifier.announce(state.redis)
         return offer_view(offer)
@@ -444,10 +467,12 @@ class OfferController(Controller):
                 return offer_view(offer)
             offer = await offers.revise(offer_id, changes)
             notifier = Notifier(db)
-            await notifier.to_buyer(
+            await tell_buyer(
+                notifier,
+                db,
                 intent.buyer_id,
                 "offer.updated",
-                await buyer_offer_event_data(db, offer),
+                offer,
                 f"offer:{offer.id}:{offer.version}",
             )
         await notifier.announce(state.redis)
@@ -473,10 +498,12 @@ class OfferController(Controller):
             intent = await Intents(db).get(offer.intent_id)
             assert intent is not None
             notifier = Notifier(db)
-            await notifier.to_buyer(
+            await tell_buyer(
+                notifier,
+                db,
                 intent.buyer_id,
                 "offer.withdrawn",
-                await buyer_offer_event_data(db, offer),
+                offer,
                 f"offer:{offer.id}:withdrawn",
             )
         await notifier.announce(state.redis)
@@ -621,25 +648,14 @@ class BuyerDealController(Controller):
                 raise conflict(f"This intent is {intent.status}.", "intent-closed")
             notifier = Notifier(db)
             offer = await offers.set_status(offer_id, "accepted")
-            await notifier.to_vendor(
-                offer.vendor_id,
-                "offer.accepted",
-                {"offer": msgspec.to_builtins(offer_view(offer)), "intent_id": intent.id},
-                f"offer:{offer.id}:accepted",
-            )
+            await tell_vendor(notifier, offer, "offer.accepted", f"offer:{offer.id}:accepted")
             status = intent.status
             if await offers.accepted_quantity(intent.id) >= intent.quantity:
                 for other in await offers.for_intent(intent.id):
                     if other.status == "live":
                         declined = await offers.set_status(other.id, "declined")
-                        await notifier.to_vendor(
-                            other.vendor_id,
-                            "offer.declined",
-                            {
-                                "offer": msgspec.to_builtins(offer_view(declined)),
-                                "intent_id": intent.id,
-                            },
-                            f"offer:{other.id}:declined",
+                        await tell_vendor(
+                            notifier, declined, "offer.declined", f"offer:{other.id}:declined"
                         )
                 fulfilled = msgspec.structs.replace(intent, status="fulfilled", updated_at=_now())
                 stored = await Intents(db).save(intent, fulfilled)
@@ -687,12 +703,7 @@ class BuyerDealController(Controller):
             require_live(offer.status, "declined")
             offer = await offers.set_status(offer_id, "declined")
             notifier = Notifier(db)
-            await notifier.to_vendor(
-                offer.vendor_id,
-                "offer.declined",
-                {"offer": msgspec.to_builtins(offer_view(offer)), "intent_id": offer.intent_id},
-                f"offer:{offer.id}:declined",
-            )
+            await tell_vendor(notifier, offer, "offer.declined", f"offer:{offer.id}:declined")
         await notifier.announce(state.redis)
         return offer_view(offer)
 
@@ -794,16 +805,7 @@ class BuyerDealController(Controller):
     ) -> DisclosurePage:
         """Every reveal, terms acceptance and revocation, newest first, each with its
         consent receipt and Ed25519 signature (verify with `/v1/receipts/public-key`)."""
-        before = None
-        raw = decode_cursor(after)
-        if raw is not None:
-            stamp, _, receipt_id = raw.partition("|")
-            try:
-                before = (datetime.fromisoformat(stamp), receipt_id)
-            except ValueError:
-                raise invalid(
-                    "query.after", "not a cursor returned by this API", status=400
-                ) from None
+        before = decode_time_cursor(after)
         rows = await Receipts(db).ledger(principal.subject_id, limit=limit, before=before)
         items = [
             Disclosure(
@@ -815,7 +817,7 @@ class BuyerDealController(Controller):
             for r in rows
         ]
         cursor = (
-            encode_cursor(f"{rows[-1]['issued_at'].isoformat()}|{rows[-1]['id']}")
+            encode_time_cursor(rows[-1]["issued_at"], rows[-1]["id"])
             if len(rows) == limit
             else None
         )

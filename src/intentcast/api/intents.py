@@ -13,8 +13,8 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, Parameter
 
 from intentcast.api.auth import requires_buyer
-from intentcast.api.errors import conflict, not_found, problem
-from intentcast.api.types import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from intentcast.api.errors import conflict, not_found
+from intentcast.api.types import DEFAULT_LIMIT, decode_time_cursor, encode_time_cursor
 from intentcast.bus.outbox_relay import publish_now
 from intentcast.config import Settings
 from intentcast.domain.intents import (
@@ -178,21 +178,6 @@ async def _draft_to_intent(
     )
 
 
-def _page_cursor(intent: Intent) -> str:
-    return encode_cursor(f"{intent.published_at.isoformat()}|{intent.id}")
-
-
-def _parse_cursor(after: str | None) -> tuple[datetime, str] | None:
-    raw = decode_cursor(after)
-    if raw is None:
-        return None
-    stamp, _, intent_id = raw.partition("|")
-    try:
-        return datetime.fromisoformat(stamp), intent_id
-    except ValueError:
-        raise problem(400, "validation-error", "after: not a cursor returned by this API") from None
-
-
 class IntentController(Controller):
     path = "/v1/intents"
     tags = ["intents"]
@@ -261,11 +246,15 @@ class IntentController(Controller):
         after: Annotated[str | None, Parameter(max_length=200)] = None,
     ) -> IntentPage:
         items = await Intents(db).list_for_buyer(
-            principal.subject_id, statuses=status, limit=limit, before=_parse_cursor(after)
+            principal.subject_id, statuses=status, limit=limit, before=decode_time_cursor(after)
         )
         return IntentPage(
             items=[buyer_intent(i, settings) for i in items],
-            next=_page_cursor(items[-1]) if len(items) == limit else None,
+            next=(
+                encode_time_cursor(items[-1].published_at, items[-1].id)
+                if len(items) == limit
+                else None
+            ),
         )
 
     @get("/{intent_id:str}", operation_id="getIntent", summary="One of your intents")

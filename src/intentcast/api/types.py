@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -73,6 +74,22 @@ def decode_cursor(cursor: str | None) -> str | None:
             raise ValueError("empty cursor")
         return decoded.decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise invalid("query.after", "not a cursor returned by this API", status=400) from None
+
+
+def encode_time_cursor(moment: datetime, item_id: str) -> str:
+    """A cursor for lists ordered newest first by ``(time, id)``."""
+    return encode_cursor(f"{moment.isoformat()}|{item_id}")
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    raw = decode_cursor(cursor)
+    if raw is None:
+        return None
+    stamp, _, item_id = raw.partition("|")
+    try:
+        return datetime.fromisoformat(stamp), item_id
+    except ValueError:
         raise invalid("query.after", "not a cursor returned by this API", status=400) from None
 
 

@@ -19,7 +19,13 @@ from litestar.response import ServerSentEvent
 from intentcast.api.auth import requires_vendor
 from intentcast.api.errors import conflict, invalid, not_found
 from intentcast.api.streams import event_stream, seq_param
-from intentcast.api.types import DEFAULT_LIMIT, decode_cursor, encode_cursor, next_cursor
+from intentcast.api.types import (
+    DEFAULT_LIMIT,
+    decode_cursor,
+    decode_time_cursor,
+    encode_time_cursor,
+    next_cursor,
+)
 from intentcast.config import Settings
 from intentcast.delivery import webhooks as webhook_rules
 from intentcast.domain.vendor_view import VendorIntent, vendor_view
@@ -291,16 +297,7 @@ class VendorWebhookController(Controller):
         store = Webhooks(db)
         if await store.get(principal.subject_id, webhook_id) is None:
             raise not_found("webhook")
-        before = None
-        raw = decode_cursor(after)
-        if raw is not None:
-            stamp, _, delivery_id = raw.partition("|")
-            try:
-                before = (datetime.fromisoformat(stamp), delivery_id)
-            except ValueError:
-                raise invalid(
-                    "query.after", "not a cursor returned by this API", status=400
-                ) from None
+        before = decode_time_cursor(after)
         rows = await store.deliveries(webhook_id, limit=limit, before=before)
         attempts = await store.attempts([r.id for r in rows])
         items = [
@@ -322,9 +319,7 @@ class VendorWebhookController(Controller):
             for r in rows
         ]
         cursor = (
-            encode_cursor(f"{rows[-1].created_at.isoformat()}|{rows[-1].id}")
-            if len(rows) == limit
-            else None
+            encode_time_cursor(rows[-1].created_at, rows[-1].id) if len(rows) == limit else None
         )
         return DeliveryPage(items=items, next=cursor)
 

@@ -91,14 +91,18 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
     settings = _settings(host=host, port=port)
     stack = contextlib.ExitStack()
     if settings.embedded:
+        from intentcast.api.app import resolve_secret_key
         from intentcast.embedded import EmbeddedServices
+        from intentcast.security import encode_key
 
+        secret = settings.secret_key or encode_key(resolve_secret_key(settings))
         services = stack.enter_context(EmbeddedServices(settings.data_path))
         settings = _settings(
             host=host,
             port=port,
             database_url=settings.database_url or services.postgres.url,
             redis_url=settings.redis_url or services.redis.url,
+            secret_key=secret,
         )
     with stack:
         from intentcast.api.app import resolve_secret_key

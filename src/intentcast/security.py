@@ -22,13 +22,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 TOKEN_PREFIXES = {"buyer": "icb_", "vendor": "icv_", "operator": "ico_"}
 ROLE_BY_PREFIX = {prefix: role for role, prefix in TOKEN_PREFIXES.items()}
-_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 _NONCE_BYTES = 12
 
 
-def new_id(prefix: str, length: int = 22) -> str:
-    """A random, prefixed id (``ven_…``): about 113 bits, linking to nothing."""
-    return f"{prefix}_{''.join(secrets.choice(_ID_ALPHABET) for _ in range(length))}"
+def new_id(prefix: str) -> str:
+    """A random, prefixed id (``ven_…``): 120 random bits in lower-case base32, linking to
+    nothing."""
+    return f"{prefix}_{base64.b32encode(os.urandom(15)).decode().lower()}"
 
 
 def new_token(role: str) -> str:
@@ -52,8 +52,12 @@ def decode_key(text: str) -> bytes:
     return key
 
 
+def encode_key(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).decode().rstrip("=")
+
+
 def generate_key_text() -> str:
-    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    return encode_key(os.urandom(32))
 
 
 def load_or_create_key_file(path: Path) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from intentcast.config import Settings
 from intentcast.embedded import EmbeddedServices, die_with_parent
+from intentcast.security import encode_key
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Supervisor:
                 database_url = database_url or self.services.postgres.url
                 redis_url = redis_url or self.services.redis.url
             assert database_url and redis_url
-            secret = self.settings.secret_key or _key_text(resolve_secret_key(self.settings))
+            secret = self.settings.secret_key or encode_key(resolve_secret_key(self.settings))
             operator_token = asyncio.run(_prepare_database(database_url))
             env = self._child_env(database_url, redis_url, secret)
             exe = [sys.executable, "-m", "intentcast"]
@@ -139,12 +140,6 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def _key_text(key: bytes) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(key).decode().rstrip("=")
 
 
 def _version() -> str:

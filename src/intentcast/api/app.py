@@ -104,7 +104,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url or "", max_size=settings.db_pool_size)
         app.state.pool = pool
-        await app.state.taxonomy.load(pool)
+        async with pool.acquire() as conn:
+            await app.state.taxonomy.load(conn)
         app.state.live = LiveHub(redis_client, vendor_channel(""))
         app.state.buyer_live = LiveHub(redis_client, buyer_channel(""))
         app.state.live.start()
@@ -228,5 +229,16 @@ def _openapi_config() -> OpenAPIConfig:
 
 
 def create_app_from_env() -> Litestar:
-    """Entry point for ASGI servers (granian ``--factory``)."""
+    """Entry point for ASGI servers (granian ``--factory``), run in each server worker.
+
+    Granian forks its workers, and a forked child does not inherit the parent-death signal;
+    set it here so a worker never outlives the server process that started it."""
+    import os
+    import signal
+
+    from intentcast.embedded import die_with_parent
+
+    die_with_parent(signal.SIGTERM)
+    if os.getppid() == 1:  # the parent is already gone
+        raise SystemExit(0)
     return create_app(load_settings())

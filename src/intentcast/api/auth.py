@@ -51,7 +51,8 @@ def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
 
 
 def _role_guard(*roles: str):
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # async: Litestar would run a sync guard in a thread pool on every request
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = _principal(connection)
         if principal.role not in roles:
             raise problem(403, "forbidden", "This token's role may not use this route.")
@@ -67,7 +68,7 @@ requires_account = _role_guard("buyer", "vendor", "operator")
 requires_buyer_or_vendor = _role_guard("buyer", "vendor")
 
 
-def requires_verified_vendor(
+async def requires_verified_vendor(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
     principal = _principal(connection)

@@ -23,25 +23,26 @@ class TaxonomyCache:
         self.taxonomy = Taxonomy([])
         self._fingerprint: tuple[object, ...] | None = None
 
-    async def load(self, pool: asyncpg.Pool) -> Taxonomy:
-        async with pool.acquire() as conn:
-            categories = Categories(conn)
-            fingerprint = await categories.fingerprint()
-            if fingerprint != self._fingerprint:
-                self.taxonomy = await categories.taxonomy()
-                self._fingerprint = fingerprint
+    async def load(self, conn: asyncpg.Connection) -> Taxonomy:
+        """Reload if the taxonomy changed. Takes the caller's connection: a handler that
+        already holds one must not wait for a second (that deadlocks the pool under load)."""
+        categories = Categories(conn)
+        fingerprint = await categories.fingerprint()
+        if fingerprint != self._fingerprint:
+            self.taxonomy = await categories.taxonomy()
+            self._fingerprint = fingerprint
         return self.taxonomy
 
-    async def current(self, pool: asyncpg.Pool) -> Taxonomy:
+    async def current(self, conn: asyncpg.Connection) -> Taxonomy:
         if self._fingerprint is None:
-            await self.load(pool)
+            await self.load(conn)
         return self.taxonomy
 
-    async def resolve(self, pool: asyncpg.Pool, ref: str, field: str) -> Category:
+    async def resolve(self, conn: asyncpg.Connection, ref: str, field: str) -> Category:
         """The category ``ref`` names (a path or ``gpc:<id>``), or a 422 with close matches."""
-        found = (await self.current(pool)).resolve(ref)
+        found = (await self.current(conn)).resolve(ref)
         if found is None:
-            found = (await self.load(pool)).resolve(ref)
+            found = (await self.load(conn)).resolve(ref)
         if found is None:
             suggestions = self.taxonomy.suggest(ref)
             hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
@@ -94,6 +95,7 @@ class CategoryController(Controller):
     async def tree(
         self,
         state: State,
+        db: asyncpg.Connection,
         under: Annotated[
             str | None,
             Parameter(
@@ -106,7 +108,7 @@ class CategoryController(Controller):
     ) -> CategoryTree:
         """Intents name a category by path (`electronics/cameras/mirrorless`) or by Google
         Product Taxonomy id (`gpc:<id>`); a subscription to a path covers its whole subtree."""
-        taxonomy = await state.taxonomy.current(state.pool)
+        taxonomy = await state.taxonomy.current(db)
         nodes = taxonomy.tree()
         if under is not None:
             category = taxonomy.resolve(under)

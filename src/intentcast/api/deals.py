@@ -51,10 +51,9 @@ from intentcast.store.deals import (
     RevealRow,
     Reveals,
 )
-from intentcast.store.events import Matches, VendorEvent
-from intentcast.store.inbox import BuyerEvents
+from intentcast.store.events import BuyerEvents, Matches, VendorEvent
 from intentcast.store.intents import Intents
-from intentcast.store.outbox import Outbox
+from intentcast.store.outbox import Outbox, OutboxEvent
 
 RevealField = Literal["name", "email", "phone", "address"]
 
@@ -628,7 +627,7 @@ class BuyerDealController(Controller):
         (`offer.declined`) and every matched vendor gets `intent.closed`. `reveal_fields`
         reveals those persona fields to this vendor in the same step."""
         request = data or AcceptRequest()
-        outbox_ids: list[int] = []
+        outbox_events: list[OutboxEvent] = []
         async with db.transaction():
             offers = Offers(db)
             offer = await offers.get(offer_id, for_update=True)
@@ -660,7 +659,7 @@ class BuyerDealController(Controller):
                 fulfilled = msgspec.structs.replace(intent, status="fulfilled", updated_at=_now())
                 stored = await Intents(db).save(intent, fulfilled)
                 status = stored.status
-                outbox_ids.append(
+                outbox_events.append(
                     await Outbox(db).add(
                         INTENT_CLOSED, stored.id, {"version": stored.version, "status": status}
                     )
@@ -679,8 +678,8 @@ class BuyerDealController(Controller):
                     field_name="reveal_fields",
                 )
         await notifier.announce(state.redis)
-        if outbox_ids:
-            await publish_now(state.pool, state.redis, outbox_ids)
+        if outbox_events:
+            await publish_now(db, state.redis, outbox_events)
         return AcceptResult(offer=offer_view(offer), intent_status=status, reveal=reveal)
 
     @post(

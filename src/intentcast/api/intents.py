@@ -165,7 +165,7 @@ async def _draft_to_intent(
     state: State,
     settings: Settings,
 ) -> Intent:
-    category = await state.taxonomy.resolve(state.pool, data.category, "category")
+    category = await state.taxonomy.resolve(db, data.category, "category")
     buyer = await Buyers(db).get(principal.subject_id)
     return new_intent(
         data,
@@ -226,10 +226,10 @@ class IntentController(Controller):
                     "too-many-open-intents",
                 )
             stored = await intents.insert(intent)
-            outbox_id = await Outbox(db).add(
+            outbox_event = await Outbox(db).add(
                 INTENT_PUBLISHED, stored.id, {"version": stored.version}
             )
-        await publish_now(db, state.redis, [outbox_id])
+        await publish_now(db, state.redis, [outbox_event])
         return buyer_intent(stored, settings)
 
     @get(operation_id="listIntents", summary="Your intents, newest first")
@@ -297,8 +297,8 @@ class IntentController(Controller):
             if event is None:
                 return buyer_intent(intent, settings)
             stored = await intents.save(intent, updated)
-            outbox_id = await Outbox(db).add(
+            outbox_event = await Outbox(db).add(
                 event, stored.id, {"version": stored.version, "status": stored.status}
             )
-        await publish_now(db, state.redis, [outbox_id])
+        await publish_now(db, state.redis, [outbox_event])
         return buyer_intent(stored, settings)

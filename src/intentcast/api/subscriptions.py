@@ -28,7 +28,7 @@ from intentcast.domain.subscriptions import (
 from intentcast.matching.worker import SUBSCRIPTION_CHANGED
 from intentcast.security import new_id
 from intentcast.store.accounts import Principal
-from intentcast.store.outbox import Outbox
+from intentcast.store.outbox import Outbox, OutboxEvent
 from intentcast.store.subscriptions import SubscriptionRow, Subscriptions
 
 log = logging.getLogger(__name__)
@@ -108,15 +108,17 @@ def view(row: SubscriptionRow) -> SubscriptionView:
     )
 
 
-async def _category_paths(state: State, refs: list[str]) -> list[str]:
+async def _category_paths(db: asyncpg.Connection, state: State, refs: list[str]) -> list[str]:
     paths = [
-        (await state.taxonomy.resolve(state.pool, ref, f"categories[{i}]")).path
+        (await state.taxonomy.resolve(db, ref, f"categories[{i}]")).path
         for i, ref in enumerate(refs)
     ]
     return list(dict.fromkeys(paths))
 
 
-async def _announce(state: State, row: SubscriptionRow, outbox_id: int) -> None:
+async def _announce(
+    db: asyncpg.Connection, state: State, row: SubscriptionRow, outbox_event: OutboxEvent
+) -> None:
     """After commit: wake every matcher's index and queue the backfill."""
     try:
         await state.redis.xadd(
@@ -127,7 +129,7 @@ async def _announce(state: State, row: SubscriptionRow, outbox_id: int) -> None:
         )
     except Exception as exc:  # a missed hint is caught up by the matchers' version check
         log.warning("could not announce subscription %s: %s", row.id, exc)
-    await publish_now(state.pool, state.redis, [outbox_id])
+    await publish_now(db, state.redis, [outbox_event])
 
 
 class SubscriptionController(Controller):
@@ -142,7 +144,7 @@ class SubscriptionController(Controller):
         """Categories are taxonomy paths (a path covers its subtree) or `gpc:<id>`. The area
         is H3 cells of any resolution or a disk (`lat`, `lng`, `radius_km` <= 500). Open
         intents that already match are delivered too (backfill)."""
-        categories = await _category_paths(state, data.categories)
+        categories = await _category_paths(db, state, data.categories)
         cells = area_cells(data.area)
         check_subscription(countries=data.countries, budget_min=data.budget_min)
         async with db.transaction():
@@ -172,10 +174,10 @@ class SubscriptionController(Controller):
                     "active": data.active,
                 }
             )
-            outbox_id = await Outbox(db).add(
+            outbox_event = await Outbox(db).add(
                 SUBSCRIPTION_CHANGED, row.id, {"version": row.change_version}
             )
-        await _announce(state, row, outbox_id)
+        await _announce(db, state, row, outbox_event)
         return view(row)
 
     @get(operation_id="listSubscriptions", summary="This vendor's subscriptions")
@@ -216,7 +218,7 @@ class SubscriptionController(Controller):
         given = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         changes: dict[str, Any] = {}
         if "categories" in given:
-            changes["categories"] = await _category_paths(state, given.pop("categories"))
+            changes["categories"] = await _category_paths(db, state, given.pop("categories"))
         if "area" in given:
             area = given.pop("area")
             changes["area"] = None if area is None else msgspec.to_builtins(area)
@@ -239,10 +241,10 @@ class SubscriptionController(Controller):
             if row is None:
                 raise not_found("subscription")
             row = await store.update(subscription_id, changes)
-            outbox_id = await Outbox(db).add(
+            outbox_event = await Outbox(db).add(
                 SUBSCRIPTION_CHANGED, row.id, {"version": row.change_version}
             )
-        await _announce(state, row, outbox_id)
+        await _announce(db, state, row, outbox_event)
         return view(row)
 
     @delete("/{subscription_id:str}", operation_id="deleteSubscription", summary="Unsubscribe")
@@ -255,7 +257,7 @@ class SubscriptionController(Controller):
             if row is None:
                 raise not_found("subscription")
             row = await store.soft_delete(subscription_id)
-            outbox_id = await Outbox(db).add(
+            outbox_event = await Outbox(db).add(
                 SUBSCRIPTION_CHANGED, row.id, {"version": row.change_version}
             )
-        await _announce(state, row, outbox_id)
+        await _announce(db, state, row, outbox_event)

@@ -17,10 +17,30 @@ import msgspec
 import redis.asyncio as redis
 
 from intentcast.bus import STREAM_MAXLEN, WORK_STREAM
+from intentcast.store.outbox import Outbox, OutboxEvent
 
 log = logging.getLogger(__name__)
 
 RELAY_BATCH = 500
+
+
+def _fields(event: OutboxEvent) -> dict[str, str | bytes]:
+    return {
+        "outbox_id": str(event.id),
+        "type": event.event_type,
+        "aggregate_id": event.aggregate_id,
+        "payload": msgspec.json.encode(event.payload),
+    }
+
+
+async def _xadd(client: redis.Redis, events: list[OutboxEvent]) -> None:
+    if len(events) == 1:  # the common case; a pipeline costs more than it saves here
+        await client.xadd(WORK_STREAM, _fields(events[0]), maxlen=STREAM_MAXLEN, approximate=True)
+        return
+    async with client.pipeline(transaction=False) as pipe:
+        for event in events:
+            pipe.xadd(WORK_STREAM, _fields(event), maxlen=STREAM_MAXLEN, approximate=True)
+        await pipe.execute()
 
 
 async def _publish(
@@ -28,58 +48,24 @@ async def _publish(
 ) -> int:
     if not rows:
         return 0
-    async with client.pipeline(transaction=False) as pipe:
-        for row in rows:
-            pipe.xadd(
-                WORK_STREAM,
-                {
-                    "outbox_id": str(row["id"]),
-                    "type": row["event_type"],
-                    "aggregate_id": row["aggregate_id"],
-                    "payload": msgspec.json.encode(row["payload"]),
-                },
-                maxlen=STREAM_MAXLEN,
-                approximate=True,
-            )
-        await pipe.execute()
-    await conn.execute(
-        "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-        [r["id"] for r in rows],
-    )
+    await _xadd(client, [OutboxEvent(**dict(r)) for r in rows])
+    await Outbox(conn).mark_published([r["id"] for r in rows])
     return len(rows)
 
 
 async def publish_now(
-    db: asyncpg.Pool | asyncpg.Connection, client: redis.Redis, outbox_ids: list[int]
+    conn: asyncpg.Connection, client: redis.Redis, events: list[OutboxEvent]
 ) -> None:
-    """Fast path after commit; on any failure the relay publishes the rows later.
-
-    ``db`` is a pool, or — better, in a request handler that already holds one — the
-    request's own connection (outside any transaction): taking a second connection from the
-    pool while holding the first deadlocks the pool once every connection is held by a
-    request waiting for another."""
+    """Fast path right after commit: XADD the events just written, then mark them published
+    (one statement, no transaction). Runs on the caller's own connection: taking a second
+    pool connection while holding one would deadlock the pool under load. On any failure
+    the relay publishes the rows later; a rare double publish is harmless (idempotent
+    consumers)."""
     try:
-        if isinstance(db, asyncpg.Pool):
-            async with db.acquire() as conn:
-                await _publish_ids(conn, client, outbox_ids)
-        else:
-            await _publish_ids(db, client, outbox_ids)
+        await _xadd(client, events)
+        await Outbox(conn).mark_published([e.id for e in events])
     except (redis.RedisError, OSError, asyncpg.PostgresError) as exc:
         log.warning("outbox fast path failed (%s); the relay will publish", exc)
-
-
-async def _publish_ids(
-    conn: asyncpg.Connection, client: redis.Redis, outbox_ids: list[int]
-) -> None:
-    async with conn.transaction():
-        rows = await conn.fetch(
-            """SELECT id, event_type, aggregate_id, payload FROM outbox
-                WHERE id = ANY($1::bigint[]) AND published_at IS NULL
-                  AND processed_at IS NULL
-                ORDER BY id FOR UPDATE SKIP LOCKED""",
-            outbox_ids,
-        )
-        await _publish(conn, client, rows)
 
 
 async def relay_pending(

@@ -11,8 +11,7 @@ import redis.asyncio as redis
 
 from intentcast.bus import buyer_channel
 from intentcast.delivery.events import EventEmitter, encode_event
-from intentcast.store.events import VendorEvent
-from intentcast.store.inbox import BuyerEvents
+from intentcast.store.events import BuyerEvents, VendorEvent
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
-"""Repository for matches and the per-vendor event log.
+"""Repositories for matches and the event logs (one per vendor, one per buyer).
 
-Each vendor has one ordered log; ``seq`` is gap-free because it is taken from the vendor's
+Each owner has one ordered log; ``seq`` is gap-free because it is taken from the owner's
 counter row in the same transaction that appends the event (a rolled-back append gives its
 number back). ``dedupe_key`` makes appends idempotent under redelivery.
 """
@@ -26,11 +26,6 @@ class VendorEvent(msgspec.Struct, frozen=True, kw_only=True):
     data: dict[str, Any]
 
 
-class AppendedEvent(msgspec.Struct, frozen=True, kw_only=True):
-    vendor_id: str
-    event: VendorEvent
-
-
 def _event(row: asyncpg.Record) -> VendorEvent:
     return VendorEvent(
         id=row["id"],
@@ -41,31 +36,38 @@ def _event(row: asyncpg.Record) -> VendorEvent:
     )
 
 
-class VendorEvents:
+class EventLog:
+    """An owner's ordered event log; subclasses name the tables (constants, not input)."""
+
+    owner = ""
+    events_table = ""
+    sequences_table = ""
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
     async def append(
-        self, vendor_id: str, event_type: str, data: dict[str, Any], dedupe_key: str
+        self, owner_id: str, event_type: str, data: dict[str, Any], dedupe_key: str
     ) -> VendorEvent | None:
         """Append to the vendor's log (inside a transaction); None if already there."""
         exists = await self.conn.fetchval(
-            "SELECT 1 FROM vendor_events WHERE vendor_id = $1 AND dedupe_key = $2",
-            vendor_id,
+            f"SELECT 1 FROM {self.events_table} WHERE {self.owner} = $1 AND dedupe_key = $2",
+            owner_id,
             dedupe_key,
         )
         if exists:
             return None
         seq = await self.conn.fetchval(
-            """INSERT INTO vendor_sequences (vendor_id, last_seq) VALUES ($1, 1)
-               ON CONFLICT (vendor_id) DO UPDATE SET last_seq = vendor_sequences.last_seq + 1
+            f"""INSERT INTO {self.sequences_table} ({self.owner}, last_seq) VALUES ($1, 1)
+               ON CONFLICT ({self.owner})
+               DO UPDATE SET last_seq = {self.sequences_table}.last_seq + 1
                RETURNING last_seq""",
-            vendor_id,
+            owner_id,
         )
         row = await self.conn.fetchrow(
-            """INSERT INTO vendor_events (vendor_id, seq, id, type, data, dedupe_key)
+            f"""INSERT INTO {self.events_table} ({self.owner}, seq, id, type, data, dedupe_key)
                VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, seq, type, created_at, data""",
-            vendor_id,
+            owner_id,
             seq,
             new_id("evt"),
             event_type,
@@ -77,83 +79,100 @@ class VendorEvents:
     async def append_many(
         self, items: list[tuple[str, str, dict[str, Any], str]]
     ) -> list[tuple[str, VendorEvent]]:
-        """``append`` for several ``(vendor_id, type, data, dedupe_key)`` at once, in three
-        statements instead of three per event; returns ``(vendor_id, event)`` for the ones
+        """``append`` for several ``(owner_id, type, data, dedupe_key)`` at once, in three
+        statements instead of three per event; returns ``(owner_id, event)`` for the ones
         appended (those already in the log are skipped), in the order given.
 
-        Sequence rows are locked in the order given, so callers pass vendors sorted (as the
-        one-by-one path does) and parallel matchers cannot deadlock. A vendor named twice
+        Sequence rows are locked in the order given, so callers pass owners sorted (as the
+        one-by-one path does) and parallel matchers cannot deadlock. An owner named twice
         falls back to one-by-one appends, which number its events in the order given."""
         if not items:
             return []
-        vendor_ids = [v for v, _, _, _ in items]
-        if len(set(vendor_ids)) != len(vendor_ids):
+        owner_ids = [v for v, _, _, _ in items]
+        if len(set(owner_ids)) != len(owner_ids):
             out = []
-            for vendor_id, event_type, data, dedupe_key in items:
-                event = await self.append(vendor_id, event_type, data, dedupe_key)
+            for owner_id, event_type, data, dedupe_key in items:
+                event = await self.append(owner_id, event_type, data, dedupe_key)
                 if event is not None:
-                    out.append((vendor_id, event))
+                    out.append((owner_id, event))
             return out
         present = await self.conn.fetch(
-            """SELECT e.vendor_id FROM vendor_events e
+            f"""SELECT e.{self.owner} AS owner FROM {self.events_table} e
                  JOIN unnest($1::text[], $2::text[]) AS t(v, k)
-                   ON e.vendor_id = t.v AND e.dedupe_key = t.k""",
-            vendor_ids,
+                   ON e.{self.owner} = t.v AND e.dedupe_key = t.k""",
+            owner_ids,
             [k for _, _, _, k in items],
         )
         if present:
-            skip = {r["vendor_id"] for r in present}
+            skip = {r["owner"] for r in present}
             items = [item for item in items if item[0] not in skip]
             if not items:
                 return []
-            vendor_ids = [v for v, _, _, _ in items]
+            owner_ids = [v for v, _, _, _ in items]
         seq_rows = await self.conn.fetch(
-            """INSERT INTO vendor_sequences (vendor_id, last_seq)
+            f"""INSERT INTO {self.sequences_table} ({self.owner}, last_seq)
                SELECT v, 1 FROM unnest($1::text[]) WITH ORDINALITY AS t(v, n) ORDER BY n
-               ON CONFLICT (vendor_id) DO UPDATE SET last_seq = vendor_sequences.last_seq + 1
-               RETURNING vendor_id, last_seq""",
-            vendor_ids,
+               ON CONFLICT ({self.owner})
+               DO UPDATE SET last_seq = {self.sequences_table}.last_seq + 1
+               RETURNING {self.owner} AS owner, last_seq""",
+            owner_ids,
         )
-        seqs = {r["vendor_id"]: r["last_seq"] for r in seq_rows}
+        seqs = {r["owner"]: r["last_seq"] for r in seq_rows}
         rows = await self.conn.fetch(
-            """INSERT INTO vendor_events (vendor_id, seq, id, type, data, dedupe_key)
+            f"""INSERT INTO {self.events_table} ({self.owner}, seq, id, type, data, dedupe_key)
                SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[],
                                     $5::jsonb[], $6::text[])
-               RETURNING vendor_id, id, seq, type, created_at, data""",
-            vendor_ids,
-            [seqs[v] for v in vendor_ids],
+               RETURNING {self.owner} AS owner, id, seq, type, created_at, data""",
+            owner_ids,
+            [seqs[v] for v in owner_ids],
             [new_id("evt") for _ in items],
             [t for _, t, _, _ in items],
             [d for _, _, d, _ in items],
             [k for _, _, _, k in items],
         )
-        by_vendor = {r["vendor_id"]: _event(r) for r in rows}
-        return [(v, by_vendor[v]) for v in vendor_ids]
+        by_owner = {r["owner"]: _event(r) for r in rows}
+        return [(v, by_owner[v]) for v in owner_ids]
 
-    async def after(self, vendor_id: str, after_seq: int, limit: int) -> list[VendorEvent]:
+    async def after(self, owner_id: str, after_seq: int, limit: int) -> list[VendorEvent]:
         rows = await self.conn.fetch(
-            """SELECT id, seq, type, created_at, data FROM vendor_events
-                WHERE vendor_id = $1 AND seq > $2 ORDER BY seq LIMIT $3""",
-            vendor_id,
+            f"""SELECT id, seq, type, created_at, data FROM {self.events_table}
+                WHERE {self.owner} = $1 AND seq > $2 ORDER BY seq LIMIT $3""",
+            owner_id,
             after_seq,
             limit,
         )
         return [_event(r) for r in rows]
 
-    async def by_id(self, vendor_id: str, event_id: str) -> VendorEvent | None:
+    async def by_id(self, owner_id: str, event_id: str) -> VendorEvent | None:
         row = await self.conn.fetchrow(
-            """SELECT id, seq, type, created_at, data FROM vendor_events
-                WHERE vendor_id = $1 AND id = $2""",
-            vendor_id,
+            f"""SELECT id, seq, type, created_at, data FROM {self.events_table}
+                WHERE {self.owner} = $1 AND id = $2""",
+            owner_id,
             event_id,
         )
         return None if row is None else _event(row)
 
-    async def last_seq(self, vendor_id: str) -> int:
+    async def last_seq(self, owner_id: str) -> int:
         value = await self.conn.fetchval(
-            "SELECT last_seq FROM vendor_sequences WHERE vendor_id = $1", vendor_id
+            f"SELECT last_seq FROM {self.sequences_table} WHERE {self.owner} = $1", owner_id
         )
         return value or 0
+
+
+class VendorEvents(EventLog):
+    """A vendor's log: every channel (feed, SSE, webhooks) reads it."""
+
+    owner = "vendor_id"
+    events_table = "vendor_events"
+    sequences_table = "vendor_sequences"
+
+
+class BuyerEvents(EventLog):
+    """A buyer's log: offers and messages for ``/v1/me/stream``."""
+
+    owner = "buyer_id"
+    events_table = "buyer_events"
+    sequences_table = "buyer_sequences"
 
 
 class Matches:

@@ -19,14 +19,22 @@ class Outbox:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def add(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> int:
+    async def add(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> OutboxEvent:
         """Record an event; call inside the transaction that makes the change."""
-        return await self.conn.fetchval(
+        outbox_id = await self.conn.fetchval(
             """INSERT INTO outbox (event_type, aggregate_id, payload) VALUES ($1, $2, $3)
                RETURNING id""",
             event_type,
             aggregate_id,
             payload,
+        )
+        return OutboxEvent(
+            id=outbox_id, event_type=event_type, aggregate_id=aggregate_id, payload=payload
+        )
+
+    async def mark_published(self, outbox_ids: list[int]) -> None:
+        await self.conn.execute(
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", outbox_ids
         )
 
     async def add_many(self, events: list[tuple[str, str, dict[str, Any]]]) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.params import Parameter
 
 from intentcast.api.auth import requires_account, requires_vendor
 from intentcast.api.errors import conflict, not_found
@@ -20,6 +19,7 @@ from intentcast.api.types import (
     DisplayName,
     Email,
     HttpUrl,
+    LimitParam,
     LongText,
     PersonName,
     Phone,
@@ -364,7 +364,7 @@ class VendorTokenController(Controller):
         self,
         principal: Principal,
         db: asyncpg.Connection,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = DEFAULT_LIMIT,
+        limit: LimitParam = DEFAULT_LIMIT,
         after: str | None = None,
     ) -> TokenPage:
         rows = await Tokens(db).list_for(

@@ -23,6 +23,8 @@ from intentcast.api.errors import conflict, invalid, not_found, problem
 from intentcast.api.streams import event_stream, seq_param
 from intentcast.api.types import (
     DEFAULT_LIMIT,
+    AfterParam,
+    LimitParam,
     decode_cursor,
     decode_time_cursor,
     encode_time_cursor,
@@ -590,8 +592,8 @@ class OfferController(Controller):
         self,
         principal: Principal,
         db: asyncpg.Connection,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = DEFAULT_LIMIT,
-        after: Annotated[str | None, Parameter(max_length=200)] = None,
+        limit: LimitParam = DEFAULT_LIMIT,
+        after: AfterParam = None,
     ) -> VendorOfferPage:
         rows = await Offers(db).for_vendor(
             principal.subject_id, limit=limit, after=decode_cursor(after)
@@ -799,8 +801,8 @@ class BuyerDealController(Controller):
         self,
         principal: Principal,
         db: asyncpg.Connection,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = DEFAULT_LIMIT,
-        after: Annotated[str | None, Parameter(max_length=200)] = None,
+        limit: LimitParam = DEFAULT_LIMIT,
+        after: AfterParam = None,
     ) -> DisclosurePage:
         """Every reveal, terms acceptance and revocation, newest first, each with its
         consent receipt and Ed25519 signature (verify with `/v1/receipts/public-key`)."""

@@ -14,7 +14,13 @@ from litestar.params import Body, Parameter
 
 from intentcast.api.auth import requires_buyer
 from intentcast.api.errors import conflict, not_found
-from intentcast.api.types import DEFAULT_LIMIT, decode_time_cursor, encode_time_cursor
+from intentcast.api.types import (
+    DEFAULT_LIMIT,
+    AfterParam,
+    LimitParam,
+    decode_time_cursor,
+    encode_time_cursor,
+)
 from intentcast.bus.outbox_relay import publish_now
 from intentcast.config import Settings
 from intentcast.domain.intents import (
@@ -242,8 +248,8 @@ class IntentController(Controller):
             list[IntentStatusFilter] | None,
             Parameter(description="Only these statuses (repeat the parameter for several)."),
         ] = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = DEFAULT_LIMIT,
-        after: Annotated[str | None, Parameter(max_length=200)] = None,
+        limit: LimitParam = DEFAULT_LIMIT,
+        after: AfterParam = None,
     ) -> IntentPage:
         items = await Intents(db).list_for_buyer(
             principal.subject_id, statuses=status, limit=limit, before=decode_time_cursor(after)

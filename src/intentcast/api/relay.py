@@ -15,11 +15,10 @@ import asyncpg
 import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
 
 from intentcast.api.auth import requires_buyer_or_vendor, requires_verified_vendor
 from intentcast.api.errors import conflict, not_found, problem
-from intentcast.api.types import DEFAULT_LIMIT, decode_cursor, next_cursor
+from intentcast.api.types import DEFAULT_LIMIT, AfterParam, LimitParam, decode_cursor, next_cursor
 from intentcast.delivery.notify import Notifier
 from intentcast.domain.intents import is_live
 from intentcast.domain.scrubbing import scrub
@@ -203,8 +202,8 @@ class RelayController(Controller):
         self,
         principal: Principal,
         db: asyncpg.Connection,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = DEFAULT_LIMIT,
-        after: Annotated[str | None, Parameter(max_length=200)] = None,
+        limit: LimitParam = DEFAULT_LIMIT,
+        after: AfterParam = None,
     ) -> ThreadPage:
         rows = await Threads(db).list_for(
             principal.role, principal.subject_id, limit=limit, after=decode_cursor(after)

@@ -11,11 +11,11 @@ import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.openapi.spec import Example
-from litestar.params import Body, Parameter
+from litestar.params import Body
 
 from intentcast.api.auth import requires_verified_vendor
 from intentcast.api.errors import conflict, not_found
-from intentcast.api.types import DEFAULT_LIMIT, decode_cursor, next_cursor
+from intentcast.api.types import DEFAULT_LIMIT, AfterParam, LimitParam, decode_cursor, next_cursor
 from intentcast.bus import STREAM_MAXLEN, SUBS_STREAM
 from intentcast.bus.outbox_relay import publish_now
 from intentcast.domain.subscriptions import (
@@ -185,8 +185,8 @@ class SubscriptionController(Controller):
         self,
         principal: Principal,
         db: asyncpg.Connection,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = DEFAULT_LIMIT,
-        after: Annotated[str | None, Parameter(max_length=200)] = None,
+        limit: LimitParam = DEFAULT_LIMIT,
+        after: AfterParam = None,
     ) -> SubscriptionPage:
         rows = await Subscriptions(db).list_for_vendor(
             principal.subject_id, limit=limit, after=decode_cursor(after)

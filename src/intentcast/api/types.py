@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
+from litestar.params import Parameter
 
 from intentcast.api.errors import invalid
 
@@ -58,6 +59,11 @@ LongText = Annotated[str, msgspec.Meta(max_length=4000)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=200)]
 
 DEFAULT_LIMIT = 50
+
+LimitParam = Annotated[int, Parameter(ge=1, le=200, description="Items per page (1-200).")]
+AfterParam = Annotated[
+    str | None, Parameter(max_length=200, description="The `next` cursor of the previous page.")
+]
 
 
 def encode_cursor(value: str) -> str:

@@ -21,6 +21,8 @@ from intentcast.api.errors import conflict, invalid, not_found
 from intentcast.api.streams import event_stream, seq_param
 from intentcast.api.types import (
     DEFAULT_LIMIT,
+    AfterParam,
+    LimitParam,
     decode_cursor,
     decode_time_cursor,
     encode_time_cursor,
@@ -267,8 +269,8 @@ class VendorWebhookController(Controller):
         self,
         principal: Principal,
         db: asyncpg.Connection,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = DEFAULT_LIMIT,
-        after: Annotated[str | None, Parameter(max_length=200)] = None,
+        limit: LimitParam = DEFAULT_LIMIT,
+        after: AfterParam = None,
     ) -> WebhookPage:
         rows = await Webhooks(db).list_for(
             principal.subject_id, limit=limit, after=decode_cursor(after)
@@ -290,8 +292,8 @@ class VendorWebhookController(Controller):
         webhook_id: str,
         principal: Principal,
         db: asyncpg.Connection,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = DEFAULT_LIMIT,
-        after: Annotated[str | None, Parameter(max_length=200)] = None,
+        limit: LimitParam = DEFAULT_LIMIT,
+        after: AfterParam = None,
     ) -> DeliveryPage:
         """Newest first; each delivery with every attempt (time, outcome, status, error)."""
         store = Webhooks(db)

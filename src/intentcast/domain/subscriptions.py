@@ -32,7 +32,9 @@ class Money(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
 
 
-class AreaDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class AreaDraft(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """`{"cells": [...]}` (H3 cells, any resolution) or `{"lat", "lng", "radius_km"}`."""
 
     cells: (

@@ -334,3 +334,20 @@ def test_index_equals_brute_force(data: tuple, big: int) -> None:
         assert not index._checks and not index._parts
     finally:
         index_module._BIG = saved
+
+
+def test_keyword_phrases_judged_inline_like_the_predicate() -> None:
+    """Empty, single-word and multi-word phrases, alone and among others."""
+    i = intent(words=words_of("a mint sony body with lens"))
+    for keywords, expected in [
+        ((), True),
+        (((),), False),
+        (((), ("sony",)), True),
+        ((("sony", "body"),), True),
+        ((("body", "sony"),), False),
+        ((("body", "sony"), ()), False),
+        ((("canon",), ("with", "lens")), True),
+        ((("mint",),), True),
+    ]:
+        check(i, sub(keywords=keywords), expected)
+        check(i, sub(keywords=keywords, cells=(CELL7,), countries=("DE",)), expected)

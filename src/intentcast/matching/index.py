@@ -36,9 +36,11 @@ Each subscription has one entry ``(subscription, check)``. ``check`` is ``None``
 layout already proves the match (no constraint beyond category and area / country), else a
 shared `_Check`: the constraints left (budget, each attribute, keywords, fulfilment, and
 countries for area subscriptions) as `_Part` s, each a bare subscription carrying just that
-constraint and judged by `matches_beyond_category` — the rules are a conjunction, so the
-leftovers hold iff every part does. Subscriptions share checks and parts by value, and an
-intent judges each distinct check and part once, however many subscriptions it reaches.
+constraint — the rules are a conjunction, so the leftovers hold iff every part does. `match`
+judges a part inline by its kind, with the very test `matches_beyond_category` applies to
+that bare subscription (no call, no absent rules to skip). Subscriptions share checks and
+parts by value, and an intent judges each distinct check and part once, however many
+subscriptions it reaches (a check's leading budget part is simply compared each time).
 
 A bucket is the entry itself while it holds one subscription (most keys), a list of entries
 up to `_BIG`, then a dict ``{check: {id: subscription}}``: a crowded bucket costs one
@@ -63,9 +65,9 @@ import msgspec
 from intentcast.domain.matching import (
     MatchableIntent,
     Subscription,
+    contains_phrase,
     in_subtree,
     matches,
-    matches_beyond_category,
 )
 
 __all__ = ["SubscriptionIndex"]
@@ -78,6 +80,17 @@ _PARENT_BITS = tuple((r << _RES_SHIFT) | ((1 << (3 * (15 - r))) - 1) for r in ra
 _BIG = 24  # a bucket with more entries than this becomes a dict keyed by subscription id
 
 _ANY_COUNTRY: Any = object()  # plain-bucket key of subscriptions naming no country
+
+# Part kinds (`_Part.kind`): how `match` judges a part, each exactly as
+# `matches_beyond_category` judges that one constraint of the bare subscription.
+_COUNTRIES = 0  # a: frozenset of countries; holds iff intent.country in a
+_BUDGET = 1  # a: budget_min, b: currency; fails iff a shown max in b is below a
+_ATTRIBUTE = 2  # a: key, b: accepted values; fails iff the intent offers a and no value of b
+_WORD = 3  # a: one single-word keyword; holds iff a is one of intent.words
+_PHRASE = 4  # a: a phrase of 2+ words; holds iff contains_phrase(intent.words, a)
+_ANY_OF = 5  # keywords: holds iff one of `any_of` does
+_FULFILMENT = 6  # a: frozenset of modes; fails iff the intent names modes and none of a
+_NO_WORD: Any = object()
 
 Entry = tuple[Subscription, "_Check | None"]
 # small: a list of entries; crowded: {check: {id: subscription}} (see the module docstring)
@@ -190,13 +203,13 @@ class _Part:
     """One constraint of the match rules, as a bare subscription carrying only it.
 
     The rules are a conjunction ("all of which must hold"; an absent constraint holds), so a
-    subscription's leftover constraints hold iff each part does, each judged by
-    `matches_beyond_category` itself. Parts are shared by all subscriptions naming the same
-    constraint (budget ``EUR 100``, fulfilment ``{pickup}``…), so an intent judges each
-    distinct part once, however many subscriptions it reaches.
+    subscription's leftover constraints hold iff each part does, each judged (inline, by
+    ``kind``) as `matches_beyond_category` would judge ``sub``. Parts are shared by all
+    subscriptions naming the same constraint (budget ``EUR 100``, fulfilment ``{pickup}``…),
+    so an intent judges each distinct part once, however many subscriptions it reaches.
     """
 
-    __slots__ = ("any_of", "key", "sub", "users")
+    __slots__ = ("a", "any_of", "b", "key", "kind", "sub", "users")
 
     def __init__(self, key: tuple, sub: Subscription, any_of: tuple[_Part, ...] = ()) -> None:
         self.key = key
@@ -205,17 +218,54 @@ class _Part:
         # keywords: the rule wants any one of them, so the part holds iff one of these
         # single-keyword parts does (shared across subscriptions naming that keyword)
         self.any_of = any_of
+        # how `match` judges it inline (see the kinds above): the same test as
+        # `matches_beyond_category(intent, sub)`, without the call and the absent rules
+        self.a: Any = None
+        self.b: Any = None
+        if any_of:
+            self.kind = _ANY_OF
+        elif sub.countries:
+            self.kind = _COUNTRIES
+            self.a = frozenset(sub.countries)
+        elif sub.budget_min is not None:
+            self.kind = _BUDGET
+            self.a = sub.budget_min
+            self.b = sub.budget_currency
+        elif sub.attributes:
+            self.kind = _ATTRIBUTE
+            ((self.a, self.b),) = sub.attributes.items()
+        elif sub.keywords:
+            (phrase,) = sub.keywords
+            if len(phrase) <= 1:
+                self.kind = _WORD
+                # an empty phrase is in no text: a "word" no intent has (compares unequal)
+                self.a = phrase[0] if phrase else _NO_WORD
+            else:
+                self.kind = _PHRASE
+                self.a = phrase
+        else:
+            self.kind = _FULFILMENT
+            self.a = sub.fulfilment
 
 
 class _Check:
     """The parts left to judge for subscriptions filed alike, shared by all of them."""
 
-    __slots__ = ("key", "parts", "users")
+    __slots__ = ("budget_currency", "budget_min", "key", "parts", "rest", "users")
 
     def __init__(self, key: tuple, parts: tuple[_Part, ...]) -> None:
         self.key = key
         self.parts = parts
         self.users = 0
+        # a leading budget part is compared directly (cheaper than caching its verdict);
+        # `rest` is judged after it, in order, so a failing part stops the others
+        self.budget_min: Any = None
+        self.budget_currency: Any = None
+        self.rest = parts
+        if parts and parts[0].kind == _BUDGET:
+            self.budget_min = parts[0].a
+            self.budget_currency = parts[0].b
+            self.rest = parts[1:]
 
 
 def _part_specs(sub: Subscription, layout: _Layout) -> list[tuple[tuple, dict[str, Any]]]:
@@ -454,24 +504,53 @@ class SubscriptionIndex:
         keep = out.append
         extend = out.extend
         verdicts: dict[_Check | _Part, bool] = {}
+        get = verdicts.get
+        words = intent.words
+        offers = intent.attributes
+        modes = intent.fulfilment
+        budget_max = intent.budget_max
+        currency = intent.budget_currency
 
         def judge(check: _Check) -> bool:
-            for part in check.parts:
-                verdict = verdicts.get(part)
-                if verdict is None:
-                    if part.any_of:
-                        verdict = False
+            """Whether every part of `check` holds, each part judged once per intent."""
+            if (
+                check.budget_min is not None
+                and budget_max is not None
+                and currency == check.budget_currency
+                and budget_max < check.budget_min
+            ):
+                return False
+            for part in check.rest:
+                held = get(part)
+                if held is None:
+                    kind = part.kind
+                    if kind == _BUDGET:
+                        held = not (
+                            budget_max is not None and currency == part.b and budget_max < part.a
+                        )
+                    elif kind == _WORD:
+                        held = part.a in words
+                    elif kind == _ANY_OF:
+                        held = False
                         for atom in part.any_of:
-                            held = verdicts.get(atom)
-                            if held is None:
-                                held = verdicts[atom] = matches_beyond_category(intent, atom.sub)
-                            if held:
-                                verdict = True
+                            if atom.kind == _WORD:
+                                if atom.a in words:
+                                    held = True
+                                    break
+                            elif atom.a[0] in words and contains_phrase(words, atom.a):
+                                held = True
                                 break
+                    elif kind == _ATTRIBUTE:
+                        offered = offers.get(part.a)
+                        held = offered is None or bool(offered & part.b)
+                    elif kind == _FULFILMENT:
+                        held = not modes or bool(part.a & modes)
+                    elif kind == _PHRASE:
+                        held = part.a[0] in words and contains_phrase(words, part.a)
                     else:
-                        verdict = matches_beyond_category(intent, part.sub)
-                    verdicts[part] = verdict
-                if not verdict:
+                        held = country in part.a
+                    verdicts[part] = held
+                if not held:
                     return False
             return True
 
@@ -482,7 +561,7 @@ class SubscriptionIndex:
                     if check is None:
                         keep(sub)
                         continue
-                    verdict = verdicts.get(check)
+                    verdict = get(check)
                     if verdict is None:
                         verdict = verdicts[check] = judge(check)
                     if verdict:
@@ -490,7 +569,7 @@ class SubscriptionIndex:
                 continue
             for check, group in bucket.items():  # type: ignore[union-attr]
                 if check is not None:
-                    verdict = verdicts.get(check)
+                    verdict = get(check)
                     if verdict is None:
                         verdict = verdicts[check] = judge(check)
                     if not verdict:

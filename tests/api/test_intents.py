@@ -123,8 +123,6 @@ async def test_two_intents_of_one_buyer_share_no_linking_field(client, buyer) ->
         "expires_at",
     }
     assert "id" not in shared
-    id_chars = set(first["id"][4:]) & set(second["id"][4:])
-    assert first["id"][4:12] != second["id"][4:12] or len(id_chars) < 30
 
 
 @pytest.mark.parametrize("entry", CORPUS["pii"], ids=lambda e: e["kind"] + ":" + e["secret"][:20])

@@ -17,6 +17,7 @@ import msgspec
 from intentcast.domain.codes import is_country, is_currency
 from intentcast.domain.errors import RuleViolation
 from intentcast.domain.intents import Attributes, Fulfilment
+from intentcast.domain.location import is_cell
 from intentcast.domain.matching import Subscription, normalise_attributes, normalise_keyword
 
 MAX_CATEGORIES = 50
@@ -116,7 +117,7 @@ def area_cells(area: AreaDraft | None) -> list[str]:
         if not area.cells:
             raise RuleViolation("area.cells", "must not be empty; omit area to match anywhere")
         for i, cell in enumerate(area.cells):
-            if not _is_cell(cell):
+            if not is_cell(cell):
                 raise RuleViolation(f"area.cells[{i}]", f"{cell!r} is not an H3 cell")
         return sorted(set(area.cells))
     if area.lat is None or area.lng is None or area.radius_km is None:
@@ -183,10 +184,3 @@ def for_matching(
         active=active,
         max_per_hour=max_per_hour,
     )
-
-
-def _is_cell(text: str) -> bool:
-    try:
-        return bool(h3.is_valid_cell(text))
-    except (TypeError, ValueError):
-        return False

@@ -581,11 +581,3 @@ class SubscriptionIndex:
 
     def _scan(self, intent: MatchableIntent) -> list[Subscription]:
         return [s for s, _ in self._entries.values() if s.active and matches(intent, s)]
-
-    def candidates_count(self) -> int:
-        """Number of (bucket, subscription) entries held: a size figure for metrics."""
-        total = 0
-        for node in self._categories.values():
-            for buckets in (node.exact, node.coarse, node.plain):
-                total += sum(len(b) for b in buckets.values())
-        return total

@@ -152,12 +152,6 @@ class EventLog:
         )
         return None if row is None else _event(row)
 
-    async def last_seq(self, owner_id: str) -> int:
-        value = await self.conn.fetchval(
-            f"SELECT last_seq FROM {self.sequences_table} WHERE {self.owner} = $1", owner_id
-        )
-        return value or 0
-
 
 class VendorEvents(EventLog):
     """A vendor's log: every channel (feed, SSE, webhooks) reads it."""

@@ -47,11 +47,3 @@ class Outbox:
             "UPDATE outbox SET processed_at = now() WHERE id = $1 AND processed_at IS NULL",
             outbox_id,
         )
-
-    async def for_aggregate(self, aggregate_id: str) -> list[OutboxEvent]:
-        rows = await self.conn.fetch(
-            """SELECT id, event_type, aggregate_id, payload FROM outbox
-                WHERE aggregate_id = $1 ORDER BY id""",
-            aggregate_id,
-        )
-        return [OutboxEvent(**dict(r)) for r in rows]

@@ -6,13 +6,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install serve test lint format openapi bench clean
+.PHONY: help install serve test lint format openapi bench bench-matcher bench-e2e clean
 
 help:
-	@echo "make serve    - install into $(VENV) and run intentcast on embedded PostgreSQL + Redis"
-	@echo "make test     - install with test extras, lint, run the whole test suite"
-	@echo "make openapi  - regenerate openapi/openapi.json from the app"
-	@echo "make bench    - run the benchmarks (see bench/README.md)"
+	@echo "make serve         - install into $(VENV) and run intentcast on embedded PostgreSQL + Redis"
+	@echo "make test          - install with test extras, lint, run the whole test suite"
+	@echo "make lint          - ruff, and the layer contracts (lint-imports; see pyproject.toml)"
+	@echo "make format        - ruff format + fixes"
+	@echo "make openapi       - regenerate openapi/openapi.json from the app"
+	@echo "make bench         - bench-matcher, then bench-e2e (see bench/README.md)"
+	@echo "make bench-matcher - the in-memory matcher vs brute force vs PostgreSQL"
+	@echo "make bench-e2e     - real processes: publish over HTTP -> SSE and webhook latency"
+	@echo "  BENCH_FLAGS=\"--quick --no-write\" for a short run that leaves bench/RESULTS.md alone"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +35,7 @@ serve: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	PYTHONPATH=src $(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench
@@ -44,8 +50,16 @@ openapi: $(STAMP)
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis
 
+# Both scripts take --quick (a run of seconds, not ~15 min + ~2 min) and --no-write (print only,
+# leave bench/RESULTS.md alone): make bench BENCH_FLAGS="--quick --no-write".
+BENCH_FLAGS ?=
+
+bench: $(STAMP)
+	$(MAKE) bench-matcher
+	$(MAKE) bench-e2e
+
 bench-matcher: $(STAMP)
-	$(BIN)/python bench/matcher.py
+	$(BIN)/python bench/matcher.py $(BENCH_FLAGS)
 
 bench-e2e: $(STAMP)
-	$(BIN)/python bench/e2e.py
+	$(BIN)/python bench/e2e.py $(BENCH_FLAGS)

@@ -17,7 +17,10 @@ import redis.asyncio as redis
 
 from intentcast.bus.outbox_relay import relay_pending
 from intentcast.config import Settings
+from intentcast.delivery.webhooks import next_delay
+from intentcast.delivery.worker import POLL_S, DeliveryWorker, RetryDelay
 from intentcast.domain.intents import INTENT_CLOSED
+from intentcast.matching.worker import RECLAIM_EVERY_S, Matcher
 from intentcast.store.db import create_pool
 from intentcast.store.idempotency import IdempotencyKeys
 from intentcast.store.intents import Intents
@@ -31,13 +34,26 @@ EXPIRY_BATCH = 500
 
 
 class WorkerContext:
-    """What every role loop gets: settings, a pool, Redis, and a stop event."""
+    """What every role loop gets: settings, a pool, Redis, a stop event, and the workers'
+    timings (the defaults in production; tests shorten them)."""
 
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, redis_client: redis.Redis) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        redis_client: redis.Redis,
+        *,
+        reclaim_every_s: float = RECLAIM_EVERY_S,
+        delivery_poll_s: float = POLL_S,
+        retry_delay: RetryDelay = next_delay,
+    ) -> None:
         self.settings = settings
         self.pool = pool
         self.redis = redis_client
         self.stopping = asyncio.Event()
+        self.reclaim_every_s = reclaim_every_s
+        self.delivery_poll_s = delivery_poll_s
+        self.retry_delay = retry_delay
 
     async def sleep(self, seconds: float) -> None:
         """Sleep, but wake at once when asked to stop."""
@@ -124,18 +140,24 @@ async def run_scheduler_role(ctx: WorkerContext) -> None:
 
 
 async def run_matcher(ctx: WorkerContext) -> None:
-    from intentcast.matching.worker import Matcher
-
-    await Matcher(ctx.settings, ctx.pool, ctx.redis).run(ctx.stopping)
+    matcher = Matcher(ctx.settings, ctx.pool, ctx.redis, reclaim_every_s=ctx.reclaim_every_s)
+    await matcher.run(ctx.stopping)
 
 
 async def run_delivery(ctx: WorkerContext) -> None:
     from intentcast.api.app import resolve_secret_key
-    from intentcast.delivery.worker import DeliveryWorker
     from intentcast.security import Sealer
 
     sealer = Sealer(resolve_secret_key(ctx.settings))
-    await DeliveryWorker(ctx.settings, ctx.pool, ctx.redis, sealer).run(ctx.stopping)
+    worker = DeliveryWorker(
+        ctx.settings,
+        ctx.pool,
+        ctx.redis,
+        sealer,
+        poll_s=ctx.delivery_poll_s,
+        retry_delay=ctx.retry_delay,
+    )
+    await worker.run(ctx.stopping)
 
 
 ROLES: dict[str, Callable[[WorkerContext], Awaitable[None]]] = {

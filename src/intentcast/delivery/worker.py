@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Callable
 
 import asyncpg
 import httpx
@@ -31,10 +32,20 @@ POLL_S = 1.0
 BATCH = 50
 CONCURRENCY = 32
 
+RetryDelay = Callable[..., float | None]
+"""Seconds before retry ``attempt`` (``retry_after=`` the receiver's hint), ``None`` to stop."""
+
 
 class DeliveryWorker:
     def __init__(
-        self, settings: Settings, pool: asyncpg.Pool, client: redis.Redis, sealer: Sealer
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        client: redis.Redis,
+        sealer: Sealer,
+        *,
+        poll_s: float = POLL_S,
+        retry_delay: RetryDelay = next_delay,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -43,6 +54,8 @@ class DeliveryWorker:
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         self.slots = asyncio.Semaphore(CONCURRENCY)
+        self.poll_s = poll_s
+        self.retry_delay = retry_delay
 
     async def attempt(self, delivery_id: str) -> None:
         async with self.slots, self.pool.acquire() as conn:
@@ -73,7 +86,7 @@ class DeliveryWorker:
             )
             retry_in = None
             if result.outcome == Outcome.RETRY:
-                retry_in = next_delay(delivery.attempts + 1, retry_after=result.retry_after)
+                retry_in = self.retry_delay(delivery.attempts + 1, retry_after=result.retry_after)
             async with conn.transaction():
                 await store.record_attempt(
                     delivery_id,
@@ -107,7 +120,7 @@ class DeliveryWorker:
         try:
             while not stopping.is_set():
                 try:
-                    if loop.time() - last_poll >= POLL_S:
+                    if loop.time() - last_poll >= self.poll_s:
                         last_poll = loop.time()
                         async with self.pool.acquire() as conn:
                             for delivery_id in await Webhooks(conn).due(BATCH):
@@ -122,7 +135,7 @@ class DeliveryWorker:
                             await self.redis.xack(DELIVER_STREAM, DELIVERY_GROUP, message_id)
                 except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                     log.warning("delivery worker lost Redis (%s); polling PostgreSQL", exc)
-                    await asyncio.sleep(POLL_S)
+                    await asyncio.sleep(self.poll_s)
                 except redis.ResponseError as exc:
                     if "NOGROUP" not in str(exc):
                         raise

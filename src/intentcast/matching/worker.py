@@ -45,7 +45,14 @@ BACKFILL_LIMIT = 5000
 
 
 class Matcher:
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, client: redis.Redis) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        client: redis.Redis,
+        *,
+        reclaim_every_s: float = RECLAIM_EVERY_S,
+    ) -> None:
         self.settings = settings
         self.pool = pool
         self.redis = client
@@ -54,6 +61,7 @@ class Matcher:
         self.subs_cursor = "0-0"
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self.reclaim_idle_ms = settings.redelivery_seconds * 1000
+        self.reclaim_every_s = reclaim_every_s
 
     # ---- the index ---------------------------------------------------------------------
 
@@ -199,7 +207,7 @@ class Matcher:
         loop = asyncio.get_running_loop()
         while not stopping.is_set():
             try:
-                if loop.time() - last_reclaim > RECLAIM_EVERY_S:
+                if loop.time() - last_reclaim > self.reclaim_every_s:
                     last_reclaim = loop.time()
                     await self.reclaim()
                 response = await self.redis.xreadgroup(

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from intentcast.config import ConfigError, Settings, load_settings
+from intentcast.security import encode_key, server_key
 
 warnings.filterwarnings("ignore", module="platformdirs")
 
@@ -91,11 +92,9 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
     settings = _settings(host=host, port=port)
     stack = contextlib.ExitStack()
     if settings.embedded:
-        from intentcast.api.app import resolve_secret_key
         from intentcast.embedded import EmbeddedServices
-        from intentcast.security import encode_key
 
-        secret = settings.secret_key or encode_key(resolve_secret_key(settings))
+        secret = settings.secret_key or encode_key(server_key(settings))
         services = stack.enter_context(EmbeddedServices(settings.data_path))
         settings = _settings(
             host=host,
@@ -105,9 +104,7 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
             secret_key=secret,
         )
     with stack:
-        from intentcast.api.app import resolve_secret_key
-
-        resolve_secret_key(settings)  # fail now, with a clear message, not in a worker
+        server_key(settings)  # fail now, with a clear message, not in a worker
         if migrate:
             from intentcast.store.bootstrap import prepare_url
 
@@ -168,20 +165,13 @@ def create_token(name: str) -> None:
     settings = _settings()
 
     async def create(url: str) -> str:
-        import asyncpg
-
-        from intentcast.store.accounts import Operators, Tokens
+        from intentcast.store.accounts import Operators
         from intentcast.store.bootstrap import prepare_database
+        from intentcast.store.db import connect
 
-        conn = await asyncpg.connect(url)
-        try:
+        async with connect(url) as conn:
             await prepare_database(conn)
-            async with conn.transaction():
-                operator_id = await Operators(conn).create(name)
-                _, token = await Tokens(conn).issue("operator", operator_id, "cli")
-            return token
-        finally:
-            await conn.close()
+            return await Operators(conn).create_with_token(name, "cli")
 
     with _database_url(settings) as url:
         click.echo(asyncio.run(create(url)))
@@ -214,22 +204,18 @@ def import_taxonomy(file: Path) -> None:
         raise click.ClickException(f"{file}: {exc}") from None
 
     async def merge(url: str) -> tuple[int, int]:
-        import asyncpg
-
         from intentcast.store.bootstrap import prepare_database
         from intentcast.store.categories import Categories
+        from intentcast.store.db import connect
 
-        conn = await asyncpg.connect(url)
-        try:
+        async with connect(url) as conn:
             await prepare_database(conn)
             async with conn.transaction():
-                await conn.execute("LOCK TABLE categories IN EXCLUSIVE MODE")
                 categories = Categories(conn)
+                await categories.lock()
                 changed = merge_google_taxonomy(await categories.all(), google)
                 await categories.upsert(changed)
                 return len(changed), await categories.count()
-        finally:
-            await conn.close()
 
     with _database_url(settings) as url:
         changed, total = asyncio.run(merge(url))

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from intentcast.config import Settings
+
 TOKEN_PREFIXES = {"buyer": "icb_", "vendor": "icv_", "operator": "ico_"}
 ROLE_BY_PREFIX = {prefix: role for role, prefix in TOKEN_PREFIXES.items()}
 _NONCE_BYTES = 12
@@ -72,6 +74,16 @@ def load_or_create_key_file(path: Path) -> str:
     return text
 
 
+def server_key(settings: Settings) -> bytes:
+    """The server key: from ``INTENTCAST_SECRET_KEY``, or in embedded mode a key file
+    generated once in the data dir (mode 0600)."""
+    if settings.secret_key:
+        return decode_key(settings.secret_key)
+    if settings.database_url is None:
+        return decode_key(load_or_create_key_file(settings.data_path / "secret.key"))
+    raise ValueError("INTENTCAST_SECRET_KEY must be set when INTENTCAST_DATABASE_URL is set")
+
+
 class Sealer:
     """AES-GCM encryption bound to a context (owner id and field name)."""
 
@@ -110,3 +122,22 @@ def pseudonym(secret: bytes, buyer_id: str, audience: str) -> str:
     key = derive_key(secret, "intentcast buyer pseudonyms")
     digest = hmac.new(key, f"{buyer_id}|{audience}".encode(), hashlib.sha256).hexdigest()
     return "psn_" + digest[:24]
+
+
+class Keys:
+    """Everything derived from the server key that the services need, built once per
+    process: the sealer for persona fields, the receipt signing key, pseudonyms."""
+
+    __slots__ = ("receipt_key", "sealer", "secret")
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+        self.sealer = Sealer(secret)
+        self.receipt_key = receipt_signing_key(secret)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Keys:
+        return cls(server_key(settings))
+
+    def pseudonym(self, buyer_id: str, audience: str) -> str:
+        return pseudonym(self.secret, buyer_id, audience)

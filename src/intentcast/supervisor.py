@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 
 from intentcast.config import Settings
 from intentcast.embedded import EmbeddedServices, die_with_parent
-from intentcast.security import encode_key
+from intentcast.security import encode_key, server_key
+from intentcast.store.accounts import Operators
+from intentcast.store.bootstrap import prepare_database
+from intentcast.store.db import connect
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +60,6 @@ class Supervisor:
         return env
 
     def run(self) -> int:
-        from intentcast.api.app import resolve_secret_key
-
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         try:
@@ -69,7 +70,7 @@ class Supervisor:
                 database_url = database_url or self.services.postgres.url
                 redis_url = redis_url or self.services.redis.url
             assert database_url and redis_url
-            secret = self.settings.secret_key or encode_key(resolve_secret_key(self.settings))
+            secret = self.settings.secret_key or encode_key(server_key(self.settings))
             operator_token = asyncio.run(_prepare_database(database_url))
             env = self._child_env(database_url, redis_url, secret)
             exe = [sys.executable, "-m", "intentcast"]
@@ -150,20 +151,6 @@ def _version() -> str:
 
 async def _prepare_database(database_url: str) -> str | None:
     """Migrate; on the very first start create an operator and return its token."""
-    import asyncpg
-
-    from intentcast.store.accounts import Operators, Tokens
-    from intentcast.store.bootstrap import prepare_database
-
-    conn = await asyncpg.connect(database_url)
-    try:
+    async with connect(database_url) as conn:
         await prepare_database(conn)
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(7227)")
-            if await conn.fetchval("SELECT count(*) FROM operators"):
-                return None
-            operator_id = await Operators(conn).create("first operator")
-            _, token = await Tokens(conn).issue("operator", operator_id, "first start")
-            return token
-    finally:
-        await conn.close()
+        return await Operators(conn).create_first()

@@ -8,9 +8,9 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from intentcast.domain.reveals import PERSONA_FIELDS
 from intentcast.security import hash_token, new_id, new_token
-
-PERSONA_FIELDS = ("name", "email", "phone", "address")
+from intentcast.store.locks import serialize
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -237,3 +237,26 @@ class Operators:
             "INSERT INTO operators (id, name) VALUES ($1, $2)", operator_id, name
         )
         return operator_id
+
+    async def count(self) -> int:
+        return await self.conn.fetchval("SELECT count(*) FROM operators")
+
+    async def create_with_token(self, name: str, label: str) -> str:
+        """Create an operator and a token for it, in one transaction; return the token
+        (shown once)."""
+        async with self.conn.transaction():
+            operator_id = await self.create(name)
+            _, token = await Tokens(self.conn).issue("operator", operator_id, label)
+        return token
+
+    async def create_first(
+        self, name: str = "first operator", label: str = "first start"
+    ) -> str | None:
+        """On a database without operators, create one and return its token; else ``None``.
+
+        Racing first starts create one operator between them."""
+        async with self.conn.transaction():
+            await serialize(self.conn, "operators")
+            if await self.count():
+                return None
+            return await self.create_with_token(name, label)

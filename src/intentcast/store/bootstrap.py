@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from intentcast.store.categories import Categories
+from intentcast.store.db import connect
 from intentcast.store.migrate import apply_migrations
 
 
@@ -16,8 +17,5 @@ async def prepare_database(conn: asyncpg.Connection) -> list[int]:
 
 
 async def prepare_url(url: str) -> list[int]:
-    conn = await asyncpg.connect(url)
-    try:
+    async with connect(url) as conn:
         return await prepare_database(conn)
-    finally:
-        await conn.close()

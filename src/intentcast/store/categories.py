@@ -41,10 +41,15 @@ class Categories:
     async def count(self) -> int:
         return await self.conn.fetchval("SELECT count(*) FROM categories")
 
+    async def lock(self) -> None:
+        """Hold off other writers of the taxonomy until this transaction ends (readers still
+        see the last committed taxonomy)."""
+        await self.conn.execute("LOCK TABLE categories IN EXCLUSIVE MODE")
+
     async def seed_default(self) -> int:
         """Load the default taxonomy once, into an empty table."""
         async with self.conn.transaction():
-            await self.conn.execute("LOCK TABLE categories IN EXCLUSIVE MODE")
+            await self.lock()
             if await self.count():
                 return 0
             return await self.upsert(default_categories())

@@ -1,6 +1,10 @@
-"""Connection pools: one asyncpg pool per process, JSON columns decoded with msgspec."""
+"""Connections: one asyncpg pool per process (JSON columns decoded with msgspec), and a
+single short-lived connection for commands (migrate, first start, the CLI)."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import msgspec
@@ -28,3 +32,13 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asy
     return await asyncpg.create_pool(
         url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
     )
+
+
+@asynccontextmanager
+async def connect(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """One plain connection (no JSON codecs), closed on exit."""
+    conn = await asyncpg.connect(url)
+    try:
+        yield conn
+    finally:
+        await conn.close()

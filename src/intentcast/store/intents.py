@@ -10,6 +10,7 @@ import msgspec
 
 from intentcast.domain.intents import Budget, Intent, Location, Terms
 from intentcast.domain.scrubbing import Redaction
+from intentcast.store.locks import serialize
 
 _COLUMNS = """id, buyer_id, status, category, title, description, attributes, public_title,
     public_description, public_attributes, redactions, quantity, budget_currency, budget_min,
@@ -167,9 +168,7 @@ class Intents:
 
     async def lock_buyer(self, buyer_id: str) -> None:
         """Serialise a buyer's publishes (for the open-intent limit) until commit."""
-        await self.conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('intents:' || $1))", buyer_id
-        )
+        await serialize(self.conn, "intents", buyer_id)
 
     async def count_live(self, buyer_id: str) -> int:
         return await self.conn.fetchval(

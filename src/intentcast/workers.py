@@ -19,12 +19,12 @@ from intentcast.bus.outbox_relay import relay_pending
 from intentcast.config import Settings
 from intentcast.delivery.webhooks import next_delay
 from intentcast.delivery.worker import POLL_S, DeliveryWorker, RetryDelay
-from intentcast.domain.intents import INTENT_CLOSED
 from intentcast.matching.worker import RECLAIM_EVERY_S, Matcher
+from intentcast.security import Sealer, server_key
+from intentcast.services.intents import expire_due_intents
+from intentcast.services.offers import expire_due_offers
 from intentcast.store.db import create_pool
 from intentcast.store.idempotency import IdempotencyKeys
-from intentcast.store.intents import Intents
-from intentcast.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -67,55 +67,29 @@ async def run_scheduler(ctx: WorkerContext) -> None:
         try:
             async with ctx.pool.acquire() as conn:
                 for step in SCHEDULER_STEPS:
-                    await step(conn, ctx.settings)
+                    await step(conn, ctx.redis)
         except Exception:  # a failed tick is retried on the next one
             log.exception("scheduler tick failed")
         await ctx.sleep(SCHEDULER_TICK_S)
 
 
-async def purge_idempotency_keys(conn: asyncpg.Connection, settings: Settings) -> None:
+async def purge_idempotency_keys(conn: asyncpg.Connection, client: redis.Redis) -> None:
     await IdempotencyKeys(conn).purge_expired()
 
 
-async def expire_intents(conn: asyncpg.Connection, settings: Settings) -> None:
-    """Close intents past ``expires_at``; each gets its ``intent.closed`` event in the same
-    transaction. Batches are claimed with SKIP LOCKED, so schedulers can run in parallel."""
-    while True:
-        async with conn.transaction():
-            expired = await Intents(conn).expire_due(limit=EXPIRY_BATCH)
-            await Outbox(conn).add_many(
-                [(INTENT_CLOSED, i.id, {"version": i.version, "status": i.status}) for i in expired]
-            )
-        if len(expired) < EXPIRY_BATCH:
-            return
+async def expire_intents(conn: asyncpg.Connection, client: redis.Redis) -> None:
+    """Close intents past ``expires_at``, a batch at a time (``services.intents``)."""
+    while await expire_due_intents(conn, client, limit=EXPIRY_BATCH) == EXPIRY_BATCH:
+        pass
 
 
-async def expire_offers(conn: asyncpg.Connection, settings: Settings) -> None:
-    """Close live offers past ``valid_until``; the buyer hears of it as ``offer.updated``."""
-    from intentcast.api.deals import tell_buyer
-    from intentcast.delivery.notify import Notifier
-    from intentcast.store.deals import Offers
-
-    while True:
-        async with conn.transaction():
-            expired = await Offers(conn).expire_due(EXPIRY_BATCH)
-            notifier = Notifier(conn)
-            for offer in expired:
-                intent = await Intents(conn).get(offer.intent_id)
-                assert intent is not None
-                await tell_buyer(
-                    notifier,
-                    conn,
-                    intent.buyer_id,
-                    "offer.updated",
-                    offer,
-                    f"offer:{offer.id}:expired",
-                )
-        if len(expired) < EXPIRY_BATCH:
-            return
+async def expire_offers(conn: asyncpg.Connection, client: redis.Redis) -> None:
+    """Close live offers past ``valid_until``; the buyer hears ``offer.updated``."""
+    while await expire_due_offers(conn, client, limit=EXPIRY_BATCH) == EXPIRY_BATCH:
+        pass
 
 
-SCHEDULER_STEPS: list[Callable[[asyncpg.Connection, Settings], Awaitable[None]]] = [
+SCHEDULER_STEPS: list[Callable[[asyncpg.Connection, redis.Redis], Awaitable[None]]] = [
     expire_intents,
     expire_offers,
     purge_idempotency_keys,
@@ -145,10 +119,7 @@ async def run_matcher(ctx: WorkerContext) -> None:
 
 
 async def run_delivery(ctx: WorkerContext) -> None:
-    from intentcast.api.app import resolve_secret_key
-    from intentcast.security import Sealer
-
-    sealer = Sealer(resolve_secret_key(ctx.settings))
+    sealer = Sealer(server_key(ctx.settings))
     worker = DeliveryWorker(
         ctx.settings,
         ctx.pool,

@@ -23,32 +23,26 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.stores.redis import RedisStore
 
 from intentcast import __version__
-from intentcast.api.accounts import MeController, SignupController, VendorTokenController
+from intentcast.api.accounts import SignupController, VendorTokenController
 from intentcast.api.auth import BearerTokenMiddleware, provide_principal
-from intentcast.api.categories import CategoryController, TaxonomyCache
-from intentcast.api.deals import (
-    BuyerDealController,
-    OfferController,
-    ReceiptController,
-    VendorRevealController,
-)
+from intentcast.api.categories import CategoryController
 from intentcast.api.errors import EXCEPTION_MAP
 from intentcast.api.idempotency import IdempotencyMiddleware
 from intentcast.api.intents import IntentController
+from intentcast.api.me import BuyerStreamController, MeController
 from intentcast.api.meta import MetaController
+from intentcast.api.offers import BuyerOfferController, OfferController
 from intentcast.api.relay import RelayController
+from intentcast.api.reveals import ReceiptController, RevealController, VendorRevealController
+from intentcast.api.streams import EventStreams
 from intentcast.api.subscriptions import SubscriptionController
 from intentcast.api.vendor import VendorFeedController, VendorWebhookController
+from intentcast.api.vendors import VendorBlockController, VendorProfileController
 from intentcast.bus import buyer_channel, vendor_channel
 from intentcast.config import Settings, load_settings
 from intentcast.delivery.live import LiveHub
-from intentcast.security import (
-    Sealer,
-    decode_key,
-    hash_token,
-    load_or_create_key_file,
-    receipt_signing_key,
-)
+from intentcast.security import Keys, hash_token
+from intentcast.services.taxonomy import TaxonomyCache
 from intentcast.store.db import create_pool
 
 log = logging.getLogger(__name__)
@@ -64,16 +58,6 @@ PUBLIC_PATHS = [
     "^/v1/categories$",
     "^/v1/receipts/public-key$",
 ]
-
-
-def resolve_secret_key(settings: Settings) -> bytes:
-    """The server key: from ``INTENTCAST_SECRET_KEY``, or in embedded mode a key file
-    generated once in the data dir (mode 0600)."""
-    if settings.secret_key:
-        return decode_key(settings.secret_key)
-    if settings.database_url is None:
-        return decode_key(load_or_create_key_file(settings.data_path / "secret.key"))
-    raise ValueError("INTENTCAST_SECRET_KEY must be set when INTENTCAST_DATABASE_URL is set")
 
 
 def _rate_limit_identifier(request: Request[Any, Any, Any]) -> str:
@@ -96,25 +80,26 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "the API needs INTENTCAST_DATABASE_URL and INTENTCAST_REDIS_URL; "
             "`intentcast serve` or `intentcast api` set them for the embedded servers"
         )
-    secret = resolve_secret_key(settings)
-    sealer = Sealer(secret)
+    keys = Keys.from_settings(settings)
     redis_client = redis.from_url(settings.redis_url)
+    taxonomy = TaxonomyCache()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url or "", max_size=settings.db_pool_size)
         app.state.pool = pool
         async with pool.acquire() as conn:
-            await app.state.taxonomy.load(conn)
-        app.state.live = LiveHub(redis_client, vendor_channel(""))
-        app.state.buyer_live = LiveHub(redis_client, buyer_channel(""))
-        app.state.live.start()
-        app.state.buyer_live.start()
+            await taxonomy.load(conn)
+        vendor_hub = LiveHub(redis_client, vendor_channel(""))
+        buyer_hub = LiveHub(redis_client, buyer_channel(""))
+        app.state.streams = EventStreams(pool, vendor_hub, buyer_hub)
+        vendor_hub.start()
+        buyer_hub.start()
         try:
             yield
         finally:
-            await app.state.live.stop()
-            await app.state.buyer_live.stop()
+            await vendor_hub.stop()
+            await buyer_hub.stop()
             try:
                 await asyncio.wait_for(pool.close(), POOL_CLOSE_TIMEOUT_S)
             except TimeoutError:  # a request still holds a connection: do not hang shutdown
@@ -124,6 +109,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:
         async with state.pool.acquire() as conn:
             yield conn
+
+    async def provide_streams(state: State) -> EventStreams:
+        return state.streams
 
     middleware: list[Any] = [
         DefineMiddleware(BearerTokenMiddleware, exclude=PUBLIC_PATHS),
@@ -151,31 +139,29 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MeController,
             VendorTokenController,
             CategoryController,
+            VendorProfileController,
             IntentController,
             SubscriptionController,
             VendorFeedController,
             VendorWebhookController,
             OfferController,
-            BuyerDealController,
+            BuyerOfferController,
+            RevealController,
+            VendorBlockController,
+            BuyerStreamController,
             VendorRevealController,
             ReceiptController,
             RelayController,
         ],
         lifespan=[lifespan],
-        state=State(
-            {
-                "settings": settings,
-                "sealer": sealer,
-                "secret": secret,
-                "receipt_key": receipt_signing_key(secret),
-                "redis": redis_client,
-                "taxonomy": TaxonomyCache(),
-            }
-        ),
         dependencies={
             "db": Provide(provide_db),
-            "settings": Provide(lambda: settings, sync_to_thread=False),
             "principal": Provide(provide_principal),
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "redis": Provide(lambda: redis_client, sync_to_thread=False),
+            "keys": Provide(lambda: keys, sync_to_thread=False),
+            "taxonomy": Provide(lambda: taxonomy, sync_to_thread=False),
+            "streams": Provide(provide_streams),
         },
         middleware=middleware,
         plugins=[

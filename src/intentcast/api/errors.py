@@ -15,7 +15,14 @@ from typing import Any
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsException
 
-from intentcast.domain.errors import RuleViolation, StateConflict
+from intentcast.domain.errors import (
+    DomainError,
+    Gone,
+    NotFound,
+    Refused,
+    RuleViolation,
+    StateConflict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +51,7 @@ def problem(
     **extra: Any,
 ) -> ProblemDetailsException:
     """A problem to ``raise`` from a controller or service."""
-    body: dict[str, Any] = dict(extra)
+    body: dict[str, Any] = {"code": code, **extra}
     if errors is not None:
         body["errors"] = errors
     return ProblemDetailsException(
@@ -52,9 +59,22 @@ def problem(
         type_=PROBLEM_TYPE_PREFIX + code,
         title=title or HTTPStatus(status).phrase,
         detail=detail,
-        extra=body or None,
+        extra=body,
         headers=headers,
     )
+
+
+def problem_body(status: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """The JSON body of a problem, for code that answers outside Litestar's handlers
+    (middleware)."""
+    return {
+        "type": PROBLEM_TYPE_PREFIX + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
 
 
 def invalid(
@@ -73,10 +93,6 @@ def invalid(
 
 def not_found(what: str = "resource") -> ProblemDetailsException:
     return problem(404, "not-found", f"No such {what}.")
-
-
-def conflict(detail: str, code: str = "conflict") -> ProblemDetailsException:
-    return problem(409, code, detail)
 
 
 def _field_errors(exc: ValidationException) -> list[FieldError]:
@@ -158,17 +174,42 @@ def internal_to_problem(exc: Exception) -> ProblemDetailsException:
     return problem(500, "internal-error", "An unexpected error occurred; it has been logged.")
 
 
-def rule_to_problem(exc: RuleViolation) -> ProblemDetailsException:
-    return invalid(exc.field, exc.message, **exc.extra)
+def domain_to_problem(exc: DomainError) -> ProblemDetailsException:
+    """The one mapping from the domain's refusals (``domain/errors.py``) to HTTP."""
+    if isinstance(exc, RuleViolation):
+        return invalid(exc.field, exc.message, **exc.extra)
+    if isinstance(exc, NotFound):
+        return not_found(exc.what)
+    status = (
+        409
+        if isinstance(exc, StateConflict)
+        else 410
+        if isinstance(exc, Gone)
+        else 403
+        if isinstance(exc, Refused)
+        else 400
+    )
+    return problem(status, exc.code, exc.message, **exc.extra)
 
 
-def state_to_problem(exc: StateConflict) -> ProblemDetailsException:
-    return problem(409, exc.code, str(exc))
+def decode_or_problem(raw: bytes, kind: type[Any]) -> Any:
+    """Decode a body whose type depends on the caller (msgspec cannot decode an untagged
+    union of Structs); errors look exactly like Litestar's own validation errors."""
+    import msgspec
+
+    try:
+        return msgspec.json.decode(raw or b"{}", type=kind)
+    except msgspec.ValidationError as exc:
+        raise ValidationException(
+            detail="Validation failed",
+            extra=[{"message": str(exc), "key": "", "source": "body"}],
+        ) from None
+    except msgspec.DecodeError:
+        raise ValidationException(detail="JSON is malformed") from None
 
 
 EXCEPTION_MAP = {
-    RuleViolation: rule_to_problem,
-    StateConflict: state_to_problem,
+    DomainError: domain_to_problem,
     ValidationException: validation_to_problem,
     HTTPException: http_to_problem,
     Exception: internal_to_problem,

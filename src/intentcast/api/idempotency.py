@@ -17,6 +17,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from intentcast.api.errors import problem_body
 from intentcast.store.idempotency import IdempotencyKeys
 
 HEADER = b"idempotency-key"
@@ -39,13 +40,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 async def _send_problem(send: Send, status: int, code: str, detail: str, field: str) -> None:
     body = msgspec.json.encode(
-        {
-            "type": f"urn:intentcast:problem:{code}",
-            "title": "Idempotency-Key problem",
-            "status": status,
-            "detail": detail,
-            "errors": [{"field": field, "message": detail}],
-        }
+        problem_body(
+            status,
+            code,
+            detail,
+            title="Idempotency-Key problem",
+            errors=[{"field": field, "message": detail}],
+        )
     )
     await send(
         {

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import asyncpg
 import msgspec
 from litestar import Controller, get, patch, post
-from litestar.datastructures import State
 from litestar.openapi.spec import Example
 from litestar.params import Body, Parameter
+from redis.asyncio import Redis
 
 from intentcast.api.auth import requires_buyer
-from intentcast.api.errors import conflict, not_found
 from intentcast.api.types import (
     DEFAULT_LIMIT,
     AfterParam,
@@ -21,26 +20,21 @@ from intentcast.api.types import (
     decode_time_cursor,
     encode_time_cursor,
 )
-from intentcast.bus.outbox_relay import publish_now
 from intentcast.config import Settings
 from intentcast.domain.intents import (
-    INTENT_PUBLISHED,
     Budget,
     Intent,
     IntentDraft,
     IntentPatch,
-    Policy,
+    IntentStatus,
     Terms,
-    apply_patch,
-    new_intent,
 )
 from intentcast.domain.location import resolution
 from intentcast.domain.scrubbing import Redaction
 from intentcast.domain.vendor_view import VendorIntent, preview_view, vendor_view
-from intentcast.security import new_id
-from intentcast.store.accounts import Buyers, Principal
-from intentcast.store.intents import Intents
-from intentcast.store.outbox import Outbox
+from intentcast.services import intents
+from intentcast.services.taxonomy import TaxonomyCache
+from intentcast.store.accounts import Principal
 
 PUBLISH_EXAMPLE = Example(
     summary="A camera body near Munich",
@@ -79,8 +73,6 @@ PatchBody = Annotated[
     ),
 ]
 
-IntentStatusFilter = Literal["open", "paused", "withdrawn", "fulfilled", "expired", "removed"]
-
 
 class BuyerLocation(msgspec.Struct, kw_only=True):
     cell: str | None
@@ -92,7 +84,7 @@ class BuyerIntent(msgspec.Struct, kw_only=True):
     """The buyer's own view of an intent: their words, plus exactly what vendors see."""
 
     id: str
-    status: str
+    status: IntentStatus
     category: str
     title: str
     description: str | None
@@ -121,15 +113,6 @@ class Preview(msgspec.Struct):
 
     vendor_view: VendorIntent
     redactions: list[Redaction]
-
-
-def policy_of(settings: Settings) -> Policy:
-    return Policy(
-        location_floor=settings.location_floor,
-        default_intent_days=settings.default_intent_days,
-        max_intent_days=settings.max_intent_days,
-        retention_days=settings.retention_days,
-    )
 
 
 def buyer_intent(intent: Intent, settings: Settings) -> BuyerIntent:
@@ -164,26 +147,6 @@ def buyer_intent(intent: Intent, settings: Settings) -> BuyerIntent:
     )
 
 
-async def _draft_to_intent(
-    data: IntentDraft,
-    principal: Principal,
-    db: asyncpg.Connection,
-    state: State,
-    settings: Settings,
-) -> Intent:
-    category = await state.taxonomy.resolve(db, data.category, "category")
-    buyer = await Buyers(db).get(principal.subject_id)
-    return new_intent(
-        data,
-        intent_id=new_id("int"),
-        buyer_id=principal.subject_id,
-        category=category.path,
-        region=buyer.country if buyer else None,
-        now=datetime.now(UTC),
-        policy=policy_of(settings),
-    )
-
-
 class IntentController(Controller):
     path = "/v1/intents"
     tags = ["intents"]
@@ -197,13 +160,15 @@ class IntentController(Controller):
         data: DraftBody,
         principal: Principal,
         db: asyncpg.Connection,
-        state: State,
+        taxonomy: TaxonomyCache,
         settings: Settings,
     ) -> Preview:
         """Runs the same validation and scrubbing as publishing, stores nothing, and returns
         the vendor view (with `id: null`) plus the list of redactions (field, kind, offsets
         in the original text)."""
-        intent = await _draft_to_intent(data, principal, db, state, settings)
+        intent = await intents.draft_intent(
+            db, taxonomy, settings, buyer_id=principal.subject_id, draft=data, now=_now()
+        )
         return Preview(
             vendor_view=preview_view(intent, location_floor=settings.location_floor),
             redactions=intent.redactions,
@@ -215,27 +180,16 @@ class IntentController(Controller):
         data: DraftBody,
         principal: Principal,
         db: asyncpg.Connection,
-        state: State,
+        redis: Redis,
+        taxonomy: TaxonomyCache,
         settings: Settings,
     ) -> BuyerIntent:
         """Stores the intent durably (with its `intent.published` event) before answering.
         Vendors see only the scrubbed, coarsened vendor view. A buyer may hold at most
         `max_open_intents` open or paused intents (409 beyond)."""
-        intent = await _draft_to_intent(data, principal, db, state, settings)
-        async with db.transaction():
-            intents = Intents(db)
-            await intents.lock_buyer(principal.subject_id)
-            if await intents.count_live(principal.subject_id) >= settings.max_open_intents:
-                raise conflict(
-                    f"You already have {settings.max_open_intents} open or paused intents, the "
-                    "maximum; withdraw one or wait for one to close.",
-                    "too-many-open-intents",
-                )
-            stored = await intents.insert(intent)
-            outbox_event = await Outbox(db).add(
-                INTENT_PUBLISHED, stored.id, {"version": stored.version}
-            )
-        await publish_now(db, state.redis, [outbox_event])
+        stored = await intents.publish_intent(
+            db, redis, taxonomy, settings, buyer_id=principal.subject_id, draft=data, now=_now()
+        )
         return buyer_intent(stored, settings)
 
     @get(operation_id="listIntents", summary="Your intents, newest first")
@@ -245,14 +199,18 @@ class IntentController(Controller):
         db: asyncpg.Connection,
         settings: Settings,
         status: Annotated[
-            list[IntentStatusFilter] | None,
+            list[IntentStatus] | None,
             Parameter(description="Only these statuses (repeat the parameter for several)."),
         ] = None,
         limit: LimitParam = DEFAULT_LIMIT,
         after: AfterParam = None,
     ) -> IntentPage:
-        items = await Intents(db).list_for_buyer(
-            principal.subject_id, statuses=status, limit=limit, before=decode_time_cursor(after)
+        items = await intents.buyer_intents(
+            db,
+            buyer_id=principal.subject_id,
+            statuses=status,
+            limit=limit,
+            before=decode_time_cursor(after),
         )
         return IntentPage(
             items=[buyer_intent(i, settings) for i in items],
@@ -267,9 +225,7 @@ class IntentController(Controller):
     async def get_intent(
         self, intent_id: str, principal: Principal, db: asyncpg.Connection, settings: Settings
     ) -> BuyerIntent:
-        intent = await Intents(db).get_for_buyer(principal.subject_id, intent_id)
-        if intent is None:
-            raise not_found("intent")
+        intent = await intents.buyer_intent(db, buyer_id=principal.subject_id, intent_id=intent_id)
         return buyer_intent(intent, settings)
 
     @patch("/{intent_id:str}", operation_id="updateIntent", summary="Pause, reopen, withdraw, edit")
@@ -279,7 +235,7 @@ class IntentController(Controller):
         data: PatchBody,
         principal: Principal,
         db: asyncpg.Connection,
-        state: State,
+        redis: Redis,
         settings: Settings,
     ) -> BuyerIntent:
         """`status`: `paused` ↔ `open`, or `withdrawn` (final). `expires_at` extends or
@@ -287,24 +243,17 @@ class IntentController(Controller):
         quantity, budget, fulfilment, needed_by and terms can change while the intent is open
         or paused. Illegal status changes and edits of closed intents answer 409. Matched
         vendors receive `intent.updated` (or `intent.closed` on withdrawal)."""
-        async with db.transaction():
-            intents = Intents(db)
-            intent = await intents.get_for_buyer(principal.subject_id, intent_id, for_update=True)
-            if intent is None:
-                raise not_found("intent")
-            buyer = await Buyers(db).get(principal.subject_id)
-            updated, event = apply_patch(
-                intent,
-                data,
-                region=buyer.country if buyer else None,
-                now=datetime.now(UTC),
-                policy=policy_of(settings),
-            )
-            if event is None:
-                return buyer_intent(intent, settings)
-            stored = await intents.save(intent, updated)
-            outbox_event = await Outbox(db).add(
-                event, stored.id, {"version": stored.version, "status": stored.status}
-            )
-        await publish_now(db, state.redis, [outbox_event])
+        stored = await intents.change_intent(
+            db,
+            redis,
+            settings,
+            buyer_id=principal.subject_id,
+            intent_id=intent_id,
+            patch=data,
+            now=_now(),
+        )
         return buyer_intent(stored, settings)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,33 +1,21 @@
-"""The anonymous relay: a vendor opens a thread on an intent it matched; both sides post.
-
-The buyer's messages are scrubbed of contact data for the vendor until the buyer has
-revealed to that vendor (an active reveal on the intent); the buyer always sees their own
-words. Threads are read-only once the intent closes; blocked vendors cannot post. Either
-side can flag a message for the operators' abuse queue.
-"""
+"""Relay routes: threads and messages between a buyer and a matched vendor. The rules
+(scrubbing before a reveal, read-only threads, blocks) are in ``services.relay``."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import asyncpg
 import msgspec
 from litestar import Controller, get, post
-from litestar.datastructures import State
+from redis.asyncio import Redis
 
 from intentcast.api.auth import requires_buyer_or_vendor, requires_verified_vendor
-from intentcast.api.errors import conflict, not_found, problem
 from intentcast.api.types import DEFAULT_LIMIT, AfterParam, LimitParam, decode_cursor, next_cursor
-from intentcast.delivery.notify import Notifier
-from intentcast.domain.intents import is_live
-from intentcast.domain.scrubbing import scrub
-from intentcast.security import new_id
-from intentcast.store.accounts import Buyers, Principal
-from intentcast.store.deals import Blocks, Reveals
-from intentcast.store.events import Matches
-from intentcast.store.intents import Intents
-from intentcast.store.relay import MessageRow, ThreadRow, Threads
+from intentcast.services import relay
+from intentcast.services.relay import MessageView, ThreadView
+from intentcast.store.accounts import Principal
 
 MessageBody = Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
 
@@ -38,26 +26,6 @@ class MessageCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class FlagRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
-
-
-class MessageView(msgspec.Struct, kw_only=True):
-    id: str
-    sender: str
-    body: str
-    """What the reader sees: for the vendor, the buyer's words scrubbed before a reveal."""
-    shown_to_vendor: str | None = None
-    """On the buyer's own messages: exactly what the vendor sees."""
-    created_at: datetime
-
-
-class ThreadView(msgspec.Struct, kw_only=True):
-    id: str
-    intent_id: str
-    vendor_id: str
-    read_only: bool
-    created_at: datetime
-    updated_at: datetime
-    messages: list[MessageView]
 
 
 class ThreadSummary(msgspec.Struct, kw_only=True):
@@ -71,83 +39,6 @@ class ThreadSummary(msgspec.Struct, kw_only=True):
 class ThreadPage(msgspec.Struct):
     items: list[ThreadSummary]
     next: str | None
-
-
-def _message_view(message: MessageRow, reader_role: str) -> MessageView:
-    if message.sender == "buyer" and reader_role == "buyer":
-        return MessageView(
-            id=message.id,
-            sender="buyer",
-            body=message.body,
-            shown_to_vendor=message.public_body,
-            created_at=message.created_at,
-        )
-    return MessageView(
-        id=message.id,
-        sender=message.sender,
-        body=message.public_body,
-        created_at=message.created_at,
-    )
-
-
-async def _thread_view(db: asyncpg.Connection, thread: ThreadRow, role: str) -> ThreadView:
-    intent = await Intents(db).get(thread.intent_id)
-    messages = await Threads(db).messages(thread.id)
-    return ThreadView(
-        id=thread.id,
-        intent_id=thread.intent_id,
-        vendor_id=thread.vendor_id,
-        read_only=intent is None or not is_live(intent.status),
-        created_at=thread.created_at,
-        updated_at=thread.updated_at,
-        messages=[_message_view(m, role) for m in messages],
-    )
-
-
-def _participant(thread: ThreadRow | None, principal: Principal) -> ThreadRow:
-    if thread is None:
-        raise not_found("thread")
-    owner = thread.buyer_id if principal.role == "buyer" else thread.vendor_id
-    if owner != principal.subject_id:
-        raise not_found("thread")
-    return thread
-
-
-async def _post(
-    db: asyncpg.Connection, thread: ThreadRow, principal: Principal, body: str
-) -> tuple[MessageRow, Notifier]:
-    """Add a message (inside a transaction) and notify the other side."""
-    intent = await Intents(db).get(thread.intent_id)
-    if intent is None or not is_live(intent.status):
-        raise conflict("This intent is closed; its threads are read-only.", "thread-read-only")
-    if principal.role == "vendor" and await Blocks(db).blocked(thread.buyer_id, thread.vendor_id):
-        raise problem(403, "blocked", "The buyer has blocked you; you cannot message them.")
-    public_body, redactions = body, []
-    if principal.role == "buyer" and not await Reveals(db).has_active(
-        thread.buyer_id, thread.vendor_id, thread.intent_id
-    ):
-        buyer = await Buyers(db).get(thread.buyer_id)
-        result = scrub(body, region=buyer.country if buyer else None, field="body")
-        public_body, redactions = result.text, msgspec.to_builtins(result.redactions)
-    message = await Threads(db).add_message(
-        {
-            "id": new_id("msg"),
-            "thread_id": thread.id,
-            "sender": principal.role,
-            "body": body,
-            "public_body": public_body,
-            "redactions": redactions,
-        }
-    )
-    notifier = Notifier(db)
-    data: dict[str, Any] = {"thread_id": thread.id, "intent_id": thread.intent_id}
-    if principal.role == "buyer":
-        data["message"] = msgspec.to_builtins(_message_view(message, "vendor"))
-        await notifier.to_vendor(thread.vendor_id, "message.created", data, f"message:{message.id}")
-    else:
-        data["message"] = msgspec.to_builtins(_message_view(message, "buyer"))
-        await notifier.to_buyer(thread.buyer_id, "message.created", data, f"message:{message.id}")
-    return message, notifier
 
 
 class RelayController(Controller):
@@ -165,32 +56,12 @@ class RelayController(Controller):
         data: MessageCreate,
         principal: Principal,
         db: asyncpg.Connection,
-        state: State,
+        redis: Redis,
     ) -> ThreadView:
         """One thread per vendor per intent (409 with its id if it exists)."""
-        async with db.transaction():
-            intent = await Intents(db).get(intent_id)
-            if intent is None or not await Matches(db).vendor_matched(
-                principal.subject_id, intent_id
-            ):
-                raise not_found("intent")
-            if await Blocks(db).blocked(intent.buyer_id, principal.subject_id):
-                raise not_found("intent")
-            thread = await Threads(db).create(
-                new_id("thr"), intent_id, principal.subject_id, intent.buyer_id
-            )
-            if thread is None:
-                existing = await Threads(db).for_intent_and_vendor(intent_id, principal.subject_id)
-                raise problem(
-                    409,
-                    "thread-exists",
-                    "You already have a thread on this intent.",
-                    thread_id=existing.id if existing else None,
-                )
-            _, notifier = await _post(db, thread, principal, data.body)
-            view = await _thread_view(db, thread, "vendor")
-        await notifier.announce(state.redis)
-        return view
+        return await relay.open_thread(
+            db, redis, vendor_id=principal.subject_id, intent_id=intent_id, body=data.body
+        )
 
     @get(
         "/v1/threads",
@@ -205,8 +76,12 @@ class RelayController(Controller):
         limit: LimitParam = DEFAULT_LIMIT,
         after: AfterParam = None,
     ) -> ThreadPage:
-        rows = await Threads(db).list_for(
-            principal.role, principal.subject_id, limit=limit, after=decode_cursor(after)
+        rows = await relay.threads_of(
+            db,
+            role=principal.role,
+            subject_id=principal.subject_id,
+            limit=limit,
+            after=decode_cursor(after),
         )
         items = [
             ThreadSummary(
@@ -229,8 +104,9 @@ class RelayController(Controller):
     async def get_thread(
         self, thread_id: str, principal: Principal, db: asyncpg.Connection
     ) -> ThreadView:
-        thread = _participant(await Threads(db).get(thread_id), principal)
-        return await _thread_view(db, thread, principal.role)
+        return await relay.read_thread(
+            db, role=principal.role, subject_id=principal.subject_id, thread_id=thread_id
+        )
 
     @post(
         "/v1/threads/{thread_id:str}/messages",
@@ -244,13 +120,16 @@ class RelayController(Controller):
         data: MessageCreate,
         principal: Principal,
         db: asyncpg.Connection,
-        state: State,
+        redis: Redis,
     ) -> MessageView:
-        async with db.transaction():
-            thread = _participant(await Threads(db).get(thread_id), principal)
-            message, notifier = await _post(db, thread, principal, data.body)
-        await notifier.announce(state.redis)
-        return _message_view(message, principal.role)
+        return await relay.post_message(
+            db,
+            redis,
+            role=principal.role,
+            subject_id=principal.subject_id,
+            thread_id=thread_id,
+            body=data.body,
+        )
 
     @post(
         "/v1/messages/{message_id:str}/flag",
@@ -263,8 +142,10 @@ class RelayController(Controller):
         self, message_id: str, data: FlagRequest, principal: Principal, db: asyncpg.Connection
     ) -> None:
         """Queues the message for the operators' review."""
-        found = await Threads(db).message_with_thread(message_id)
-        if found is None:
-            raise not_found("message")
-        _participant(found[1], principal)
-        await Threads(db).flag(message_id, f"{principal.role}:{principal.subject_id}", data.reason)
+        await relay.flag_message(
+            db,
+            role=principal.role,
+            subject_id=principal.subject_id,
+            message_id=message_id,
+            reason=data.reason,
+        )

@@ -1,6 +1,9 @@
 """Server-Sent Events over an owner's event log (vendors' ``/v1/vendor/stream`` and buyers'
 ``/v1/me/stream``): subscribe to the live hub first, replay the log after the client's last
-``seq``, then forward live events in ``seq`` order, reading the log on any gap."""
+``seq``, then forward live events in ``seq`` order, reading the log on any gap.
+
+``EventStreams`` is what a controller is given (a typed dependency): the pool and both
+live hubs, with one method per audience."""
 
 from __future__ import annotations
 
@@ -12,14 +15,14 @@ import msgspec
 from litestar.response import ServerSentEventMessage
 
 from intentcast.api.errors import invalid
-from intentcast.delivery.events import encode_event
 from intentcast.delivery.live import RESYNC, LiveHub
-from intentcast.store.events import VendorEvent
+from intentcast.services.feed import buyer_log, vendor_log
+from intentcast.store.events import LogEvent, encode_event
 
 HEARTBEAT_S = 15.0
 REPLAY_PAGE = 500
 
-ReadAfter = Callable[[asyncpg.Connection, str, int, int], Awaitable[list[VendorEvent]]]
+ReadAfter = Callable[[asyncpg.Connection, str, int, int], Awaitable[list[LogEvent]]]
 
 
 def seq_param(value: str | None, name: str = "after") -> int:
@@ -31,7 +34,7 @@ def seq_param(value: str | None, name: str = "after") -> int:
     return int(value)
 
 
-def _message(event: VendorEvent) -> ServerSentEventMessage:
+def _message(event: LogEvent) -> ServerSentEventMessage:
     return ServerSentEventMessage(
         data=encode_event(event).decode(), event=event.type, id=str(event.seq)
     )
@@ -68,7 +71,7 @@ async def event_stream(
                 async for message in catch_up():
                     yield message
                 continue
-            event = msgspec.json.decode(payload, type=VendorEvent)
+            event = msgspec.json.decode(payload, type=LogEvent)
             if event.seq <= last:
                 continue
             if event.seq == last + 1:
@@ -77,3 +80,30 @@ async def event_stream(
             else:  # a gap: read the log
                 async for message in catch_up():
                     yield message
+
+
+async def _read_vendor_log(
+    conn: asyncpg.Connection, vendor_id: str, after: int, limit: int
+) -> list[LogEvent]:
+    return await vendor_log(conn, vendor_id, after=after, limit=limit)
+
+
+async def _read_buyer_log(
+    conn: asyncpg.Connection, buyer_id: str, after: int, limit: int
+) -> list[LogEvent]:
+    return await buyer_log(conn, buyer_id, after=after, limit=limit)
+
+
+class EventStreams:
+    """The live streams of this process: one per audience, over the same code."""
+
+    def __init__(self, pool: asyncpg.Pool, vendor_hub: LiveHub, buyer_hub: LiveHub) -> None:
+        self.pool = pool
+        self.vendor_hub = vendor_hub
+        self.buyer_hub = buyer_hub
+
+    def vendor(self, vendor_id: str, start: int) -> AsyncIterator[ServerSentEventMessage]:
+        return event_stream(self.pool, self.vendor_hub, vendor_id, start, _read_vendor_log)
+
+    def buyer(self, buyer_id: str, start: int) -> AsyncIterator[ServerSentEventMessage]:
+        return event_stream(self.pool, self.buyer_hub, buyer_id, start, _read_buyer_log)

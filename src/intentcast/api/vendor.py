@@ -12,13 +12,12 @@ from typing import Annotated, Any
 import asyncpg
 import msgspec
 from litestar import Controller, Request, delete, get, post
-from litestar.datastructures import State
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent
+from redis.asyncio import Redis
 
 from intentcast.api.auth import requires_vendor
-from intentcast.api.errors import conflict, invalid, not_found
-from intentcast.api.streams import event_stream, seq_param
+from intentcast.api.streams import EventStreams, seq_param
 from intentcast.api.types import (
     DEFAULT_LIMIT,
     AfterParam,
@@ -29,25 +28,17 @@ from intentcast.api.types import (
     next_cursor,
 )
 from intentcast.config import Settings
-from intentcast.delivery import webhooks as webhook_rules
-from intentcast.domain.vendor_view import VendorIntent, vendor_view
-from intentcast.security import new_id
+from intentcast.domain.events import VendorEventType
+from intentcast.domain.vendor_view import VendorIntent
+from intentcast.security import Keys
+from intentcast.services import feed, webhooks
 from intentcast.store.accounts import Principal
-from intentcast.store.events import Matches, VendorEvent, VendorEvents
-from intentcast.store.intents import Intents
-from intentcast.store.webhooks import Webhooks
+from intentcast.store.events import LogEvent
+from intentcast.store.webhooks import EndpointRow
 
-MAX_WEBHOOKS_PER_VENDOR = 10
-EVENT_TYPES = (
-    "intent.matched",
-    "intent.updated",
-    "intent.closed",
-    "offer.accepted",
-    "offer.declined",
-    "message.created",
-    "reveal.granted",
-    "reveal.revoked",
-)
+
+class VendorEvent(LogEvent, kw_only=True):
+    """One entry of a vendor's feed: ``{id, seq, type, created_at, data}``."""
 
 
 class EventPage(msgspec.Struct):
@@ -65,7 +56,7 @@ class WebhookCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             min_length=8, max_length=2000, examples=["https://shop.example.com/hooks/intentcast"]
         ),
     ]
-    events: list[Annotated[str, msgspec.Meta(max_length=40)]] | None = None
+    events: list[VendorEventType] | None = None
     """Event types to receive; omitted or null means all."""
 
 
@@ -150,7 +141,7 @@ class VendorFeedController(Controller):
         `intent.updated`, `intent.closed`, … Each item is `{id, seq, type, created_at, data}`
         where `data.intent` is the anonymised vendor view."""
         start = seq_param(after)
-        items = await VendorEvents(db).after(principal.subject_id, start, limit)
+        items = await feed.vendor_log(db, principal.subject_id, after=start, limit=limit)
         last = items[-1].seq if items else start
         return EventPage(
             items=items, next=str(last) if len(items) == limit else None, last_seq=last
@@ -160,13 +151,12 @@ class VendorFeedController(Controller):
         "/stream",
         operation_id="streamVendorEvents",
         summary="The same events as Server-Sent Events, live",
-        exclude_from_auth=False,
     )
     async def stream(
         self,
         request: Request[Any, Any, Any],
         principal: Principal,
-        state: State,
+        streams: EventStreams,
         after: Annotated[str | None, Parameter(max_length=20)] = None,
         last_event_id: Annotated[
             str | None, Parameter(header="Last-Event-ID", max_length=20)
@@ -176,9 +166,7 @@ class VendorFeedController(Controller):
         `?after=`, then streams new ones as they happen; the SSE `id` is the `seq`, the SSE
         `event` the type. A comment every 15 s keeps idle connections open."""
         start = seq_param(last_event_id if last_event_id else after, "after")
-        return ServerSentEvent(
-            event_stream(state.pool, state.live, principal.subject_id, start, _read_vendor_log)
-        )
+        return ServerSentEvent(streams.vendor(principal.subject_id, start))
 
     @get(
         "/intents/{intent_id:str}", operation_id="getMatchedIntent", summary="An intent you matched"
@@ -187,21 +175,15 @@ class VendorFeedController(Controller):
         self, intent_id: str, principal: Principal, db: asyncpg.Connection, settings: Settings
     ) -> VendorIntent:
         """The anonymised vendor view, for intents this vendor matched (404 otherwise)."""
-        if not await Matches(db).vendor_matched(principal.subject_id, intent_id):
-            raise not_found("intent")
-        intent = await Intents(db).get(intent_id)
-        if intent is None or intent.status == "removed":
-            raise not_found("intent")
-        return vendor_view(intent, location_floor=settings.location_floor)
+        return await feed.matched_intent(
+            db,
+            vendor_id=principal.subject_id,
+            intent_id=intent_id,
+            location_floor=settings.location_floor,
+        )
 
 
-async def _read_vendor_log(
-    conn: asyncpg.Connection, vendor_id: str, after: int, limit: int
-) -> list[VendorEvent]:
-    return await VendorEvents(conn).after(vendor_id, after, limit)
-
-
-def _webhook_view(row: Any) -> WebhookView:
+def _webhook_view(row: EndpointRow) -> WebhookView:
     return WebhookView(
         id=row.id,
         url=row.url,
@@ -223,7 +205,7 @@ class VendorWebhookController(Controller):
         data: WebhookCreate,
         principal: Principal,
         db: asyncpg.Connection,
-        state: State,
+        keys: Keys,
         settings: Settings,
     ) -> WebhookCreated:
         """Events are POSTed as JSON with Standard Webhooks headers (`webhook-id`,
@@ -231,30 +213,14 @@ class VendorWebhookController(Controller):
         returned `whsec_` secret (shown once). Failures are retried with exponential backoff
         for about a day; `410 Gone` disables the endpoint. URLs must be https (http to
         loopback only when the operator allows it); private addresses are refused."""
-        url = webhook_rules.check_url(data.url, allow_loopback=settings.webhook_allow_loopback)
-        if data.events is not None:
-            for i, event_type in enumerate(data.events):
-                if event_type not in EVENT_TYPES:
-                    raise invalid(
-                        f"events[{i}]", f"unknown event type; one of {', '.join(EVENT_TYPES)}"
-                    )
-        secret = webhook_rules.new_secret()
-        endpoint_id = new_id("whk")
-        async with db.transaction():
-            await db.execute(
-                "SELECT pg_advisory_xact_lock(hashtext('whk:' || $1))", principal.subject_id
-            )
-            store = Webhooks(db)
-            if await store.count_for(principal.subject_id) >= MAX_WEBHOOKS_PER_VENDOR:
-                raise conflict(f"At most {MAX_WEBHOOKS_PER_VENDOR} webhook endpoints per vendor.")
-            sealed = state.sealer.seal(secret, context=f"{endpoint_id}:secret")
-            row = await store.create(
-                principal.subject_id,
-                url,
-                sealed,
-                None if data.events is None else list(dict.fromkeys(data.events)),
-                endpoint_id,
-            )
+        row, secret = await webhooks.register_webhook(
+            db,
+            keys,
+            vendor_id=principal.subject_id,
+            url=data.url,
+            events=None if data.events is None else [str(e) for e in data.events],
+            allow_loopback=settings.webhook_allow_loopback,
+        )
         return WebhookCreated(
             id=row.id,
             url=row.url,
@@ -272,17 +238,15 @@ class VendorWebhookController(Controller):
         limit: LimitParam = DEFAULT_LIMIT,
         after: AfterParam = None,
     ) -> WebhookPage:
-        rows = await Webhooks(db).list_for(
-            principal.subject_id, limit=limit, after=decode_cursor(after)
+        rows = await webhooks.vendor_webhooks(
+            db, principal.subject_id, limit=limit, after=decode_cursor(after)
         )
         items = [_webhook_view(r) for r in rows]
         return WebhookPage(items=items, next=next_cursor(items, limit))
 
     @delete("/{webhook_id:str}", operation_id="deleteWebhook", summary="Remove a webhook endpoint")
     async def remove(self, webhook_id: str, principal: Principal, db: asyncpg.Connection) -> None:
-        async with db.transaction():
-            if not await Webhooks(db).delete(principal.subject_id, webhook_id):
-                raise not_found("webhook")
+        await webhooks.remove_webhook(db, principal.subject_id, webhook_id)
 
     @get(
         "/{webhook_id:str}/deliveries", operation_id="listWebhookDeliveries", summary="Delivery log"
@@ -296,12 +260,9 @@ class VendorWebhookController(Controller):
         after: AfterParam = None,
     ) -> DeliveryPage:
         """Newest first; each delivery with every attempt (time, outcome, status, error)."""
-        store = Webhooks(db)
-        if await store.get(principal.subject_id, webhook_id) is None:
-            raise not_found("webhook")
-        before = decode_time_cursor(after)
-        rows = await store.deliveries(webhook_id, limit=limit, before=before)
-        attempts = await store.attempts([r.id for r in rows])
+        rows, attempts = await webhooks.delivery_log(
+            db, principal.subject_id, webhook_id, limit=limit, before=decode_time_cursor(after)
+        )
         items = [
             DeliveryView(
                 id=r.id,
@@ -337,28 +298,16 @@ class VendorWebhookController(Controller):
         data: ReplayRequest,
         principal: Principal,
         db: asyncpg.Connection,
-        state: State,
+        redis: Redis,
     ) -> ReplayResult:
         """Queues every event after `after_seq` (up to `limit`) for delivery to this
         endpoint again, in `seq` order."""
-        from intentcast.bus import DELIVER_STREAM, STREAM_MAXLEN
-
-        async with db.transaction():
-            store = Webhooks(db)
-            endpoint = await store.get(principal.subject_id, webhook_id)
-            if endpoint is None:
-                raise not_found("webhook")
-            if endpoint.status != "active":
-                raise conflict("This endpoint is disabled; register it again to receive events.")
-            ids = await store.replay(principal.subject_id, webhook_id, data.after_seq, data.limit)
-        if ids:
-            async with state.redis.pipeline(transaction=False) as pipe:
-                for delivery_id in ids:
-                    pipe.xadd(
-                        DELIVER_STREAM,
-                        {"delivery_id": delivery_id},
-                        maxlen=STREAM_MAXLEN,
-                        approximate=True,
-                    )
-                await pipe.execute()
-        return ReplayResult(queued=len(ids))
+        queued = await webhooks.replay_webhook(
+            db,
+            redis,
+            vendor_id=principal.subject_id,
+            webhook_id=webhook_id,
+            after_seq=data.after_seq,
+            limit=data.limit,
+        )
+        return ReplayResult(queued=queued)

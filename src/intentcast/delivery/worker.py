@@ -20,10 +20,9 @@ import redis.asyncio as redis
 
 from intentcast.bus import DELIVER_STREAM, DELIVERY_GROUP
 from intentcast.config import Settings
-from intentcast.delivery.events import encode_event
 from intentcast.delivery.webhooks import Outcome, next_delay, send
 from intentcast.security import Sealer
-from intentcast.store.events import VendorEvents
+from intentcast.store.events import VendorEvents, encode_event
 from intentcast.store.webhooks import Webhooks
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from intentcast.domain.codes import is_country, is_currency
-from intentcast.domain.errors import RuleViolation, StateConflict
+from intentcast.domain.codes import is_country
+from intentcast.domain.errors import IllegalTransition, IntentClosed, RuleViolation
+from intentcast.domain.events import OutboxEventType
 from intentcast.domain.location import cell_for
+from intentcast.domain.money import check_amount, check_currency
 from intentcast.domain.scrubbing import Redaction, scrub
 
 IntentStatus = Literal["open", "paused", "withdrawn", "fulfilled", "expired", "removed"]
@@ -29,19 +31,6 @@ _TRANSITIONS: dict[str, frozenset[str]] = {
     "paused": frozenset({"open", "withdrawn", "expired", "removed"}),
 }
 
-INTENT_UPDATED = "intent.updated"
-INTENT_CLOSED = "intent.closed"
-INTENT_PUBLISHED = "intent.published"
-
-
-class IllegalTransition(StateConflict):
-    def __init__(self, current: str, target: str) -> None:
-        super().__init__(
-            f"an intent that is {current} cannot become {target}", "illegal-transition"
-        )
-        self.current = current
-        self.target = target
-
 
 def check_transition(current: str, target: str) -> None:
     """Raise ``IllegalTransition`` unless ``current → target`` is allowed."""
@@ -53,9 +42,11 @@ def is_live(status: str) -> bool:
     return status in LIVE_STATUSES
 
 
-def event_for_status(target: str) -> str:
+def event_for_status(target: str) -> OutboxEventType:
     """The domain event a status change records for the delivery pipeline."""
-    return INTENT_UPDATED if target in LIVE_STATUSES else INTENT_CLOSED
+    if target in LIVE_STATUSES:
+        return OutboxEventType.INTENT_UPDATED
+    return OutboxEventType.INTENT_CLOSED
 
 
 class Terms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -91,7 +82,7 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True):
 
     id: str
     buyer_id: str
-    status: str
+    status: IntentStatus
     category: str
     title: str
     description: str | None
@@ -153,8 +144,6 @@ def public_text(
 
 MAX_ATTRIBUTES = 30
 MAX_ATTRIBUTE_VALUES = 20
-MAX_BUDGET = Decimal("1000000000000")
-MAX_DECIMALS = 3
 
 AttributeKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.\-]{0,39}$")]
 AttributeText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -261,17 +250,11 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
 def check_budget(budget: BudgetDraft | None, field: str = "budget") -> Budget | None:
     if budget is None:
         return None
-    if not is_currency(budget.currency):
-        raise RuleViolation(f"{field}.currency", f"{budget.currency} is not an ISO 4217 currency")
+    check_currency(budget.currency, f"{field}.currency")
     for name in ("min", "max"):
         value = getattr(budget, name)
-        if value is None:
-            continue
-        if not value.is_finite() or value < 0 or value >= MAX_BUDGET:
-            raise RuleViolation(f"{field}.{name}", "must be a non-negative amount below 10^12")
-        exponent = value.as_tuple().exponent
-        if isinstance(exponent, int) and -exponent > MAX_DECIMALS:
-            raise RuleViolation(f"{field}.{name}", f"at most {MAX_DECIMALS} decimal places")
+        if value is not None:
+            check_amount(value, f"{field}.{name}")
     if budget.min is not None and budget.max is not None and budget.min > budget.max:
         raise RuleViolation(f"{field}.min", "must not exceed max")
     return Budget(currency=budget.currency, min=budget.min, max=budget.max, visible=budget.visible)
@@ -366,13 +349,13 @@ def new_intent(
 
 def apply_patch(
     intent: Intent, patch: IntentPatch, *, region: str | None, now: datetime, policy: Policy
-) -> tuple[Intent, str | None]:
+) -> tuple[Intent, OutboxEventType | None]:
     """The intent after ``patch`` and the event it records (None when nothing changed)."""
     changes: dict[str, object] = {}
     given = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
     target = given.pop("status", None)
     if given and not is_live(intent.status):
-        raise StateConflict(f"an intent that is {intent.status} can no longer be edited")
+        raise IntentClosed(intent.status, "it can no longer be edited")
     if "expires_at" in given:
         changes["expires_at"] = check_expiry(given.pop("expires_at"), now=now, policy=policy)
     if "budget" in given:

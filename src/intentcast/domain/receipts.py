@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 ReceiptKind = Literal["reveal", "terms_accepted", "revoke"]
-REVEALABLE_FIELDS = ("name", "email", "phone", "address")
 REVEAL_PURPOSE = "Contact about the buyer's intent and fulfilment of a resulting order"
 
 

@@ -14,23 +14,20 @@ from typing import Annotated
 import h3
 import msgspec
 
-from intentcast.domain.codes import is_country, is_currency
+from intentcast.domain.codes import is_country
 from intentcast.domain.errors import RuleViolation
 from intentcast.domain.intents import Attributes, Fulfilment
 from intentcast.domain.location import is_cell
 from intentcast.domain.matching import Subscription, normalise_attributes, normalise_keyword
+from intentcast.domain.money import Money, check_money
 
+MAX_SUBSCRIPTIONS_PER_VENDOR = 1000
 MAX_CATEGORIES = 50
 MAX_CELLS = 2000
 MAX_RADIUS_KM = 500.0
 MAX_KEYWORDS = 50
 DISK_MAX_RING = 12  # rings around the centre cell when covering a radius
 MIN_COVER_RESOLUTION = 2
-
-
-class Money(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    amount: Annotated[Decimal, msgspec.Meta(examples=["500.00"])]
-    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
 
 
 class AreaDraft(
@@ -148,10 +145,7 @@ def check_subscription(
         if not is_country(country):
             raise RuleViolation(f"countries[{i}]", f"{country} is not an ISO 3166 country")
     if budget_min is not None:
-        if not is_currency(budget_min.currency):
-            raise RuleViolation("budget_min.currency", f"{budget_min.currency} is not ISO 4217")
-        if not budget_min.amount.is_finite() or budget_min.amount < 0:
-            raise RuleViolation("budget_min.amount", "must be a non-negative amount")
+        check_money(budget_min, "budget_min")
 
 
 def for_matching(

@@ -25,19 +25,19 @@ import redis.asyncio as redis
 
 from intentcast.bus import MATCHER_GROUP, SUBS_STREAM, WORK_STREAM
 from intentcast.config import Settings
-from intentcast.delivery.events import EventEmitter
-from intentcast.domain.intents import INTENT_CLOSED, INTENT_PUBLISHED, INTENT_UPDATED, Intent
-from intentcast.domain.matching import MatchableIntent, Subscription, matchable, matches
+from intentcast.domain.events import OutboxEventType, VendorEventType, dedupe
+from intentcast.domain.intents import Intent
+from intentcast.domain.matching import Subscription, matchable, matches
 from intentcast.domain.vendor_view import vendor_view
 from intentcast.matching.index import SubscriptionIndex
-from intentcast.store.events import Matches
+from intentcast.services.work import Work, unit_of_work
 from intentcast.store.intents import Intents
+from intentcast.store.matches import Matches
 from intentcast.store.outbox import Outbox
 from intentcast.store.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTION_CHANGED = "subscription.changed"
 BATCH = 64
 BLOCK_MS = 1000
 RECLAIM_EVERY_S = 5.0
@@ -106,42 +106,38 @@ class Matcher:
         async with self.pool.acquire() as conn:
             if refresh:
                 await self.refresh(conn)
-            emitter = EventEmitter(conn)
-            async with conn.transaction():
-                if event_type == SUBSCRIPTION_CHANGED:
-                    await self.backfill(conn, emitter, aggregate_id)
+            async with unit_of_work(conn, self.redis) as work:
+                if event_type == OutboxEventType.SUBSCRIPTION_CHANGED:
+                    await self.backfill(work, aggregate_id)
                 else:
                     intent = await Intents(conn).get(aggregate_id)
                     if intent is not None:
-                        await self.on_intent_event(conn, emitter, intent, event_type, outbox_id)
+                        await self.on_intent_event(work, intent, event_type, outbox_id)
                 await Outbox(conn).mark_processed(outbox_id)
-        await emitter.announce(self.redis)
 
     async def on_intent_event(
-        self,
-        conn: asyncpg.Connection,
-        emitter: EventEmitter,
-        intent: Intent,
-        event_type: str,
-        outbox_id: int,
+        self, work: Work, intent: Intent, event_type: str, outbox_id: int
     ) -> None:
         view = msgspec.to_builtins(vendor_view(intent, location_floor=self.settings.location_floor))
-        if event_type in (INTENT_UPDATED, INTENT_CLOSED):
+        if event_type in (OutboxEventType.INTENT_UPDATED, OutboxEventType.INTENT_CLOSED):
             # every vendor that matched hears about the change, in its own log order
-            await emitter.emit_many(
+            vendor_event = VendorEventType(event_type)
+            await work.tell_vendors(
                 [
-                    (vendor_id, event_type, {"intent": view}, f"outbox:{outbox_id}")
-                    for vendor_id in await Matches(conn).vendors_of(intent.id)
+                    (vendor_id, vendor_event, {"intent": view}, dedupe.outbox(outbox_id))
+                    for vendor_id in await Matches(work.conn).vendors_of(intent.id)
                 ]
             )
-        if event_type in (INTENT_PUBLISHED, INTENT_UPDATED) and intent.status == "open":
+        if (
+            event_type in (OutboxEventType.INTENT_PUBLISHED, OutboxEventType.INTENT_UPDATED)
+            and intent.status == "open"
+        ):
             candidates = self.index.match(matchable(intent))
-            await self.record_matches(conn, emitter, intent, view, candidates)
+            await self.record_matches(work, intent, view, candidates)
 
     async def record_matches(
         self,
-        conn: asyncpg.Connection,
-        emitter: EventEmitter,
+        work: Work,
         intent: Intent,
         view: dict[str, Any],
         candidates: list[Subscription],
@@ -149,7 +145,7 @@ class Matcher:
         """Keep the eligible candidates, record them, tell each newly matched vendor once."""
         if not candidates:
             return 0
-        store = Matches(conn)
+        store = Matches(work.conn)
         eligible = await store.eligible_vendors(
             intent.buyer_id, list({s.vendor_id for s in candidates})
         )
@@ -164,28 +160,23 @@ class Matcher:
         by_vendor: dict[str, list[str]] = defaultdict(list)
         for subscription_id, vendor_id in new:
             by_vendor[vendor_id].append(subscription_id)
-        await emitter.emit_many(
+        await work.tell_vendors(
             [
                 (
                     vendor_id,
-                    "intent.matched",
+                    VendorEventType.INTENT_MATCHED,
                     {"intent": view, "subscription_ids": sorted(subscription_ids)},
-                    f"matched:{intent.id}",
+                    dedupe.matched(intent.id),
                 )
                 for vendor_id, subscription_ids in sorted(by_vendor.items())
             ]
         )
         return len(new)
 
-    async def backfill(
-        self, conn: asyncpg.Connection, emitter: EventEmitter, subscription_id: str
-    ) -> None:
+    async def backfill(self, work: Work, subscription_id: str) -> None:
         """Match a new or changed subscription against the intents already open."""
-        row = await conn.fetchrow(
-            "SELECT vendor_id FROM subscriptions WHERE id = $1 AND deleted_at IS NULL AND active",
-            subscription_id,
-        )
-        if row is None:
+        conn = work.conn
+        if await Subscriptions(conn).is_active(subscription_id) is None:
             return
         subscription = self.index.get(subscription_id)
         if subscription is None:
@@ -198,7 +189,7 @@ class Matcher:
                 view = msgspec.to_builtins(
                     vendor_view(intent, location_floor=self.settings.location_floor)
                 )
-                await self.record_matches(conn, emitter, intent, view, [subscription])
+                await self.record_matches(work, intent, view, [subscription])
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.ensure_group()
@@ -266,4 +257,4 @@ class Matcher:
                 return
 
 
-__all__ = ["SUBSCRIPTION_CHANGED", "MatchableIntent", "Matcher"]
+__all__ = ["Matcher"]

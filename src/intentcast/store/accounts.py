@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,10 @@ import msgspec
 from intentcast.domain.reveals import PERSONA_FIELDS
 from intentcast.security import hash_token, new_id, new_token
 from intentcast.store.locks import serialize
+from intentcast.store.sql import set_clause
+
+_BUYER_UPDATABLE = frozenset({"display_name", "country", *(f"{f}_sealed" for f in PERSONA_FIELDS)})
+_VENDOR_UPDATABLE = frozenset({"name", "website", "description", "contact_email"})
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -158,15 +163,9 @@ class Buyers:
 
     async def update(self, buyer_id: str, changes: dict[str, Any]) -> BuyerRow:
         """``changes`` maps column names (``display_name``, ``email_sealed``, …) to values."""
-        allowed = {"display_name", "country", *(f"{f}_sealed" for f in PERSONA_FIELDS)}
-        unknown = set(changes) - allowed
-        if unknown:
-            raise ValueError(f"not updatable: {sorted(unknown)}")
-        assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(changes, start=2))
+        assignments, values = set_clause(changes, _BUYER_UPDATABLE, also=("updated_at = now()",))
         row = await self.conn.fetchrow(
-            f"UPDATE buyers SET {assignments}, updated_at = now() WHERE id = $1 RETURNING *",
-            buyer_id,
-            *changes.values(),
+            f"UPDATE buyers SET {assignments} WHERE id = $1 RETURNING *", buyer_id, *values
         )
         return _buyer(row)
 
@@ -203,16 +202,17 @@ class Vendors:
         row = await self.conn.fetchrow("SELECT * FROM vendors WHERE id = $1", vendor_id)
         return None if row is None else _vendor(row)
 
+    async def get_many(self, vendor_ids: Iterable[str]) -> dict[str, VendorRow]:
+        """The vendors among ``vendor_ids`` that exist, by id (one query)."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM vendors WHERE id = ANY($1::text[])", list(set(vendor_ids))
+        )
+        return {r["id"]: _vendor(r) for r in rows}
+
     async def update(self, vendor_id: str, changes: dict[str, Any]) -> VendorRow:
-        allowed = {"name", "website", "description", "contact_email"}
-        unknown = set(changes) - allowed
-        if unknown:
-            raise ValueError(f"not updatable: {sorted(unknown)}")
-        assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(changes, start=2))
+        assignments, values = set_clause(changes, _VENDOR_UPDATABLE, also=("updated_at = now()",))
         row = await self.conn.fetchrow(
-            f"UPDATE vendors SET {assignments}, updated_at = now() WHERE id = $1 RETURNING *",
-            vendor_id,
-            *changes.values(),
+            f"UPDATE vendors SET {assignments} WHERE id = $1 RETURNING *", vendor_id, *values
         )
         return _vendor(row)
 

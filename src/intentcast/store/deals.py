@@ -10,6 +10,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from intentcast.store.sql import insert_sql, set_clause
+
 _OFFER = """id, intent_id, vendor_id, status, version, price_amount, price_currency, quantity,
     title, details, valid_until, delivery_days, terms, created_at, updated_at, decided_at"""
 
@@ -43,6 +45,7 @@ _OFFER_FIELDS = {
     "delivery_days",
     "terms",
 }
+_OFFER_INSERTABLE = _OFFER_FIELDS | {"id", "intent_id", "vendor_id"}
 
 
 def _offer(row: asyncpg.Record) -> OfferRow:
@@ -54,10 +57,10 @@ class Offers:
         self.conn = conn
 
     async def insert(self, values: dict[str, Any]) -> OfferRow:
-        names = ", ".join(values)
-        params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+        """A new offer (version 1) from ``values`` (column → value); its first snapshot."""
         row = await self.conn.fetchrow(
-            f"INSERT INTO offers ({names}) VALUES ({params}) RETURNING {_OFFER}", *values.values()
+            insert_sql("offers", values, allowed=_OFFER_INSERTABLE, returning=_OFFER),
+            *values.values(),
         )
         offer = _offer(row)
         await self._snapshot(offer)
@@ -86,16 +89,11 @@ class Offers:
         return None if row is None else _offer(row)
 
     async def revise(self, offer_id: str, changes: dict[str, Any]) -> OfferRow:
-        unknown = set(changes) - _OFFER_FIELDS
-        if unknown:
-            raise ValueError(f"not revisable: {sorted(unknown)}")
-        assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(changes, start=2))
-        sep = ", " if assignments else ""
+        assignments, values = set_clause(
+            changes, _OFFER_FIELDS, also=("version = version + 1", "updated_at = now()")
+        )
         row = await self.conn.fetchrow(
-            f"""UPDATE offers SET {assignments}{sep}version = version + 1, updated_at = now()
-                 WHERE id = $1 RETURNING {_OFFER}""",
-            offer_id,
-            *changes.values(),
+            f"UPDATE offers SET {assignments} WHERE id = $1 RETURNING {_OFFER}", offer_id, *values
         )
         offer = _offer(row)
         await self._snapshot(offer)
@@ -168,6 +166,9 @@ class RevealRow(msgspec.Struct, frozen=True, kw_only=True):
 
 _REVEAL = """id, intent_id, buyer_id, vendor_id, fields, purpose, terms, status,
     terms_accepted_at, created_at, revoked_at"""
+_REVEAL_INSERTABLE = frozenset(
+    {"id", "intent_id", "buyer_id", "vendor_id", "fields", "purpose", "terms"}
+)
 
 
 def _reveal(row: asyncpg.Record) -> RevealRow:
@@ -181,10 +182,9 @@ class Reveals:
         self.conn = conn
 
     async def insert(self, values: dict[str, Any]) -> RevealRow:
-        names = ", ".join(values)
-        params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
         row = await self.conn.fetchrow(
-            f"INSERT INTO reveals ({names}) VALUES ({params}) RETURNING {_REVEAL}", *values.values()
+            insert_sql("reveals", values, allowed=_REVEAL_INSERTABLE, returning=_REVEAL),
+            *values.values(),
         )
         return _reveal(row)
 

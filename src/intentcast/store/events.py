@@ -1,4 +1,4 @@
-"""Repositories for matches and the event logs (one per vendor, one per buyer).
+"""Repositories for the event logs (one per vendor, one per buyer).
 
 Each owner has one ordered log; ``seq`` is gap-free because it is taken from the owner's
 counter row in the same transaction that appends the event (a rolled-back append gives its
@@ -16,8 +16,9 @@ import msgspec
 from intentcast.security import new_id
 
 
-class VendorEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """One entry of a vendor's feed: ``{id, seq, type, created_at, data}``."""
+class LogEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of an owner's event log (a vendor's feed or a buyer's stream):
+    ``{id, seq, type, created_at, data}``."""
 
     id: str
     seq: int
@@ -26,8 +27,13 @@ class VendorEvent(msgspec.Struct, frozen=True, kw_only=True):
     data: dict[str, Any]
 
 
-def _event(row: asyncpg.Record) -> VendorEvent:
-    return VendorEvent(
+def encode_event(event: LogEvent) -> bytes:
+    """The wire form of a log event: the same bytes on the feed, SSE and webhooks."""
+    return msgspec.json.encode(event)
+
+
+def _event(row: asyncpg.Record) -> LogEvent:
+    return LogEvent(
         id=row["id"],
         seq=row["seq"],
         type=row["type"],
@@ -48,7 +54,7 @@ class EventLog:
 
     async def append(
         self, owner_id: str, event_type: str, data: dict[str, Any], dedupe_key: str
-    ) -> VendorEvent | None:
+    ) -> LogEvent | None:
         """Append to the vendor's log (inside a transaction); None if already there."""
         exists = await self.conn.fetchval(
             f"SELECT 1 FROM {self.events_table} WHERE {self.owner} = $1 AND dedupe_key = $2",
@@ -78,7 +84,7 @@ class EventLog:
 
     async def append_many(
         self, items: list[tuple[str, str, dict[str, Any], str]]
-    ) -> list[tuple[str, VendorEvent]]:
+    ) -> list[tuple[str, LogEvent]]:
         """``append`` for several ``(owner_id, type, data, dedupe_key)`` at once, in three
         statements instead of three per event; returns ``(owner_id, event)`` for the ones
         appended (those already in the log are skipped), in the order given.
@@ -133,7 +139,7 @@ class EventLog:
         by_owner = {r["owner"]: _event(r) for r in rows}
         return [(v, by_owner[v]) for v in owner_ids]
 
-    async def after(self, owner_id: str, after_seq: int, limit: int) -> list[VendorEvent]:
+    async def after(self, owner_id: str, after_seq: int, limit: int) -> list[LogEvent]:
         rows = await self.conn.fetch(
             f"""SELECT id, seq, type, created_at, data FROM {self.events_table}
                 WHERE {self.owner} = $1 AND seq > $2 ORDER BY seq LIMIT $3""",
@@ -143,7 +149,7 @@ class EventLog:
         )
         return [_event(r) for r in rows]
 
-    async def by_id(self, owner_id: str, event_id: str) -> VendorEvent | None:
+    async def by_id(self, owner_id: str, event_id: str) -> LogEvent | None:
         row = await self.conn.fetchrow(
             f"""SELECT id, seq, type, created_at, data FROM {self.events_table}
                 WHERE {self.owner} = $1 AND id = $2""",
@@ -167,59 +173,3 @@ class BuyerEvents(EventLog):
     owner = "buyer_id"
     events_table = "buyer_events"
     sequences_table = "buyer_sequences"
-
-
-class Matches:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
-    async def record(self, intent_id: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Record (subscription_id, vendor_id) matches; return the ones that are new."""
-        if not pairs:
-            return []
-        rows = await self.conn.fetch(
-            """INSERT INTO matches (intent_id, subscription_id, vendor_id)
-               SELECT $1, s, v FROM unnest($2::text[], $3::text[]) AS t(s, v)
-               ON CONFLICT DO NOTHING RETURNING subscription_id, vendor_id""",
-            intent_id,
-            [s for s, _ in pairs],
-            [v for _, v in pairs],
-        )
-        return [(r["subscription_id"], r["vendor_id"]) for r in rows]
-
-    async def vendors_of(self, intent_id: str) -> list[str]:
-        rows = await self.conn.fetch(
-            "SELECT DISTINCT vendor_id FROM matches WHERE intent_id = $1 ORDER BY vendor_id",
-            intent_id,
-        )
-        return [r["vendor_id"] for r in rows]
-
-    async def vendor_matched(self, vendor_id: str, intent_id: str) -> bool:
-        return bool(
-            await self.conn.fetchval(
-                "SELECT 1 FROM matches WHERE vendor_id = $1 AND intent_id = $2 LIMIT 1",
-                vendor_id,
-                intent_id,
-            )
-        )
-
-    async def hourly_counts(self, subscription_ids: list[str]) -> dict[str, int]:
-        rows = await self.conn.fetch(
-            """SELECT subscription_id, count(*) AS n FROM matches
-                WHERE subscription_id = ANY($1) AND matched_at > now() - interval '1 hour'
-                GROUP BY subscription_id""",
-            subscription_ids,
-        )
-        return {r["subscription_id"]: r["n"] for r in rows}
-
-    async def eligible_vendors(self, buyer_id: str, vendor_ids: list[str]) -> set[str]:
-        """Of ``vendor_ids``: those verified and not blocked by ``buyer_id``."""
-        rows = await self.conn.fetch(
-            """SELECT v.id FROM vendors v
-                WHERE v.id = ANY($2) AND v.status = 'verified'
-                  AND NOT EXISTS (SELECT 1 FROM buyer_blocks b
-                                   WHERE b.buyer_id = $1 AND b.vendor_id = v.id)""",
-            buyer_id,
-            vendor_ids,
-        )
-        return {r["id"] for r in rows}

@@ -11,6 +11,7 @@ import msgspec
 from intentcast.domain.intents import Budget, Intent, Location, Terms
 from intentcast.domain.scrubbing import Redaction
 from intentcast.store.locks import serialize
+from intentcast.store.sql import insert_sql, set_clause
 
 _COLUMNS = """id, buyer_id, status, category, title, description, attributes, public_title,
     public_description, public_attributes, redactions, quantity, budget_currency, budget_min,
@@ -40,6 +41,8 @@ _UPDATABLE = frozenset(
         "closed_at",
     }
 )
+# columns set once, when the intent is published
+_INSERTABLE = (_UPDATABLE - {"closed_at"}) | {"id", "buyer_id", "category", "h3_cell", "country"}
 
 
 def _intent(row: asyncpg.Record) -> Intent:
@@ -120,10 +123,8 @@ class Intents:
             h3_cell=intent.location.cell if intent.location else None,
             country=intent.location.country if intent.location else None,
         )
-        names = ", ".join(columns)
-        params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
         row = await self.conn.fetchrow(
-            f"INSERT INTO intents ({names}) VALUES ({params}) RETURNING {_COLUMNS}",
+            insert_sql("intents", columns, allowed=_INSERTABLE, returning=_COLUMNS),
             *columns.values(),
         )
         return _intent(row)
@@ -178,15 +179,13 @@ class Intents:
 
     async def update(self, intent_id: str, changes: dict[str, Any]) -> Intent:
         """Set ``changes`` (column → value), bump ``version`` and ``updated_at``."""
-        unknown = set(changes) - _UPDATABLE
-        if unknown:
-            raise ValueError(f"not updatable: {sorted(unknown)}")
-        assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(changes, start=2))
+        assignments, values = set_clause(
+            changes, _UPDATABLE, also=("version = version + 1", "updated_at = now()")
+        )
         row = await self.conn.fetchrow(
-            f"""UPDATE intents SET {assignments}, version = version + 1, updated_at = now()
-                 WHERE id = $1 RETURNING {_COLUMNS}""",
+            f"UPDATE intents SET {assignments} WHERE id = $1 RETURNING {_COLUMNS}",
             intent_id,
-            *changes.values(),
+            *values,
         )
         return _intent(row)
 

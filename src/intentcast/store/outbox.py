@@ -32,6 +32,25 @@ class Outbox:
             id=outbox_id, event_type=event_type, aggregate_id=aggregate_id, payload=payload
         )
 
+    async def claim_stale(
+        self, unpublished_age_s: float, unprocessed_age_s: float, limit: int
+    ) -> list[OutboxEvent]:
+        """Lock (until commit, skipping rows another relay holds) up to ``limit`` unprocessed
+        rows, oldest first, that were never published for ``unpublished_age_s`` seconds, or
+        published but not processed for ``unprocessed_age_s``. Call inside a transaction."""
+        rows = await self.conn.fetch(
+            """SELECT id, event_type, aggregate_id, payload FROM outbox
+                WHERE processed_at IS NULL
+                  AND ((published_at IS NULL
+                        AND created_at < now() - make_interval(secs => $1))
+                       OR published_at < now() - make_interval(secs => $2))
+                ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED""",
+            unpublished_age_s,
+            unprocessed_age_s,
+            limit,
+        )
+        return [OutboxEvent(**dict(r)) for r in rows]
+
     async def mark_published(self, outbox_ids: list[int]) -> None:
         await self.conn.execute(
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", outbox_ids

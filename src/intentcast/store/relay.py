@@ -8,6 +8,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from intentcast.store.sql import insert_sql
+
 
 class ThreadRow(msgspec.Struct, frozen=True, kw_only=True):
     id: str
@@ -31,6 +33,7 @@ class MessageRow(msgspec.Struct, frozen=True, kw_only=True):
 
 _THREAD = "id, intent_id, vendor_id, buyer_id, created_at, updated_at"
 _MESSAGE = "id, thread_id, sender, body, public_body, redactions, created_at, flagged_at"
+_MESSAGE_INSERTABLE = frozenset({"id", "thread_id", "sender", "body", "public_body", "redactions"})
 
 
 class Threads:
@@ -76,10 +79,8 @@ class Threads:
         return [ThreadRow(**dict(r)) for r in rows]
 
     async def add_message(self, values: dict[str, Any]) -> MessageRow:
-        names = ", ".join(values)
-        params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
         row = await self.conn.fetchrow(
-            f"INSERT INTO messages ({names}) VALUES ({params}) RETURNING {_MESSAGE}",
+            insert_sql("messages", values, allowed=_MESSAGE_INSERTABLE, returning=_MESSAGE),
             *values.values(),
         )
         await self.conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -11,10 +12,29 @@ import msgspec
 
 from intentcast.domain.matching import Subscription
 from intentcast.domain.subscriptions import for_matching
+from intentcast.store.sql import insert_sql, set_clause
 
 _COLUMNS = """id, vendor_id, categories, area, cells, countries, budget_min, budget_currency,
     attributes, keywords, fulfilment, max_per_hour, active, deleted_at, change_version,
     created_at, updated_at"""
+
+# what a vendor's change may set (``soft_delete`` sets ``deleted_at``)
+_UPDATABLE = frozenset(
+    {
+        "categories",
+        "area",
+        "cells",
+        "countries",
+        "budget_min",
+        "budget_currency",
+        "attributes",
+        "keywords",
+        "fulfilment",
+        "max_per_hour",
+        "active",
+    }
+)
+_INSERTABLE = _UPDATABLE | {"id", "vendor_id"}
 
 
 class SubscriptionRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,10 +85,8 @@ class Subscriptions:
         self.conn = conn
 
     async def insert(self, values: dict[str, Any]) -> SubscriptionRow:
-        names = ", ".join(values)
-        params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
         row = await self.conn.fetchrow(
-            f"INSERT INTO subscriptions ({names}) VALUES ({params}) RETURNING {_COLUMNS}",
+            insert_sql("subscriptions", values, allowed=_INSERTABLE, returning=_COLUMNS),
             *values.values(),
         )
         return _row(row)
@@ -99,20 +117,35 @@ class Subscriptions:
         return [_row(r) for r in rows]
 
     async def update(self, subscription_id: str, changes: dict[str, Any]) -> SubscriptionRow:
-        assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(changes, start=2))
-        sep = ", " if assignments else ""
+        """Set ``changes`` (column → value) and give the row a new ``change_version``."""
+        return await self._set(subscription_id, changes, _UPDATABLE)
+
+    async def soft_delete(self, subscription_id: str) -> SubscriptionRow:
+        return await self._set(
+            subscription_id, {"deleted_at": datetime.now().astimezone()}, {"deleted_at"}
+        )
+
+    async def _set(
+        self, subscription_id: str, changes: dict[str, Any], allowed: Collection[str]
+    ) -> SubscriptionRow:
+        assignments, values = set_clause(
+            changes,
+            allowed,
+            also=("updated_at = now()", "change_version = nextval('subscription_change_seq')"),
+        )
         row = await self.conn.fetchrow(
-            f"""UPDATE subscriptions
-                   SET {assignments}{sep}updated_at = now(),
-                       change_version = nextval('subscription_change_seq')
-                 WHERE id = $1 RETURNING {_COLUMNS}""",
+            f"UPDATE subscriptions SET {assignments} WHERE id = $1 RETURNING {_COLUMNS}",
             subscription_id,
-            *changes.values(),
+            *values,
         )
         return _row(row)
 
-    async def soft_delete(self, subscription_id: str) -> SubscriptionRow:
-        return await self.update(subscription_id, {"deleted_at": datetime.now().astimezone()})
+    async def is_active(self, subscription_id: str) -> str | None:
+        """The vendor of a subscription that is active and not deleted, else ``None``."""
+        return await self.conn.fetchval(
+            "SELECT vendor_id FROM subscriptions WHERE id = $1 AND deleted_at IS NULL AND active",
+            subscription_id,
+        )
 
     async def count_for_vendor(self, vendor_id: str) -> int:
         return await self.conn.fetchval(

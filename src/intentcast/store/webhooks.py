@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
 import msgspec
+
+from intentcast.store.events import LogEvent
 
 CLAIM_LEASE = timedelta(seconds=60)
 
@@ -157,6 +160,26 @@ class Webhooks:
             event_type,
             event_seq,
             event_id,
+        )
+        return [r["id"] for r in rows]
+
+    async def enqueue_many(self, appended: Sequence[tuple[str, LogEvent]]) -> list[str]:
+        """``enqueue`` for many ``(vendor_id, event)`` at once (one statement)."""
+        rows = await self.conn.fetch(
+            """INSERT INTO webhook_deliveries (id, endpoint_id, vendor_id, event_seq, event_id)
+               SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), e.id,
+                      t.vendor_id, t.seq, t.event_id
+                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
+                      AS t(vendor_id, type, seq, event_id)
+                 JOIN webhook_endpoints e ON e.vendor_id = t.vendor_id
+                WHERE e.status = 'active' AND e.deleted_at IS NULL
+                  AND (e.events IS NULL OR t.type = ANY(e.events))
+               ON CONFLICT (endpoint_id, event_id) DO NOTHING
+               RETURNING id""",
+            [v for v, _ in appended],
+            [e.type for _, e in appended],
+            [e.seq for _, e in appended],
+            [e.id for _, e in appended],
         )
         return [r["id"] for r in rows]
 

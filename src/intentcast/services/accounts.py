@@ -1,0 +1,141 @@
+"""Account use cases: sign-up of buyers and vendors, the caller's own account, and vendor
+tokens (key rotation that never locks a vendor out).
+
+Persona fields (``domain.reveals.PERSONA_FIELDS``) are sealed here with the owner's id and
+the field name as associated data, and opened only for their owner or a vendor they were
+revealed to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from intentcast.domain.errors import NotFound, QuotaExceeded
+from intentcast.domain.reveals import PERSONA_FIELDS
+from intentcast.security import Keys, new_id
+from intentcast.store.accounts import BuyerRow, Buyers, TokenRow, Tokens, VendorRow, Vendors
+from intentcast.store.locks import serialize
+
+
+def seal_persona(keys: Keys, buyer_id: str, values: dict[str, Any]) -> dict[str, bytes | None]:
+    """The persona fields present in ``values``, sealed for ``buyer_id``."""
+    return {
+        f: keys.sealer.seal_optional(values.get(f), context=f"{buyer_id}:{f}")
+        for f in PERSONA_FIELDS
+        if f in values
+    }
+
+
+def open_persona(keys: Keys, buyer: BuyerRow) -> dict[str, str | None]:
+    return {
+        f: keys.sealer.open_optional(buyer.sealed[f], context=f"{buyer.id}:{f}")
+        for f in PERSONA_FIELDS
+    }
+
+
+async def create_buyer(
+    conn: asyncpg.Connection,
+    keys: Keys,
+    *,
+    display_name: str,
+    country: str | None,
+    persona: dict[str, Any],
+) -> tuple[BuyerRow, str]:
+    """The buyer and its first token (the only time the token is seen)."""
+    buyer_id = new_id("byr")
+    sealed = seal_persona(keys, buyer_id, persona)
+    async with conn.transaction():
+        row = await Buyers(conn).create(buyer_id, display_name, sealed, country)
+        _, token = await Tokens(conn).issue("buyer", buyer_id, "initial")
+    return row, token
+
+
+async def create_vendor(
+    conn: asyncpg.Connection,
+    *,
+    name: str,
+    website: str | None,
+    description: str | None,
+    contact_email: str | None,
+    verified: bool,
+) -> tuple[VendorRow, str]:
+    vendor_id = new_id("ven")
+    async with conn.transaction():
+        row = await Vendors(conn).create(
+            vendor_id,
+            name=name,
+            website=website,
+            description=description,
+            contact_email=contact_email,
+            verified=verified,
+        )
+        _, token = await Tokens(conn).issue("vendor", vendor_id, "initial")
+    return row, token
+
+
+async def buyer_account(conn: asyncpg.Connection, buyer_id: str) -> BuyerRow:
+    row = await Buyers(conn).get(buyer_id)
+    if row is None:
+        raise NotFound("buyer")
+    return row
+
+
+async def vendor_account(conn: asyncpg.Connection, vendor_id: str) -> VendorRow:
+    row = await Vendors(conn).get(vendor_id)
+    if row is None:
+        raise NotFound("vendor")
+    return row
+
+
+async def change_buyer(
+    conn: asyncpg.Connection, keys: Keys, buyer_id: str, changes: dict[str, Any]
+) -> BuyerRow:
+    """``changes``: display name, country and persona fields (None clears one)."""
+    sealed = seal_persona(keys, buyer_id, changes)
+    columns = {k: v for k, v in changes.items() if k not in PERSONA_FIELDS}
+    columns.update({f"{k}_sealed": v for k, v in sealed.items()})
+    if not columns:
+        return await buyer_account(conn, buyer_id)
+    return await Buyers(conn).update(buyer_id, columns)
+
+
+async def change_vendor(
+    conn: asyncpg.Connection, vendor_id: str, changes: dict[str, Any]
+) -> VendorRow:
+    if not changes:
+        return await vendor_account(conn, vendor_id)
+    return await Vendors(conn).update(vendor_id, changes)
+
+
+async def issue_vendor_token(
+    conn: asyncpg.Connection, vendor_id: str, label: str | None
+) -> tuple[TokenRow, str]:
+    tokens = Tokens(conn)
+    token_id, token = await tokens.issue("vendor", vendor_id, label)
+    row = await tokens.get(vendor_id, token_id)
+    if row is None:  # just issued on this connection
+        raise NotFound("token")
+    return row, token
+
+
+async def vendor_tokens(
+    conn: asyncpg.Connection, vendor_id: str, *, limit: int, after: str | None
+) -> list[TokenRow]:
+    return await Tokens(conn).list_for(vendor_id, limit=limit, after=after)
+
+
+async def revoke_vendor_token(conn: asyncpg.Connection, vendor_id: str, token_id: str) -> None:
+    """Takes effect on the next request; the last live token cannot be revoked."""
+    async with conn.transaction():
+        await serialize(conn, "tokens", vendor_id)
+        tokens = Tokens(conn)
+        row = await tokens.get(vendor_id, token_id)
+        if row is None or row.revoked_at is not None:
+            raise NotFound("token")
+        if await tokens.count_live(vendor_id) <= 1:
+            raise QuotaExceeded(
+                "This is the vendor's last live token; create another first.", "last-token"
+            )
+        await tokens.revoke(vendor_id, token_id)

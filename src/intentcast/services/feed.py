@@ -1,0 +1,37 @@
+"""Reading the event logs: a vendor's durable feed and the intents it matched (always
+through the one vendor projection, ``domain.vendor_view``), and a buyer's own log."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from intentcast.domain.errors import NotFound
+from intentcast.domain.vendor_view import VendorIntent, vendor_view
+from intentcast.store.events import BuyerEvents, LogEvent, VendorEvents
+from intentcast.store.intents import Intents
+from intentcast.store.matches import Matches
+
+
+async def vendor_log(
+    conn: asyncpg.Connection, vendor_id: str, *, after: int, limit: int
+) -> list[LogEvent]:
+    return await VendorEvents(conn).after(vendor_id, after, limit)
+
+
+async def buyer_log(
+    conn: asyncpg.Connection, buyer_id: str, *, after: int, limit: int
+) -> list[LogEvent]:
+    return await BuyerEvents(conn).after(buyer_id, after, limit)
+
+
+async def matched_intent(
+    conn: asyncpg.Connection, *, vendor_id: str, intent_id: str, location_floor: int
+) -> VendorIntent:
+    """The anonymised vendor view of an intent this vendor matched (404 otherwise, and for
+    a removed intent)."""
+    if not await Matches(conn).vendor_matched(vendor_id, intent_id):
+        raise NotFound("intent")
+    intent = await Intents(conn).get(intent_id)
+    if intent is None or intent.status == "removed":
+        raise NotFound("intent")
+    return vendor_view(intent, location_floor=location_floor)

@@ -1,0 +1,157 @@
+"""Intent use cases: preview, publish and change a buyer's intent.
+
+The write path the rest of the code copies: the domain builds or changes the value
+(``domain.intents.new_intent`` / ``apply_patch``), the repository stores it, and the
+outbox row for the matcher is written in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+import redis.asyncio as redis
+
+from intentcast.config import Settings
+from intentcast.domain.errors import NotFound, QuotaExceeded
+from intentcast.domain.events import OutboxEventType
+from intentcast.domain.intents import (
+    Intent,
+    IntentDraft,
+    IntentPatch,
+    Policy,
+    apply_patch,
+    new_intent,
+)
+from intentcast.security import new_id
+from intentcast.services.taxonomy import TaxonomyCache
+from intentcast.services.work import unit_of_work
+from intentcast.store.accounts import Buyers
+from intentcast.store.intents import Intents
+
+
+def policy_of(settings: Settings) -> Policy:
+    """The domain's narrow view of the operator settings that shape intents."""
+    return Policy(
+        location_floor=settings.location_floor,
+        default_intent_days=settings.default_intent_days,
+        max_intent_days=settings.max_intent_days,
+        retention_days=settings.retention_days,
+    )
+
+
+async def draft_intent(
+    conn: asyncpg.Connection,
+    taxonomy: TaxonomyCache,
+    settings: Settings,
+    *,
+    buyer_id: str,
+    draft: IntentDraft,
+    now: datetime,
+) -> Intent:
+    """Validate and scrub a draft exactly as publishing would; stores nothing."""
+    category = await taxonomy.resolve(conn, draft.category, "category")
+    buyer = await Buyers(conn).get(buyer_id)
+    return new_intent(
+        draft,
+        intent_id=new_id("int"),
+        buyer_id=buyer_id,
+        category=category.path,
+        region=buyer.country if buyer else None,
+        now=now,
+        policy=policy_of(settings),
+    )
+
+
+async def publish_intent(
+    conn: asyncpg.Connection,
+    client: redis.Redis,
+    taxonomy: TaxonomyCache,
+    settings: Settings,
+    *,
+    buyer_id: str,
+    draft: IntentDraft,
+    now: datetime,
+) -> Intent:
+    """Store the intent and its ``intent.published`` event before answering. A buyer holds
+    at most ``max_open_intents`` open or paused intents."""
+    intent = await draft_intent(conn, taxonomy, settings, buyer_id=buyer_id, draft=draft, now=now)
+    async with unit_of_work(conn, client) as work:
+        intents = Intents(conn)
+        await intents.lock_buyer(buyer_id)
+        if await intents.count_live(buyer_id) >= settings.max_open_intents:
+            raise QuotaExceeded(
+                f"You already have {settings.max_open_intents} open or paused intents, the "
+                "maximum; withdraw one or wait for one to close.",
+                "too-many-open-intents",
+                limit=settings.max_open_intents,
+            )
+        stored = await intents.insert(intent)
+        await work.record(OutboxEventType.INTENT_PUBLISHED, stored.id, {"version": stored.version})
+    return stored
+
+
+async def buyer_intent(conn: asyncpg.Connection, *, buyer_id: str, intent_id: str) -> Intent:
+    intent = await Intents(conn).get_for_buyer(buyer_id, intent_id)
+    if intent is None:
+        raise NotFound("intent")
+    return intent
+
+
+async def buyer_intents(
+    conn: asyncpg.Connection,
+    *,
+    buyer_id: str,
+    statuses: list[str] | None,
+    limit: int,
+    before: tuple[datetime, str] | None,
+) -> list[Intent]:
+    return await Intents(conn).list_for_buyer(
+        buyer_id, statuses=statuses, limit=limit, before=before
+    )
+
+
+async def change_intent(
+    conn: asyncpg.Connection,
+    client: redis.Redis,
+    settings: Settings,
+    *,
+    buyer_id: str,
+    intent_id: str,
+    patch: IntentPatch,
+    now: datetime,
+) -> Intent:
+    """Apply a buyer's patch; matched vendors hear ``intent.updated`` or ``intent.closed``
+    through the outbox. A patch that changes nothing records nothing."""
+    async with unit_of_work(conn, client) as work:
+        intents = Intents(conn)
+        intent = await intents.get_for_buyer(buyer_id, intent_id, for_update=True)
+        if intent is None:
+            raise NotFound("intent")
+        buyer = await Buyers(conn).get(buyer_id)
+        updated, event = apply_patch(
+            intent,
+            patch,
+            region=buyer.country if buyer else None,
+            now=now,
+            policy=policy_of(settings),
+        )
+        if event is None:
+            return intent
+        stored = await intents.save(intent, updated)
+        await work.record(event, stored.id, {"version": stored.version, "status": stored.status})
+    return stored
+
+
+async def expire_due_intents(conn: asyncpg.Connection, client: redis.Redis, *, limit: int) -> int:
+    """Close one batch of intents past ``expires_at``, each with its ``intent.closed`` event
+    in the same transaction (claimed with SKIP LOCKED: schedulers may run in parallel)."""
+    async with unit_of_work(conn, client) as work:
+        expired = await Intents(conn).expire_due(limit=limit)
+        await work.record_many(
+            [
+                (OutboxEventType.INTENT_CLOSED, i.id, {"version": i.version, "status": i.status})
+                for i in expired
+            ]
+        )
+    return len(expired)

@@ -1,0 +1,171 @@
+"""The unit of work: one transaction and everything it must announce once committed.
+
+A state change may have to append to a vendor's or buyer's event log, queue webhook
+deliveries, write outbox rows for the matcher and hint the matchers that a subscription
+changed. The appends and rows are written in the transaction (PostgreSQL is the truth);
+``Work`` remembers them and, after commit, announces them in one Redis pipeline: live
+pub/sub for SSE readers, the delivery stream, the outbox fast path and the subscription
+hint. Announcing is best effort: SSE readers and delivery workers catch up from PostgreSQL,
+and the outbox relay publishes any row the fast path missed.
+
+Services open it explicitly, so "committed before the answer" stays visible in the code::
+
+    async with unit_of_work(conn, redis) as work:
+        ...  # reads and writes on work.conn, work.tell_vendor(...), work.record(...)
+    # committed and announced here
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import redis.asyncio as redis
+
+from intentcast.bus import (
+    DELIVER_STREAM,
+    STREAM_MAXLEN,
+    SUBS_STREAM,
+    WORK_STREAM,
+    buyer_channel,
+    vendor_channel,
+)
+from intentcast.bus.outbox_relay import outbox_fields
+from intentcast.domain.events import BuyerEventType, OutboxEventType, VendorEventType
+from intentcast.store.events import BuyerEvents, LogEvent, VendorEvents, encode_event
+from intentcast.store.outbox import Outbox, OutboxEvent
+from intentcast.store.webhooks import Webhooks
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Work", "unit_of_work"]
+
+
+class Work:
+    """Writes on ``conn`` inside the transaction; ``announce`` after commit."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.outbox: list[OutboxEvent] = []
+        self.vendor_events: list[tuple[str, LogEvent]] = []
+        self.buyer_events: list[tuple[str, LogEvent]] = []
+        self.deliveries: list[str] = []
+        self.subscription_hints: list[tuple[str, int]] = []
+
+    # ---- in the transaction ----------------------------------------------------------------
+
+    async def record(
+        self, event: OutboxEventType, aggregate_id: str, payload: dict[str, Any]
+    ) -> OutboxEvent:
+        """An outbox row for the matcher, published right after commit."""
+        row = await Outbox(self.conn).add(event, aggregate_id, payload)
+        self.outbox.append(row)
+        return row
+
+    async def record_many(self, events: list[tuple[OutboxEventType, str, dict[str, Any]]]) -> None:
+        """Many outbox rows in one statement (a scheduler batch). They are not published
+        after commit: the outbox relay picks them up within a second."""
+        if events:
+            await Outbox(self.conn).add_many(events)  # type: ignore[arg-type]
+
+    async def tell_vendor(
+        self, vendor_id: str, event: VendorEventType, data: dict[str, Any], key: str
+    ) -> LogEvent | None:
+        """Append to the vendor's log and queue its webhooks; None if ``key`` was seen."""
+        appended = await VendorEvents(self.conn).append(vendor_id, event, data, key)
+        if appended is None:
+            return None
+        self.vendor_events.append((vendor_id, appended))
+        self.deliveries += await Webhooks(self.conn).enqueue(
+            vendor_id, event, appended.seq, appended.id
+        )
+        return appended
+
+    async def tell_vendors(
+        self, items: list[tuple[str, VendorEventType, dict[str, Any], str]]
+    ) -> int:
+        """``tell_vendor`` for many ``(vendor_id, event, data, key)`` in a handful of
+        statements (the matcher's hot path); returns how many were appended."""
+        appended = await VendorEvents(self.conn).append_many(items)
+        if not appended:
+            return 0
+        self.vendor_events += appended
+        self.deliveries += await Webhooks(self.conn).enqueue_many(appended)
+        return len(appended)
+
+    async def tell_buyer(
+        self, buyer_id: str, event: BuyerEventType, data: dict[str, Any], key: str
+    ) -> LogEvent | None:
+        appended = await BuyerEvents(self.conn).append(buyer_id, event, data, key)
+        if appended is not None:
+            self.buyer_events.append((buyer_id, appended))
+        return appended
+
+    def hint_subscription(self, subscription_id: str, version: int) -> None:
+        """Wake every matcher's index (a missed hint is caught by their version check)."""
+        self.subscription_hints.append((subscription_id, version))
+
+    def redeliver(self, delivery_ids: list[str]) -> None:
+        """Deliveries queued outside ``tell_vendor`` (a replay) to hand to the workers."""
+        self.deliveries += delivery_ids
+
+    # ---- after commit ----------------------------------------------------------------------
+
+    async def announce(self, client: redis.Redis) -> None:
+        """One pipeline for everything; then mark the outbox rows published."""
+        if not (
+            self.outbox
+            or self.vendor_events
+            or self.buyer_events
+            or self.deliveries
+            or self.subscription_hints
+        ):
+            return
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                for subscription_id, version in self.subscription_hints:
+                    pipe.xadd(
+                        SUBS_STREAM,
+                        {"id": subscription_id, "version": str(version)},
+                        maxlen=STREAM_MAXLEN,
+                        approximate=True,
+                    )
+                for row in self.outbox:
+                    pipe.xadd(
+                        WORK_STREAM, outbox_fields(row), maxlen=STREAM_MAXLEN, approximate=True
+                    )
+                for vendor_id, event in self.vendor_events:
+                    pipe.publish(vendor_channel(vendor_id), encode_event(event))
+                for buyer_id, event in self.buyer_events:
+                    pipe.publish(buyer_channel(buyer_id), encode_event(event))
+                for delivery_id in self.deliveries:
+                    pipe.xadd(
+                        DELIVER_STREAM,
+                        {"delivery_id": delivery_id},
+                        maxlen=STREAM_MAXLEN,
+                        approximate=True,
+                    )
+                await pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            log.warning("could not announce after commit (%s); consumers will catch up", exc)
+            return
+        if self.outbox:
+            # Marked on the caller's own connection, outside the transaction: taking a second
+            # pool connection while holding one would deadlock the pool under load. If this
+            # fails the relay publishes the rows again; consumers are idempotent.
+            try:
+                await Outbox(self.conn).mark_published([row.id for row in self.outbox])
+            except asyncpg.PostgresError as exc:
+                log.warning("could not mark outbox rows published (%s); the relay will", exc)
+
+
+@asynccontextmanager
+async def unit_of_work(conn: asyncpg.Connection, client: redis.Redis) -> AsyncIterator[Work]:
+    """Open a transaction on ``conn``; after it commits, announce what it produced."""
+    work = Work(conn)
+    async with conn.transaction():
+        yield work
+    await work.announce(client)

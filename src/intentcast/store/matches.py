@@ -1,0 +1,62 @@
+"""Repository for matches: which subscriptions of which vendors an intent matched, and the
+questions the matcher and the deal ask of them (eligibility, hourly caps, who matched)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+
+class Matches:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def record(self, intent_id: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Record (subscription_id, vendor_id) matches; return the ones that are new."""
+        if not pairs:
+            return []
+        rows = await self.conn.fetch(
+            """INSERT INTO matches (intent_id, subscription_id, vendor_id)
+               SELECT $1, s, v FROM unnest($2::text[], $3::text[]) AS t(s, v)
+               ON CONFLICT DO NOTHING RETURNING subscription_id, vendor_id""",
+            intent_id,
+            [s for s, _ in pairs],
+            [v for _, v in pairs],
+        )
+        return [(r["subscription_id"], r["vendor_id"]) for r in rows]
+
+    async def vendors_of(self, intent_id: str) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT vendor_id FROM matches WHERE intent_id = $1 ORDER BY vendor_id",
+            intent_id,
+        )
+        return [r["vendor_id"] for r in rows]
+
+    async def vendor_matched(self, vendor_id: str, intent_id: str) -> bool:
+        return bool(
+            await self.conn.fetchval(
+                "SELECT 1 FROM matches WHERE vendor_id = $1 AND intent_id = $2 LIMIT 1",
+                vendor_id,
+                intent_id,
+            )
+        )
+
+    async def hourly_counts(self, subscription_ids: list[str]) -> dict[str, int]:
+        rows = await self.conn.fetch(
+            """SELECT subscription_id, count(*) AS n FROM matches
+                WHERE subscription_id = ANY($1) AND matched_at > now() - interval '1 hour'
+                GROUP BY subscription_id""",
+            subscription_ids,
+        )
+        return {r["subscription_id"]: r["n"] for r in rows}
+
+    async def eligible_vendors(self, buyer_id: str, vendor_ids: list[str]) -> set[str]:
+        """Of ``vendor_ids``: those verified and not blocked by ``buyer_id``."""
+        rows = await self.conn.fetch(
+            """SELECT v.id FROM vendors v
+                WHERE v.id = ANY($2) AND v.status = 'verified'
+                  AND NOT EXISTS (SELECT 1 FROM buyer_blocks b
+                                   WHERE b.buyer_id = $1 AND b.vendor_id = v.id)""",
+            buyer_id,
+            vendor_ids,
+        )
+        return {r["id"] for r in rows}

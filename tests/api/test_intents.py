@@ -191,18 +191,13 @@ async def test_terms_override_merges_with_defaults(client, buyer) -> None:
 @pytest.mark.parametrize(
     ("override", "field", "status"),
     [
+        # Rule violations (422) are unit-tested against new_intent in
+        # tests/unit/domain/test_intents.py; two stay here to pin the HTTP mapping.
         ({"category": "electronics/camera/mirorless"}, "category", 422),
         ({"budget": {"min": "10", "max": "5", "currency": "EUR"}}, "budget.min", 422),
-        ({"budget": {"max": "5", "currency": "XYZ"}}, "budget.currency", 422),
-        ({"budget": {"max": "-5", "currency": "EUR"}}, "budget.max", 422),
-        ({"budget": {"max": "1.23456", "currency": "EUR"}}, "budget.max", 422),
-        ({"budget": {"max": "NaN", "currency": "EUR"}}, "budget.max", 422),
         ({"budget": {"max": "lots", "currency": "EUR"}}, "budget.max", 400),
         ({"budget": {"max": "5"}}, "budget.currency", 400),
         ({"location": {"lat": 91, "lng": 0}}, "location.lat", 400),
-        ({"location": {"lat": 48.1}}, "location.lng", 422),
-        ({"location": {"country": "XX"}}, "location.country", 422),
-        ({"location": {}}, "location", 422),
         ({"location": {"lat": 48.1, "lng": 11.5, "precision": 16}}, "location.precision", 400),
         ({"title": "x" * 201}, "title", 400),
         ({"title": "ab"}, "title", 400),
@@ -213,10 +208,7 @@ async def test_terms_override_merges_with_defaults(client, buyer) -> None:
         ({"attributes": {"colour": ["x"] * 21}}, "attributes", 400),
         ({"attributes": {"colour": 5}}, "attributes", 400),
         ({"fulfilment": ["teleport"]}, "fulfilment[0]", 400),
-        ({"expires_at": "2020-01-01T00:00:00Z"}, "expires_at", 422),
-        ({"expires_at": "2999-01-01T00:00:00Z"}, "expires_at", 422),
         ({"expires_at": "2027-01-01T00:00:00"}, "expires_at", 400),
-        ({"needed_by": "2001-01-01"}, "needed_by", 422),
         ({"needed_by": "tomorrow"}, "needed_by", 400),
         ({"terms": {"retention_days": 0}}, "terms.retention_days", 400),
         ({"terms": {"share_with_partners": True}}, "terms.share_with_partners", 400),

@@ -145,7 +145,7 @@ class EmbeddedPostgres:
             )
         finally:
             logfile.close()
-        self._wait_ready(timeout)
+        self._wait_ready(self.process, timeout)
 
     def _prepare_permissions(self) -> None:
         if self._user is None:
@@ -194,14 +194,13 @@ class EmbeddedPostgres:
             log.warning("stopping leftover PostgreSQL (pid %s) in %s", pid, self.pgdata)
             _stop_pid(pid, signal.SIGINT, timeout=20)
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, process: subprocess.Popen[bytes], timeout: float) -> None:
         sock = self.socket_dir / ".s.PGSQL.5432"
         deadline = time.monotonic() + timeout
-        assert self.process is not None
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise EmbeddedError(
-                    f"PostgreSQL exited with {self.process.returncode}; "
+                    f"PostgreSQL exited with {process.returncode}; "
                     f"see {self.pgdata.parent / 'postgres.log'}"
                 )
             if sock.exists() and self._accepts_connections():

@@ -63,13 +63,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         try:
-            database_url, redis_url = self.settings.database_url, self.settings.redis_url
-            if self.settings.embedded:
-                self.services = EmbeddedServices(self.settings.data_path)
-                self.services.start()
-                database_url = database_url or self.services.postgres.url
-                redis_url = redis_url or self.services.redis.url
-            assert database_url and redis_url
+            database_url, redis_url = self._service_urls()
             secret = self.settings.secret_key or encode_key(server_key(self.settings))
             operator_token = asyncio.run(_prepare_database(database_url))
             env = self._child_env(database_url, redis_url, secret)
@@ -94,6 +88,19 @@ class Supervisor:
                 self.services.stop()
             print("intentcast stopped", flush=True)
 
+    def _service_urls(self) -> tuple[str, str]:
+        """The configured PostgreSQL and Redis URLs; for those unset, the embedded servers'
+        (started here, stopped by ``run``)."""
+        database_url, redis_url = self.settings.database_url, self.settings.redis_url
+        if self.settings.embedded:
+            self.services = EmbeddedServices(self.settings.data_path)
+            self.services.start()
+            database_url = database_url or self.services.postgres.url
+            redis_url = redis_url or self.services.redis.url
+        if not (database_url and redis_url):  # `embedded` is true whenever one is unset
+            raise RuntimeError("no PostgreSQL or Redis URL to serve with")
+        return database_url, redis_url
+
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stopping = True
 
@@ -110,7 +117,8 @@ class Supervisor:
         while not self._stopping:
             now = time.monotonic()
             for child in self.children:
-                assert child.process is not None
+                if child.process is None:  # every child is started before supervising
+                    raise RuntimeError(f"{child.name} was never started")
                 code = child.process.poll()
                 if code is None or self._stopping:
                     continue

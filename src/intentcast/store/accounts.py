@@ -11,6 +11,7 @@ import msgspec
 
 from intentcast.domain.reveals import PERSONA_FIELDS
 from intentcast.security import hash_token, new_id, new_token
+from intentcast.store.errors import found
 from intentcast.store.locks import serialize
 from intentcast.store.sql import set_clause
 
@@ -161,6 +162,10 @@ class Buyers:
         row = await self.conn.fetchrow("SELECT * FROM buyers WHERE id = $1", buyer_id)
         return None if row is None else _buyer(row)
 
+    async def require(self, buyer_id: str) -> BuyerRow:
+        """Like ``get``, for a buyer that must exist; else ``RowNotFound``."""
+        return found(await self.get(buyer_id), "buyers", buyer_id)
+
     async def update(self, buyer_id: str, changes: dict[str, Any]) -> BuyerRow:
         """``changes`` maps column names (``display_name``, ``email_sealed``, …) to values."""
         assignments, values = set_clause(changes, _BUYER_UPDATABLE, also=("updated_at = now()",))
@@ -201,6 +206,10 @@ class Vendors:
     async def get(self, vendor_id: str) -> VendorRow | None:
         row = await self.conn.fetchrow("SELECT * FROM vendors WHERE id = $1", vendor_id)
         return None if row is None else _vendor(row)
+
+    async def require(self, vendor_id: str) -> VendorRow:
+        """Like ``get``, for a vendor that must exist; else ``RowNotFound``."""
+        return found(await self.get(vendor_id), "vendors", vendor_id)
 
     async def get_many(self, vendor_ids: Iterable[str]) -> dict[str, VendorRow]:
         """The vendors among ``vendor_ids`` that exist, by id (one query)."""

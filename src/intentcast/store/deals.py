@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from intentcast.store.errors import found
 from intentcast.store.sql import insert_sql, set_clause
 
 _OFFER = """id, intent_id, vendor_id, status, version, price_amount, price_currency, quantity,
@@ -87,6 +88,10 @@ class Offers:
         lock = " FOR UPDATE" if for_update else ""
         row = await self.conn.fetchrow(f"SELECT {_OFFER} FROM offers WHERE id = $1{lock}", offer_id)
         return None if row is None else _offer(row)
+
+    async def require(self, offer_id: str, *, for_update: bool = False) -> OfferRow:
+        """Like ``get``, for an offer that must exist; else ``RowNotFound``."""
+        return found(await self.get(offer_id, for_update=for_update), "offers", offer_id)
 
     async def revise(self, offer_id: str, changes: dict[str, Any]) -> OfferRow:
         assignments, values = set_clause(
@@ -194,6 +199,10 @@ class Reveals:
             f"SELECT {_REVEAL} FROM reveals WHERE id = $1{lock}", reveal_id
         )
         return None if row is None else _reveal(row)
+
+    async def require(self, reveal_id: str, *, for_update: bool = False) -> RevealRow:
+        """Like ``get``, for a reveal that must exist; else ``RowNotFound``."""
+        return found(await self.get(reveal_id, for_update=for_update), "reveals", reveal_id)
 
     async def accept_terms(self, reveal_id: str) -> RevealRow:
         row = await self.conn.fetchrow(

@@ -10,6 +10,7 @@ import msgspec
 
 from intentcast.domain.intents import Budget, Intent, Location, Terms
 from intentcast.domain.scrubbing import Redaction
+from intentcast.store.errors import found
 from intentcast.store.locks import serialize
 from intentcast.store.sql import insert_sql, set_clause
 
@@ -143,6 +144,11 @@ class Intents:
     async def get(self, intent_id: str) -> Intent | None:
         row = await self.conn.fetchrow(f"SELECT {_COLUMNS} FROM intents WHERE id = $1", intent_id)
         return None if row is None else _intent(row)
+
+    async def require(self, intent_id: str) -> Intent:
+        """Like ``get``, for an intent that must exist (an offer's, a thread's); else
+        ``RowNotFound``."""
+        return found(await self.get(intent_id), "intents", intent_id)
 
     async def list_for_buyer(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from intentcast.store.errors import found
 from intentcast.store.sql import insert_sql
 
 
@@ -65,6 +66,10 @@ class Threads:
         row = await self.conn.fetchrow(f"SELECT {_THREAD} FROM threads WHERE id = $1", thread_id)
         return None if row is None else ThreadRow(**dict(row))
 
+    async def require(self, thread_id: str) -> ThreadRow:
+        """Like ``get``, for a thread that must exist; else ``RowNotFound``."""
+        return found(await self.get(thread_id), "threads", thread_id)
+
     async def list_for(
         self, role: str, owner_id: str, *, limit: int, after: str | None
     ) -> list[ThreadRow]:
@@ -100,9 +105,7 @@ class Threads:
         if row is None:
             return None
         message = MessageRow(**dict(row))
-        thread = await self.get(message.thread_id)
-        assert thread is not None
-        return message, thread
+        return message, await self.require(message.thread_id)
 
     async def flag(self, message_id: str, flagged_by: str, reason: str) -> None:
         await self.conn.execute(

@@ -154,6 +154,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RelayController,
         ],
         lifespan=[lifespan],
+        # for middleware, which has no dependency injection (idempotency seals with the keys)
+        state=State({"sealer": keys.sealer, "redis": redis_client}),
         dependencies={
             "db": Provide(provide_db),
             "principal": Provide(provide_principal),

@@ -32,7 +32,6 @@ async def _check(probe: Any) -> str:
 
 class MetaController(Controller):
     tags = ["meta"]
-    include_in_schema = True
 
     @get("/health", operation_id="health", summary="Liveness", exclude_from_auth=True)
     async def health(self) -> Health:

@@ -28,7 +28,8 @@ BUYER_SETTABLE_STATUSES: frozenset[str] = frozenset({"open", "paused", "withdraw
 
 _TRANSITIONS: dict[str, frozenset[str]] = {
     "open": frozenset({"paused", "withdrawn", "fulfilled", "expired", "removed"}),
-    "paused": frozenset({"open", "withdrawn", "expired", "removed"}),
+    # a paused intent still holds the offers on the table: accepting one may fulfil it
+    "paused": frozenset({"open", "withdrawn", "fulfilled", "expired", "removed"}),
 }
 
 

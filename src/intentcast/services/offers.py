@@ -16,7 +16,7 @@ import redis.asyncio as redis
 
 from intentcast.domain.errors import AlreadyExists, NotFound
 from intentcast.domain.events import BuyerEventType, OutboxEventType, VendorEventType, dedupe
-from intentcast.domain.intents import Intent
+from intentcast.domain.intents import Intent, check_transition
 from intentcast.domain.offers import (
     OfferDraft,
     OfferPatch,
@@ -373,6 +373,7 @@ async def accept_offer(
                 work, declined, VendorEventType.OFFER_DECLINED, dedupe.offer(other_id, "declined")
             )
         if settlement.fulfilled:
+            check_transition(intent.status, "fulfilled")
             fulfilled = msgspec.structs.replace(intent, status="fulfilled", updated_at=now)
             stored = await Intents(conn).save(intent, fulfilled)
             status = stored.status

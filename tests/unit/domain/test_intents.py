@@ -52,6 +52,7 @@ ALLOWED = {
     ("open", "removed"),
     ("paused", "open"),
     ("paused", "withdrawn"),
+    ("paused", "fulfilled"),
     ("paused", "expired"),
     ("paused", "removed"),
 }

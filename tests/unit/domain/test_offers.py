@@ -321,12 +321,6 @@ def test_ranking_returns_a_new_list_of_the_same_offers() -> None:
     assert [o.id for o in offers] == ["b", "a"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="check_acceptable lets a paused intent accept an offer and settle() then fulfils "
-    "it, but the intent state machine has no paused -> fulfilled transition (the accept "
-    "use case sets the status directly, bypassing check_transition)",
-)
 def test_the_intent_state_machine_allows_what_acceptance_allows() -> None:
     try:
         check_acceptable("live", None, "paused", now=NOW)

@@ -33,3 +33,11 @@ def is_cell(text: str) -> bool:
         return h3.is_valid_cell(text)
     except (TypeError, ValueError):
         return False
+
+
+def canonical_cell(text: str) -> str | None:
+    """``text`` as the one spelling matching compares (lower-case hex, no blanks), or None
+    when it is not an H3 cell. H3 also accepts upper case and surrounding blanks."""
+    if not is_cell(text):
+        return None
+    return h3.int_to_str(h3.str_to_int(text.strip()))

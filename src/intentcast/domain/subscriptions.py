@@ -17,7 +17,7 @@ import msgspec
 from intentcast.domain.codes import is_country
 from intentcast.domain.errors import RuleViolation
 from intentcast.domain.intents import Attributes, Fulfilment
-from intentcast.domain.location import is_cell
+from intentcast.domain.location import canonical_cell
 from intentcast.domain.matching import Subscription, normalise_attributes, normalise_keyword
 from intentcast.domain.money import Money, check_money
 
@@ -113,10 +113,13 @@ def area_cells(area: AreaDraft | None) -> list[str]:
     if area.cells is not None:
         if not area.cells:
             raise RuleViolation("area.cells", "must not be empty; omit area to match anywhere")
+        cells: set[str] = set()
         for i, cell in enumerate(area.cells):
-            if not is_cell(cell):
+            canonical = canonical_cell(cell)
+            if canonical is None:
                 raise RuleViolation(f"area.cells[{i}]", f"{cell!r} is not an H3 cell")
-        return sorted(set(area.cells))
+            cells.add(canonical)
+        return sorted(cells)
     if area.lat is None or area.lng is None or area.radius_km is None:
         missing = next(n for n in ("lat", "lng", "radius_km") if getattr(area, n) is None)
         raise RuleViolation(f"area.{missing}", "a disk needs lat, lng and radius_km")

@@ -84,11 +84,6 @@ def test_cells_and_a_disk_together_are_refused(disk: dict[str, float]) -> None:
     assert violation(area(cells=[CELL7], **disk)).field == "area"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="area_cells accepts non-canonical spellings (upper case, leading blank) that "
-    "h3.is_valid_cell allows, stores them verbatim, and matching compares strings",
-)
 @pytest.mark.parametrize("spelling", [CELL5.upper(), " " + CELL5])
 def test_a_cell_spelled_otherwise_is_refused_or_still_matches_what_it_contains(
     spelling: str,

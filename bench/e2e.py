@@ -204,6 +204,16 @@ class Workload:
 
 
 # ----------------------------------------------------------------------------- servers
+#
+# ``free_port``, ``base_env`` and ``HookReceiver`` resemble ``tests/e2e/conftest.py``
+# (``free_port``, ``embedded_env``) and ``tests/webhook_receiver.py`` on purpose, but are not
+# imported from there: this script runs as ``python bench/e2e.py``, and ``tests`` is not an
+# installed package, so importing it would need ``sys.path`` surgery, and would load a
+# pytest ``conftest`` (and pytest) outside pytest. ``HookReceiver`` also differs in what it
+# is for: it keeps only (vendor, intent, arrival time) from the path and body, with a deep
+# accept backlog, to cost the load generator little on the cores it shares with the server;
+# the tests' receiver keeps every request whole for assertions. Swapping it would change
+# what the recorded baseline in RESULTS.md measured.
 
 
 def free_port() -> int:

@@ -8,11 +8,10 @@ import itertools
 import os
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -22,24 +21,15 @@ from litestar.testing import AsyncTestClient
 from intentcast.config import Settings, load_settings
 from intentcast.security import generate_key_text
 from intentcast.store.bootstrap import prepare_database
+from tests.helpers import Account, create_buyer, create_vendor, with_database
 
 warnings.filterwarnings("ignore", module="platformdirs")
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-GOOGLE_TAXONOMY = SHARED_DATA / "google-product-taxonomy-with-ids.en-US.txt"
 
 
 @dataclass(frozen=True)
 class Servers:
     postgres_url: str
     redis_url: str
-
-
-def with_database(url: str, database: str) -> str:
-    """``url`` pointing at another database (works for TCP and unix-socket URLs)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
 @pytest.fixture(scope="session")
@@ -154,48 +144,6 @@ async def client(make_client: Callable[..., Any]) -> AsyncTestClient[Any]:
     return await make_client()
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@dataclass
-class Account:
-    id: str
-    token: str
-    body: dict[str, Any]
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return bearer(self.token)
-
-
-async def create_buyer(client: AsyncTestClient[Any], **fields: Any) -> Account:
-    body = {"display_name": "buyer", **fields}
-    response = await client.post("/v1/buyers", json=body)
-    assert response.status_code == 201, response.text
-    data = response.json()
-    return Account(data["buyer"]["id"], data["token"], data["buyer"])
-
-
-async def create_vendor(
-    client: AsyncTestClient[Any],
-    db: asyncpg.Connection | None = None,
-    *,
-    verified: bool = True,
-    **fields: Any,
-) -> Account:
-    body = {"name": "Vendor GmbH", **fields}
-    response = await client.post("/v1/vendors", json=body)
-    assert response.status_code == 201, response.text
-    data = response.json()
-    if verified and data["vendor"]["status"] != "verified":
-        assert db is not None, "verifying a vendor needs the db fixture"
-        await db.execute(
-            "UPDATE vendors SET status = 'verified' WHERE id = $1", data["vendor"]["id"]
-        )
-    return Account(data["vendor"]["id"], data["token"], data["vendor"])
-
-
 @pytest.fixture
 async def buyer(client: AsyncTestClient[Any]) -> Account:
     return await create_buyer(
@@ -214,39 +162,39 @@ async def vendor(client: AsyncTestClient[Any], db: asyncpg.Connection) -> Accoun
 
 
 @pytest.fixture
-async def pipeline(settings: Settings) -> AsyncIterator[dict[str, Any]]:
-    """Every worker role running in this event loop against the test database and Redis."""
+async def make_pipeline(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+    """Start worker roles (all of them unless ``roles``) in this event loop against the test
+    database and Redis, with ``custom`` settings if given; other keyword arguments go to
+    ``WorkerContext`` (the workers' timings). Stopped at teardown, failing the test if a
+    worker crashed."""
     import asyncio
 
     from intentcast.store.db import create_pool
     from intentcast.workers import ROLES, WorkerContext
 
-    pool = await create_pool(settings.database_url or "", max_size=8)
-    client = redis.from_url(settings.redis_url or "")
-    ctx = WorkerContext(settings, pool, client)
-    tasks = {role: asyncio.create_task(run(ctx), name=role) for role, run in ROLES.items()}
-    try:
-        yield {"ctx": ctx, "tasks": tasks}
-    finally:
+    started: list[tuple[Any, asyncpg.Pool, dict[str, asyncio.Task[None]]]] = []
+
+    async def make(
+        roles: Iterable[str] | None = None, custom: Settings | None = None, **timings: Any
+    ) -> dict[str, Any]:
+        chosen = custom or settings
+        pool = await create_pool(chosen.database_url or "", max_size=8)
+        ctx = WorkerContext(chosen, pool, redis.from_url(chosen.redis_url or ""), **timings)
+        tasks = {role: asyncio.create_task(ROLES[role](ctx), name=role) for role in roles or ROLES}
+        started.append((ctx, pool, tasks))
+        return {"ctx": ctx, "tasks": tasks}
+
+    yield make
+    for ctx, pool, tasks in reversed(started):
         ctx.stopping.set()
         results = await asyncio.gather(*tasks.values(), return_exceptions=True)
         await pool.close()
-        await client.aclose()
+        await ctx.redis.aclose()
         for role, result in zip(tasks, results, strict=True):
             assert not isinstance(result, BaseException), f"{role} worker failed: {result!r}"
 
 
-async def wait_for(
-    predicate: Callable[[], Any], within: float = 10.0, interval: float = 0.05
-) -> Any:
-    """Poll an async predicate until it returns something truthy."""
-    import asyncio
-
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within}s (last value: {value!r})")
-        await asyncio.sleep(interval)
+@pytest.fixture
+async def pipeline(make_pipeline: Callable[..., Any]) -> dict[str, Any]:
+    """Every worker role running in this event loop, with production timings."""
+    return await make_pipeline()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from tests.conftest import bearer, create_buyer, create_vendor
+from tests.helpers import bearer, create_vendor
 
 
 async def test_buyer_signup_returns_token_and_persona(client) -> None:
@@ -165,13 +165,6 @@ async def test_failed_request_releases_its_idempotency_key(client) -> None:
     assert good.status_code == 400  # same body, still invalid: not replayed as success
     fixed = await client.post("/v1/buyers", json={"display_name": "ok"}, headers=headers)
     assert fixed.status_code == 201
-
-
-async def test_buyer_and_vendor_ids_do_not_collide(client, db) -> None:
-    buyers = [await create_buyer(client) for _ in range(3)]
-    vendors = [await create_vendor(client, db) for _ in range(3)]
-    ids = {a.id for a in buyers + vendors}
-    assert len(ids) == 6
 
 
 async def test_rate_limit_answers_429_with_retry_after(make_client, make_settings) -> None:

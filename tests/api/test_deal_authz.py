@@ -8,9 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from intentcast.store.accounts import Operators, Tokens
-from intentcast.store.events import Matches
-from tests.api.test_intents import CAMERA
-from tests.conftest import bearer, create_buyer, create_vendor
+from tests.helpers import bearer, create_buyer, create_vendor, matched, publish
 
 ACTORS = (
     "anonymous",
@@ -34,19 +32,12 @@ async def world(client, db) -> World:
     buyer = await create_buyer(client, email="ada@example.org", phone="+49 170 1234567")
     other_buyer = await create_buyer(client)
     vendor = await create_vendor(client, db)  # matched, made the offer
-    matched = await create_vendor(client, db)  # matched, no offer
+    matched_vendor = await create_vendor(client, db)  # matched, no offer
     stranger = await create_vendor(client, db)  # never matched
     operator_id = await Operators(db).create("op")
     _, operator_token = await Tokens(db).issue("operator", operator_id)
-    intent = (await client.post("/v1/intents", json=CAMERA, headers=buyer.headers)).json()
-    await Matches(db).record(intent["id"], [])  # nothing; then the real rows:
-    await db.execute(
-        """INSERT INTO subscriptions (id, vendor_id, categories) VALUES
-           ('sub_a', $1, '{electronics}'), ('sub_b', $2, '{electronics}')""",
-        vendor.id,
-        matched.id,
-    )
-    await Matches(db).record(intent["id"], [("sub_a", vendor.id), ("sub_b", matched.id)])
+    intent = await publish(client, buyer)
+    await matched(db, intent["id"], vendor, matched_vendor)
     offer = await client.post(
         f"/v1/intents/{intent['id']}/offers",
         json={"price": {"amount": "100", "currency": "EUR"}, "title": "offer"},
@@ -70,7 +61,7 @@ async def world(client, db) -> World:
             "buyer": buyer.token,
             "other_buyer": other_buyer.token,
             "vendor": vendor.token,
-            "matched_vendor": matched.token,
+            "matched_vendor": matched_vendor.token,
             "stranger_vendor": stranger.token,
             "operator": operator_token,
         },
@@ -81,7 +72,7 @@ async def world(client, db) -> World:
             "reveal": reveal.json()["id"],
             "message": message_id,
             "vendor": vendor.id,
-            "matched_vendor": matched.id,
+            "matched_vendor": matched_vendor.id,
         },
     )
 

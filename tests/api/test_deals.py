@@ -7,29 +7,30 @@ import copy
 import pytest
 
 from intentcast.domain.receipts import public_key_from_jwk, verify_receipt
-from intentcast.store.events import Matches
-from tests.api.test_intents import CAMERA
-from tests.conftest import create_buyer, create_vendor
+from tests.helpers import (
+    block,
+    create_buyer,
+    create_vendor,
+    feed,
+    make_offer_due,
+    matched,
+    publish,
+    subscribe,
+    unblock,
+    wait_for,
+)
 
 PRICE = {"amount": "1649.00", "currency": "EUR"}
 
 
 async def matched_world(client, db, n_vendors=2, **intent_overrides):
+    """A buyer with contact data, ``n_vendors`` vendors, and an intent matched to them all."""
     buyer = await create_buyer(
         client, email="ada@example.org", phone="+49 170 1234567", country="DE"
     )
     vendors = [await create_vendor(client, db) for _ in range(n_vendors)]
-    intent = (
-        await client.post("/v1/intents", json=CAMERA | intent_overrides, headers=buyer.headers)
-    ).json()
-    for i, v in enumerate(vendors):
-        await db.execute(
-            """INSERT INTO subscriptions (id, vendor_id, categories)
-               VALUES ($1, $2, '{electronics}')""",
-            f"sub_{i}_{v.id}",
-            v.id,
-        )
-        await Matches(db).record(intent["id"], [(f"sub_{i}_{v.id}", v.id)])
+    intent = await publish(client, buyer, **intent_overrides)
+    await matched(db, intent["id"], *vendors)
     return buyer, vendors, intent
 
 
@@ -42,17 +43,11 @@ async def offer(client, vendor, intent, **body):
     return response
 
 
-async def vendor_event_types(db, vendor):
-    rows = await db.fetch(
-        "SELECT type FROM vendor_events WHERE vendor_id = $1 ORDER BY seq", vendor.id
-    )
-    return [r["type"] for r in rows]
-
-
-async def buyer_event_types(db, buyer):
-    rows = await db.fetch(
-        "SELECT type FROM buyer_events WHERE buyer_id = $1 ORDER BY seq", buyer.id
-    )
+async def event_types(db, account):
+    """The types in a vendor's or a buyer's event log, oldest first."""
+    vendor = account.id.startswith("ven_")
+    table, owner = ("vendor_events", "vendor_id") if vendor else ("buyer_events", "buyer_id")
+    rows = await db.fetch(f"SELECT type FROM {table} WHERE {owner} = $1 ORDER BY seq", account.id)
     return [r["type"] for r in rows]
 
 
@@ -94,7 +89,7 @@ async def test_revise_bumps_version_keeps_history_and_tells_the_buyer(client, db
     assert (
         await offer(client, vendor, intent)
     ).status_code == 201  # a new live offer is allowed again
-    assert await buyer_event_types(db, buyer) == [
+    assert await event_types(db, buyer) == [
         "offer.created",
         "offer.updated",
         "offer.withdrawn",
@@ -138,8 +133,8 @@ async def test_accept_declines_the_rest_and_can_reveal(client, db) -> None:
     assert result.status_code == 200, result.text
     body = result.json()
     assert body["reveal"]["vendor_id"] == a.id and body["reveal"]["fields"] == ["email", "phone"]
-    assert await vendor_event_types(db, a) == ["offer.accepted", "reveal.granted"]
-    assert await vendor_event_types(db, b) == ["offer.declined"]
+    assert await event_types(db, a) == ["offer.accepted", "reveal.granted"]
+    assert await event_types(db, b) == ["offer.declined"]
     assert (await client.get(f"/v1/offers/{offer_b['id']}", headers=b.headers)).json()[
         "status"
     ] == "declined"
@@ -152,68 +147,112 @@ async def test_decline_tells_the_vendor(client, db) -> None:
     created = (await offer(client, a, intent)).json()
     declined = await client.post(f"/v1/offers/{created['id']}/decline", headers=buyer.headers)
     assert declined.json()["status"] == "declined"
-    assert await vendor_event_types(db, a) == ["offer.declined"]
+    assert await event_types(db, a) == ["offer.declined"]
 
 
-async def test_sorting_offers(client, db) -> None:
-    buyer, vendors, intent = await matched_world(client, db, n_vendors=3)
-    for v, amount in zip(vendors, ("300", "100", "200"), strict=True):
+async def rate_after_a_past_deal(client, db, vendor, stars):
+    """Another buyer accepts an offer of ``vendor`` on another intent and rates it."""
+    buyer = await create_buyer(client)
+    intent = await publish(client, buyer)
+    await matched(db, intent["id"], vendor)
+    made = (await offer(client, vendor, intent)).json()
+    accepted = await client.post(f"/v1/offers/{made['id']}/accept", headers=buyer.headers)
+    assert accepted.status_code == 200, accepted.text
+    rated = await client.post(
+        f"/v1/offers/{made['id']}/rating", json={"stars": stars}, headers=buyer.headers
+    )
+    assert rated.status_code == 201, rated.text
+
+
+async def test_offers_sort_by_price_rating_or_age(client, db) -> None:
+    buyer, (a, b, c), intent = await matched_world(client, db, n_vendors=3)
+    await rate_after_a_past_deal(client, db, a, 5)
+    await rate_after_a_past_deal(client, db, c, 3)  # b has no rating yet
+    for v, amount in zip((a, b, c), ("300", "100", "200"), strict=True):
         await offer(client, v, intent, price={"amount": amount, "currency": "EUR"})
-    by_price = (
-        await client.get(
-            f"/v1/intents/{intent['id']}/offers", params={"sort": "price"}, headers=buyer.headers
+
+    async def listed(sort):
+        response = await client.get(
+            f"/v1/intents/{intent['id']}/offers", params={"sort": sort}, headers=buyer.headers
         )
-    ).json()
-    assert [o["price"]["amount"] for o in by_price["items"]] == ["100", "200", "300"]
-    newest = (
-        await client.get(
-            f"/v1/intents/{intent['id']}/offers", params={"sort": "newest"}, headers=buyer.headers
-        )
-    ).json()
-    assert [o["price"]["amount"] for o in newest["items"]] == ["200", "100", "300"]
-    assert all(o["vendor"]["name"] for o in newest["items"])
+        assert response.status_code == 200, response.text
+        return response.json()["items"]
+
+    by_price = await listed("price")
+    assert [o["price"]["amount"] for o in by_price] == ["100", "200", "300"]
+    newest = await listed("newest")
+    assert [o["price"]["amount"] for o in newest] == ["200", "100", "300"]
+    by_rating = await listed("rating")  # best average first, the unrated last
+    assert [o["price"]["amount"] for o in by_rating] == ["300", "200", "100"]
+    assert [o["vendor"]["rating"] for o in by_rating] == [
+        {"average": 5.0, "count": 1},
+        {"average": 3.0, "count": 1},
+        {"average": None, "count": 0},
+    ]
     bad = await client.get(
         f"/v1/intents/{intent['id']}/offers", params={"sort": "cheapest"}, headers=buyer.headers
     )
     assert bad.status_code == 400
 
 
-async def test_reveal_receipts_verify_and_revocation_is_immediate(client, db) -> None:
-    buyer, (a, b), intent = await matched_world(client, db)
-    reveal = await client.post(
+async def reveal_email(client, buyer, vendor, intent):
+    response = await client.post(
         f"/v1/intents/{intent['id']}/reveals",
-        json={"vendor_id": a.id, "fields": ["email"]},
+        json={"vendor_id": vendor.id, "fields": ["email"]},
         headers=buyer.headers,
     )
-    assert reveal.status_code == 201
-    rid = reveal.json()["id"]
-    assert (
-        await client.post(f"/v1/vendor/reveals/{rid}/accept-terms", headers=a.headers)
-    ).status_code == 200
-    assert (
-        await client.post(f"/v1/vendor/reveals/{rid}/accept-terms", headers=a.headers)
-    ).status_code == 200
-    read = (await client.get(f"/v1/vendor/reveals/{rid}", headers=a.headers)).json()
-    assert read["fields"] == {"email": "ada@example.org"}  # exactly the revealed field
-    assert (await client.delete(f"/v1/reveals/{rid}", headers=buyer.headers)).status_code == 204
-    assert (await client.get(f"/v1/vendor/reveals/{rid}", headers=a.headers)).status_code == 410
-    assert (
-        await client.post(f"/v1/vendor/reveals/{rid}/accept-terms", headers=a.headers)
-    ).status_code == 410
-    assert (await client.delete(f"/v1/reveals/{rid}", headers=buyer.headers)).status_code == 204
-    assert await vendor_event_types(db, a) == ["reveal.granted", "reveal.revoked"]
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
 
+
+async def test_vendor_reads_only_the_revealed_fields_after_accepting_the_terms(client, db) -> None:
+    buyer, (a, _), intent = await matched_world(client, db)
+    rid = await reveal_email(client, buyer, a, intent)
+    path = f"/v1/vendor/reveals/{rid}"
+    assert (await client.get(path, headers=a.headers)).status_code == 409  # terms first
+    for _ in range(2):  # accepting the terms again changes nothing
+        assert (await client.post(f"{path}/accept-terms", headers=a.headers)).status_code == 200
+    read = (await client.get(path, headers=a.headers)).json()
+    assert read["fields"] == {"email": "ada@example.org"}  # exactly the revealed field
+
+
+async def test_revocation_is_immediate(client, db) -> None:
+    buyer, (a, _), intent = await matched_world(client, db)
+    rid = await reveal_email(client, buyer, a, intent)
+    path = f"/v1/vendor/reveals/{rid}"
+    assert (await client.post(f"{path}/accept-terms", headers=a.headers)).status_code == 200
+    assert (await client.delete(f"/v1/reveals/{rid}", headers=buyer.headers)).status_code == 204
+    assert (await client.get(path, headers=a.headers)).status_code == 410
+    assert (await client.post(f"{path}/accept-terms", headers=a.headers)).status_code == 410
+    assert (await client.delete(f"/v1/reveals/{rid}", headers=buyer.headers)).status_code == 204
+    assert await event_types(db, a) == ["reveal.granted", "reveal.revoked"]
+    ledger = (await client.get("/v1/me/disclosures", headers=buyer.headers)).json()["items"]
+    assert not any(d["active"] for d in ledger)
+
+
+async def test_disclosure_receipts_verify_with_the_published_key(client, db) -> None:
+    buyer, (a, b), intent = await matched_world(client, db)
+    rid = await reveal_email(client, buyer, a, intent)
+    await client.post(f"/v1/vendor/reveals/{rid}/accept-terms", headers=a.headers)
+    await client.delete(f"/v1/reveals/{rid}", headers=buyer.headers)
     key = public_key_from_jwk((await client.get("/v1/receipts/public-key")).json())
     ledger = (await client.get("/v1/me/disclosures", headers=buyer.headers)).json()["items"]
     assert [d["receipt"]["kind"] for d in ledger] == ["revoke", "terms_accepted", "reveal"]
-    pseudonyms = {d["receipt"]["buyer_pseudonym"] for d in ledger}
-    assert len(pseudonyms) == 1 and buyer.id not in pseudonyms.pop()
     for entry in ledger:
         assert verify_receipt(key, entry["receipt"], entry["signature"])
         tampered = copy.deepcopy(entry["receipt"])
         tampered["vendor_id"] = b.id
         assert not verify_receipt(key, tampered, entry["signature"])
-    assert not any(d["active"] for d in ledger)
+
+
+async def test_receipts_name_the_buyer_by_a_pseudonym(client, db) -> None:
+    buyer, (a, _), intent = await matched_world(client, db)
+    rid = await reveal_email(client, buyer, a, intent)
+    await client.post(f"/v1/vendor/reveals/{rid}/accept-terms", headers=a.headers)
+    ledger = (await client.get("/v1/me/disclosures", headers=buyer.headers)).json()["items"]
+    pseudonyms = {d["receipt"]["buyer_pseudonym"] for d in ledger}
+    assert len(pseudonyms) == 1  # the same on every receipt for one vendor
+    assert buyer.id not in pseudonyms.pop()
 
 
 async def test_pseudonyms_differ_per_vendor(client, db) -> None:
@@ -269,8 +308,8 @@ async def test_buyer_messages_are_scrubbed_until_reveal(client, db) -> None:
     )
     as_vendor = (await client.get(f"/v1/threads/{thread['id']}", headers=a.headers)).json()
     assert "example.org" not in str(as_vendor) and "1234567" not in str(as_vendor)
-    assert await vendor_event_types(db, a) == ["message.created"]
-    assert await buyer_event_types(db, buyer) == ["message.created"]
+    assert await event_types(db, a) == ["message.created"]
+    assert await event_types(db, buyer) == ["message.created"]
     flagged = await client.post(
         f"/v1/messages/{sent['id']}/flag", json={"reason": "test"}, headers=a.headers
     )
@@ -278,72 +317,60 @@ async def test_buyer_messages_are_scrubbed_until_reveal(client, db) -> None:
     assert await db.fetchval("SELECT flag_reason FROM messages WHERE id = $1", sent["id"]) == "test"
 
 
-async def test_threads_are_read_only_after_close_and_blocked_vendors_are_silenced(
-    client, db
-) -> None:
-    buyer, (a, b), intent = await matched_world(client, db)
-    thread_a = (
-        await client.post(
-            f"/v1/intents/{intent['id']}/threads", json={"body": "Hi"}, headers=a.headers
-        )
-    ).json()
-    thread_b = (
-        await client.post(
-            f"/v1/intents/{intent['id']}/threads", json={"body": "Hi"}, headers=b.headers
-        )
-    ).json()
-    assert (
-        await client.post(f"/v1/vendors/{b.id}/block", headers=buyer.headers)
-    ).status_code == 204
-    blocked = await client.post(
-        f"/v1/threads/{thread_b['id']}/messages", json={"body": "?"}, headers=b.headers
+async def open_thread(client, vendor, intent):
+    response = await client.post(
+        f"/v1/intents/{intent['id']}/threads", json={"body": "Hi"}, headers=vendor.headers
     )
-    assert blocked.status_code == 403
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_a_blocked_vendor_can_neither_message_nor_offer_until_unblocked(client, db) -> None:
+    buyer, (_, b), intent = await matched_world(client, db)
+    thread = await open_thread(client, b, intent)
+    path = f"/v1/threads/{thread['id']}/messages"
+    await block(client, buyer, b)
+    assert (await client.post(path, json={"body": "?"}, headers=b.headers)).status_code == 403
     assert (await offer(client, b, intent)).status_code == 404
-    assert (
-        await client.delete(f"/v1/vendors/{b.id}/block", headers=buyer.headers)
-    ).status_code == 204
-    assert (
-        await client.post(
-            f"/v1/threads/{thread_b['id']}/messages", json={"body": "?"}, headers=b.headers
-        )
-    ).status_code == 201
+    await unblock(client, buyer, b)
+    assert (await client.post(path, json={"body": "?"}, headers=b.headers)).status_code == 201
+
+
+async def test_threads_are_read_only_once_the_intent_closes(client, db) -> None:
+    buyer, (a, _), intent = await matched_world(client, db)
+    thread = await open_thread(client, a, intent)
     await client.patch(
         f"/v1/intents/{intent['id']}", json={"status": "withdrawn"}, headers=buyer.headers
     )
     closed = await client.post(
-        f"/v1/threads/{thread_a['id']}/messages", json={"body": "hello?"}, headers=a.headers
+        f"/v1/threads/{thread['id']}/messages", json={"body": "hello?"}, headers=a.headers
     )
     assert closed.status_code == 409
-    view = (await client.get(f"/v1/threads/{thread_a['id']}", headers=buyer.headers)).json()
+    view = (await client.get(f"/v1/threads/{thread['id']}", headers=buyer.headers)).json()
     assert view["read_only"] is True
+
+
+async def test_blocking_an_unknown_vendor_is_404(client, buyer) -> None:
     assert (
         await client.post("/v1/vendors/ven_nobody/block", headers=buyer.headers)
     ).status_code == 404
 
 
 async def test_blocked_vendor_stops_receiving_future_intents(client, buyer, db, pipeline) -> None:
-    from tests.api.test_matching import feed, publish, subscribe
-    from tests.conftest import wait_for
-
     blocked = await create_vendor(client, db)
     other = await create_vendor(client, db)
     for v in (blocked, other):
         await subscribe(client, v)
-    await client.post(f"/v1/vendors/{blocked.id}/block", headers=buyer.headers)
+    await block(client, buyer, blocked)
     await publish(client, buyer)
-    await wait_for(lambda: feed(client, other))
+    await feed(client, other, at_least=1)  # the same transaction judged both
     assert await feed(client, blocked) == []
 
 
 async def test_offers_expire_via_the_scheduler(client, db, pipeline) -> None:
-    from tests.conftest import wait_for
-
     buyer, (a, _), intent = await matched_world(client, db)
     created = (await offer(client, a, intent)).json()
-    await db.execute(
-        "UPDATE offers SET valid_until = now() - interval '1 second' WHERE id = $1", created["id"]
-    )
+    await make_offer_due(db, created["id"])
 
     async def expired():
         return (
@@ -354,4 +381,4 @@ async def test_offers_expire_via_the_scheduler(client, db, pipeline) -> None:
     assert (
         await client.post(f"/v1/offers/{created['id']}/accept", headers=buyer.headers)
     ).status_code == 409
-    assert (await buyer_event_types(db, buyer))[-1] == "offer.updated"
+    assert (await event_types(db, buyer))[-1] == "offer.updated"

@@ -7,31 +7,13 @@ import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import h3
 import pytest
 
-from intentcast.workers import WorkerContext, run_scheduler
-from tests.conftest import create_buyer
+from tests.helpers import CAMERA, FIXTURES, create_buyer, make_intent_due, publish, wait_for
 
-CORPUS = json.loads((Path(__file__).parents[1] / "fixtures" / "pii_corpus.json").read_text())
-
-CAMERA = {
-    "category": "electronics/cameras/mirrorless",
-    "title": "Full-frame mirrorless body, Sony A7 IV or similar",
-    "description": "New, with warranty. Pickup in Munich is fine.",
-    "attributes": {"condition": "new", "mount": ["sony-e"]},
-    "budget": {"max": "1800.00", "currency": "EUR"},
-    "location": {"lat": 48.137154, "lng": 11.576124, "precision": 9, "country": "DE"},
-    "fulfilment": ["pickup", "delivery"],
-}
-
-
-async def publish(client, account, **overrides):
-    response = await client.post("/v1/intents", json=CAMERA | overrides, headers=account.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
+CORPUS = json.loads((FIXTURES / "pii_corpus.json").read_text())
 
 
 async def test_publish_returns_buyer_view_with_vendor_view(client, buyer, db) -> None:
@@ -383,31 +365,19 @@ async def test_list_filters_by_status_and_paginates(client, buyer) -> None:
     assert bad.status_code == 400
 
 
-async def test_scheduler_expires_intents_without_a_request(client, buyer, db, settings) -> None:
-    import redis.asyncio as redis
-
-    from intentcast.store.db import create_pool
-
+async def test_scheduler_expires_intents_without_a_request(
+    client, buyer, db, make_pipeline
+) -> None:
     intent = await publish(client, buyer)
     keep = await publish(client, buyer)
-    await db.execute(
-        "UPDATE intents SET expires_at = now() - interval '1 second' WHERE id = $1", intent["id"]
-    )
-    pool = await create_pool(settings.database_url, max_size=2)
-    ctx = WorkerContext(settings, pool, redis.from_url(settings.redis_url))
-    worker = asyncio.create_task(run_scheduler(ctx))
-    try:
-        for _ in range(100):
-            status = await db.fetchval("SELECT status FROM intents WHERE id = $1", intent["id"])
-            if status == "expired":
-                break
-            await asyncio.sleep(0.1)
-        assert status == "expired"
-    finally:
-        ctx.stopping.set()
-        await worker
-        await pool.close()
-        await ctx.redis.aclose()
+    await make_intent_due(db, intent["id"])
+    await make_pipeline(roles=["scheduler"])
+
+    async def expired():
+        status = await db.fetchval("SELECT status FROM intents WHERE id = $1", intent["id"])
+        return status == "expired"
+
+    await wait_for(expired)
     assert await db.fetchval("SELECT status FROM intents WHERE id = $1", keep["id"]) == "open"
     events = await db.fetch(
         "SELECT event_type, payload FROM outbox WHERE aggregate_id = $1 ORDER BY id", intent["id"]

@@ -3,41 +3,26 @@ every worker role running against the real PostgreSQL and Redis."""
 
 from __future__ import annotations
 
-import asyncio
-
 import h3
 import pytest
+import redis.asyncio as redis
 
 from intentcast.bus import MATCHER_GROUP, WORK_STREAM
-from tests.api.test_intents import CAMERA
-from tests.conftest import create_buyer, create_vendor, wait_for
+from tests.helpers import (
+    age_outbox_publications,
+    block,
+    create_buyer,
+    create_vendor,
+    feed,
+    publish,
+    rewind_outbox,
+    settled,
+    subscribe,
+    suspend_vendor,
+)
 
 MUNICH = (48.137154, 11.576124)
 BERLIN = (52.52, 13.405)
-
-
-async def subscribe(client, vendor, **body):
-    response = await client.post(
-        "/v1/subscriptions",
-        json={"categories": ["electronics/cameras"]} | body,
-        headers=vendor.headers,
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def feed(client, vendor, after=0):
-    response = await client.get(
-        "/v1/vendor/matches", params={"after": after}, headers=vendor.headers
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["items"]
-
-
-async def publish(client, buyer, **overrides):
-    response = await client.post("/v1/intents", json=CAMERA | overrides, headers=buyer.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def test_subscription_crud_and_ownership(client, vendor, db) -> None:
@@ -117,11 +102,12 @@ async def test_matching_vendor_is_told_and_others_are_not(client, buyer, db, pip
     await subscribe(client, far, area={"lat": BERLIN[0], "lng": BERLIN[1], "radius_km": 30})
     await subscribe(client, wrong_category, categories=["home-services"])
     intent = await publish(client, buyer)
-    events = await wait_for(lambda: feed(client, near))
+    events = await feed(client, near, at_least=1)
     assert [(e["seq"], e["type"]) for e in events] == [(1, "intent.matched")]
     assert events[0]["id"].startswith("evt_")
     assert events[0]["data"]["intent"] == intent["vendor_view"]
-    await asyncio.sleep(0.3)
+    # one transaction judged every subscription against the intent: near's event proves
+    # that far and wrong_category were judged too
     assert await feed(client, far) == [] and await feed(client, wrong_category) == []
     seen = await client.get(f"/v1/vendor/intents/{intent['id']}", headers=near.headers)
     assert seen.status_code == 200 and seen.json() == intent["vendor_view"]
@@ -138,11 +124,11 @@ async def test_updates_and_close_reach_every_matched_vendor_in_order(
     intent = await publish(client, buyer)
     path = f"/v1/intents/{intent['id']}"
     for v in vendors:
-        await wait_for(lambda v=v: feed(client, v))
+        await feed(client, v, at_least=1)
     await client.patch(path, json={"title": "Sony A7 IV body only"}, headers=buyer.headers)
     await client.patch(path, json={"status": "withdrawn"}, headers=buyer.headers)
     for v in vendors:
-        events = await wait_for(lambda v=v: _has(client, v, 3))
+        events = await feed(client, v, at_least=3)
         assert [(e["seq"], e["type"]) for e in events] == [
             (1, "intent.matched"),
             (2, "intent.updated"),
@@ -150,11 +136,6 @@ async def test_updates_and_close_reach_every_matched_vendor_in_order(
         ]
         assert events[1]["data"]["intent"]["title"] == "Sony A7 IV body only"
         assert events[2]["data"]["intent"]["status"] == "withdrawn"
-
-
-async def _has(client, vendor, n):
-    items = await feed(client, vendor)
-    return items if len(items) >= n else None
 
 
 async def test_backfill_delivers_open_intents_to_a_new_subscription(
@@ -167,7 +148,7 @@ async def test_backfill_delivers_open_intents_to_a_new_subscription(
     )
     vendor = await create_vendor(client, db)
     await subscribe(client, vendor)
-    events = await wait_for(lambda: feed(client, vendor))
+    events = await feed(client, vendor, at_least=1)
     assert [e["data"]["intent"]["id"] for e in events] == [open_intent["id"]]
 
 
@@ -175,14 +156,14 @@ async def test_widening_a_subscription_backfills(client, buyer, db, pipeline) ->
     intent = await publish(client, buyer)
     vendor = await create_vendor(client, db)
     sub = await subscribe(client, vendor, categories=["home-services"])
-    await asyncio.sleep(0.3)
+    await settled(db)  # the intent and the new subscription's backfill are both handled
     assert await feed(client, vendor) == []
     await client.patch(
         f"/v1/subscriptions/{sub['id']}",
         json={"categories": ["electronics"]},
         headers=vendor.headers,
     )
-    events = await wait_for(lambda: feed(client, vendor))
+    events = await feed(client, vendor, at_least=1)
     assert events[0]["data"]["intent"]["id"] == intent["id"]
 
 
@@ -191,12 +172,10 @@ async def test_blocked_suspended_and_inactive_get_nothing(client, buyer, db, pip
     for v in (blocked, suspended, fine):
         await subscribe(client, v)
     await subscribe(client, inactive, active=False)
-    await db.execute(
-        "INSERT INTO buyer_blocks (buyer_id, vendor_id) VALUES ($1, $2)", buyer.id, blocked.id
-    )
-    await db.execute("UPDATE vendors SET status = 'suspended' WHERE id = $1", suspended.id)
+    await block(client, buyer, blocked)
+    await suspend_vendor(db, suspended.id)
     await publish(client, buyer)
-    await wait_for(lambda: feed(client, fine))
+    await feed(client, fine, at_least=1)  # the same transaction judged all four
     for v in (blocked, inactive):
         assert await feed(client, v) == []
     assert (
@@ -211,8 +190,8 @@ async def test_hourly_cap_limits_matches(client, buyer, db, pipeline) -> None:
     other = await create_buyer(client)
     for account in (buyer, buyer, other):
         await publish(client, account)
-    await wait_for(lambda: _has(client, vendor, 2))
-    await asyncio.sleep(0.5)
+    await feed(client, vendor, at_least=2)
+    await settled(db)  # the third intent has been judged too
     assert len(await feed(client, vendor)) == 2
 
 
@@ -226,7 +205,7 @@ async def test_predicate_rules_apply_through_the_pipeline(client, buyer, db, pip
     control = await create_vendor(client, db)
     await subscribe(client, control, keywords=["sony"], attributes={"condition": "NEW"})
     await publish(client, buyer)
-    await wait_for(lambda: feed(client, control))
+    await feed(client, control, at_least=1)  # the same transaction judged all four
     for v in (keyword, budget, attribute):
         assert await feed(client, v) == []
 
@@ -235,33 +214,19 @@ async def test_redelivery_never_duplicates(client, buyer, db, pipeline, settings
     vendor = await create_vendor(client, db)
     await subscribe(client, vendor)
     intent = await publish(client, buyer)
-    await wait_for(lambda: feed(client, vendor))
+    await feed(client, vendor, at_least=1)
     # every outbox row must go out again, as after a Redis wipe: the scheduler's relay
     # publishes them, the matcher handles them a second time
-    await db.execute("UPDATE outbox SET published_at = NULL, processed_at = NULL")
-
-    async def all_processed():
-        rows = await db.fetch("SELECT id, published_at, processed_at FROM outbox")
-        return all(r["processed_at"] is not None for r in rows) or None
-
-    try:
-        await wait_for(all_processed, within=20)
-    except AssertionError:
-        rows = await db.fetch("SELECT * FROM outbox ORDER BY id")
-        raise AssertionError(f"outbox not reprocessed: {[dict(r) for r in rows]}") from None
+    await rewind_outbox(db)
+    await settled(db, pipeline["ctx"].redis, within=20)
     events = await feed(client, vendor)
     assert len(events) == 1 and events[0]["data"]["intent"]["id"] == intent["id"]
     assert await db.fetchval("SELECT count(*) FROM matches") == 1
 
 
 async def test_lost_redis_messages_are_republished_by_the_relay(
-    client, buyer, db, settings
+    client, buyer, db, settings, make_pipeline
 ) -> None:
-    import redis.asyncio as redis
-
-    from intentcast.store.db import create_pool
-    from intentcast.workers import ROLES, WorkerContext
-
     vendor = await create_vendor(client, db)
     await subscribe(client, vendor)
     intent = await publish(client, buyer)  # no workers yet: the message waits in Redis
@@ -269,31 +234,16 @@ async def test_lost_redis_messages_are_republished_by_the_relay(
     await wiper.flushall()  # Redis loses everything
     await wiper.aclose()
     # published but never processed: the relay republishes it once it is old enough
-    await db.execute("UPDATE outbox SET published_at = now() - interval '1 minute'")
-    pool = await create_pool(settings.database_url, max_size=4)
-    ctx = WorkerContext(settings, pool, redis.from_url(settings.redis_url))
-    tasks = [asyncio.create_task(ROLES[r](ctx)) for r in ("matcher", "scheduler")]
-    try:
-        events = await wait_for(lambda: feed(client, vendor), within=15)
-        assert events[0]["data"]["intent"]["id"] == intent["id"]
-    finally:
-        ctx.stopping.set()
-        await asyncio.gather(*tasks)
-        await pool.close()
-        await ctx.redis.aclose()
+    await age_outbox_publications(db, 60)
+    await make_pipeline(roles=["matcher", "scheduler"])
+    events = await feed(client, vendor, at_least=1, within=15)
+    assert events[0]["data"]["intent"]["id"] == intent["id"]
 
 
 async def test_crashed_matchers_messages_are_reclaimed(
-    client, buyer, db, make_settings, monkeypatch
+    client, buyer, db, make_settings, make_pipeline
 ) -> None:
-    import redis.asyncio as redis
-
-    import intentcast.matching.worker as matcher_module
-    from intentcast.store.db import create_pool
-    from intentcast.workers import ROLES, WorkerContext
-
     settings = make_settings(redelivery_seconds=1)
-    monkeypatch.setattr(matcher_module, "RECLAIM_EVERY_S", 0.2)
     vendor = await create_vendor(client, db)
     await subscribe(client, vendor)
     r = redis.from_url(settings.redis_url)
@@ -303,17 +253,9 @@ async def test_crashed_matchers_messages_are_reclaimed(
     taken = await r.xreadgroup(MATCHER_GROUP, "crashed", {WORK_STREAM: ">"}, count=100)
     assert sum(len(entries) for _, entries in taken) >= 2
     await r.aclose()
-    pool = await create_pool(settings.database_url, max_size=4)
-    ctx = WorkerContext(settings, pool, redis.from_url(settings.redis_url))
-    task = asyncio.create_task(ROLES["matcher"](ctx))
-    try:
-        events = await wait_for(lambda: feed(client, vendor), within=10)
-        assert [e["type"] for e in events] == ["intent.matched"]
-    finally:
-        ctx.stopping.set()
-        await task
-        await pool.close()
-        await ctx.redis.aclose()
+    await make_pipeline(roles=["matcher"], custom=settings, reclaim_every_s=0.2)
+    events = await feed(client, vendor, at_least=1)
+    assert [e["type"] for e in events] == ["intent.matched"]
 
 
 async def test_feed_pagination_and_bad_cursor(client, buyer, db, pipeline) -> None:
@@ -321,7 +263,7 @@ async def test_feed_pagination_and_bad_cursor(client, buyer, db, pipeline) -> No
     await subscribe(client, vendor)
     for _ in range(5):
         await publish(client, buyer)
-    await wait_for(lambda: _has(client, vendor, 5))
+    await feed(client, vendor, at_least=5)
     page = (
         await client.get("/v1/vendor/matches", params={"limit": 2}, headers=vendor.headers)
     ).json()
@@ -337,21 +279,16 @@ async def test_feed_pagination_and_bad_cursor(client, buyer, db, pipeline) -> No
     assert buyer_try.status_code == 403
 
 
-async def test_two_matchers_share_the_work_without_duplicates(client, buyer, db, pipeline) -> None:
-    from intentcast.workers import ROLES
-
-    ctx = pipeline["ctx"]
-    second = asyncio.create_task(ROLES["matcher"](ctx))  # a second consumer in the group
-    try:
-        vendor = await create_vendor(client, db)
-        await subscribe(client, vendor)
-        other = await create_buyer(client)
-        ids = [(await publish(client, b))["id"] for b in (buyer, other) * 5]
-        events = await wait_for(lambda: _has(client, vendor, 10))
-        await asyncio.sleep(0.5)
-        events = await feed(client, vendor)
-        assert sorted(e["data"]["intent"]["id"] for e in events) == sorted(ids)
-        assert [e["seq"] for e in events] == list(range(1, 11))
-    finally:
-        ctx.stopping.set()
-        await second
+async def test_two_matchers_share_the_work_without_duplicates(
+    client, buyer, db, pipeline, make_pipeline
+) -> None:
+    await make_pipeline(roles=["matcher"])  # a second consumer in the group
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    other = await create_buyer(client)
+    ids = [(await publish(client, b))["id"] for b in (buyer, other) * 5]
+    await feed(client, vendor, at_least=10)
+    await settled(db, pipeline["ctx"].redis)  # every message taken and acknowledged
+    events = await feed(client, vendor)
+    assert sorted(e["data"]["intent"]["id"] for e in events) == sorted(ids)
+    assert [e["seq"] for e in events] == list(range(1, 11))

@@ -8,7 +8,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from intentcast.api.meta import openapi_document
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 
 async def test_health_and_ready(client) -> None:

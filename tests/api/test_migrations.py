@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 
 from intentcast.store.migrate import apply_migrations, migration_files
-from tests.conftest import with_database
+from tests.helpers import with_database
 
 
 async def test_fresh_database_gets_every_migration_once(servers) -> None:

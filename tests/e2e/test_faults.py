@@ -7,17 +7,15 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
 import pytest
 import redis.asyncio as redis
 
-from intentcast.embedded import EmbeddedRedis
-from tests.api.test_intents import CAMERA
-from tests.e2e.test_serve import Server, assert_all_gone
+from tests.e2e.conftest import Server
+from tests.helpers import create_buyer, create_vendor, feed, publish, settled, subscribe
 
 pytestmark = pytest.mark.e2e
 
@@ -25,16 +23,10 @@ INTENTS = 60
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(
-        tmp_path / "data",
-        auto_verify_vendors="true",
-        max_open_intents="1000",
-        redelivery_seconds="2",
-    )
+def server(make_server) -> Server:
+    srv = make_server(auto_verify_vendors="true", max_open_intents="1000", redelivery_seconds="2")
     srv.start()
-    yield srv
-    assert_all_gone(srv.stop())
+    return srv
 
 
 def matcher_process(server: Server) -> psutil.Process:
@@ -45,54 +37,36 @@ def matcher_process(server: Server) -> psutil.Process:
 
 
 async def test_matcher_kill_and_redis_flush_lose_and_duplicate_nothing(server: Server) -> None:
-    redis_url = EmbeddedRedis(server.data_dir / "redis").url
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        vendor = (await http.post("/v1/vendors", json={"name": "Foto Huber"})).json()
-        auth = {"Authorization": f"Bearer {vendor['token']}"}
-        created = await http.post(
-            "/v1/subscriptions", json={"categories": ["electronics"]}, headers=auth
-        )
-        assert created.status_code == 201
-        buyer = (await http.post("/v1/buyers", json={"display_name": "ada"})).json()
-        buyer_auth = {"Authorization": f"Bearer {buyer['token']}"}
+        vendor = await create_vendor(http)  # the server verifies vendors itself
+        await subscribe(http, vendor, categories=["electronics"])
+        buyer = await create_buyer(http, display_name="ada")
 
         published: list[str] = []
         for i in range(INTENTS):
-            response = await http.post("/v1/intents", json=CAMERA, headers=buyer_auth)
-            assert response.status_code == 201, response.text
-            published.append(response.json()["id"])
+            published.append((await publish(http, buyer))["id"])
             if i == INTENTS // 3:
                 victim = matcher_process(server)
                 victim.send_signal(signal.SIGKILL)  # mid-stream, possibly mid-message
                 victim.wait(5)
             if i == 2 * INTENTS // 3:
-                wiper = redis.from_url(redis_url)
+                wiper = redis.from_url(server.redis_url)
                 await wiper.flushall()  # streams, groups and pending lists are gone
                 await wiper.aclose()
             await asyncio.sleep(0.05)
 
-        async def matched() -> list[dict]:
-            items, after = [], 0
-            while True:
-                page = (
-                    await http.get(
-                        "/v1/vendor/matches", params={"after": after, "limit": 1000}, headers=auth
-                    )
-                ).json()
-                items += page["items"]
-                if page["next"] is None:
-                    return items
-                after = page["next"]
+        # the fence: every outbox row processed and every work message taken and
+        # acknowledged, so no first, late or duplicate match can still be on its way
+        db = await asyncpg.connect(server.postgres_url)
+        work = redis.from_url(server.redis_url)
+        try:
+            await settled(db, work, within=90)
+        finally:
+            await db.close()
+            await work.aclose()
+        events = await feed(http, vendor, limit=1000)
 
-        deadline = asyncio.get_running_loop().time() + 90
-        while True:
-            events = await matched()
-            if len(events) >= INTENTS or asyncio.get_running_loop().time() > deadline:
-                break
-            await asyncio.sleep(0.5)
-        await asyncio.sleep(3)  # give any duplicate a chance to show up
-        events = await matched()
-
+    assert len(events) < 1000  # one page holds them all
     counts = Counter(e["data"]["intent"]["id"] for e in events if e["type"] == "intent.matched")
     assert set(counts) == set(published), f"missing: {set(published) - set(counts)}"
     assert all(n == 1 for n in counts.values()), {k: n for k, n in counts.items() if n != 1}

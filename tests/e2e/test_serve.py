@@ -3,88 +3,22 @@ stopping it — politely or with ``kill -9`` — leaves no process and no stale 
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
+
+from tests.e2e.conftest import READY_WITHIN_S, Server, assert_all_gone, embedded_env, free_port
 
 pytestmark = pytest.mark.e2e
 
-READY_WITHIN_S = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def embedded_env(data_dir: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTCAST_")}
-    env.update(INTENTCAST_DATA_DIR=str(data_dir), INTENTCAST_PORT=str(port))
-    return env
-
-
-class Server:
-    def __init__(self, data_dir: Path, **env: str) -> None:
-        self.data_dir = data_dir
-        self.extra_env = {f"INTENTCAST_{k.upper()}": v for k, v in env.items()}
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir.parent / f"serve-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> float:
-        started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "intentcast", "serve"],
-            env=embedded_env(self.data_dir, self.port) | self.extra_env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = started + READY_WITHIN_S
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(self.url + "/ready", timeout=1).status_code == 200:
-                    return time.monotonic() - started
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"not ready in {READY_WITHIN_S}s:\n{self.log.read_text()}")
-
-    def tree(self) -> list[psutil.Process]:
-        assert self.process is not None
-        parent = psutil.Process(self.process.pid)
-        return [parent, *parent.children(recursive=True)]
-
-    def stop(self, sig: int = signal.SIGTERM) -> list[psutil.Process]:
-        assert self.process is not None
-        tree = self.tree()
-        self.process.send_signal(sig)
-        self.process.wait(30)
-        return tree
-
-
-def assert_all_gone(processes: list[psutil.Process], within: float = 10.0) -> None:
-    _, alive = psutil.wait_procs(processes, timeout=within)
-    assert not alive, f"left running: {[(p.pid, p.name()) for p in alive]}"
-
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "data")
-    yield srv
-    if srv.process is not None and srv.process.poll() is None:
-        assert_all_gone(srv.stop())
+def server(make_server) -> Server:
+    return make_server()
 
 
 def test_serve_is_ready_fast_keeps_data_and_stops_cleanly(server: Server) -> None:

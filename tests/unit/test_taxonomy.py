@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -21,12 +20,10 @@ from intentcast.domain.taxonomy import (
     parse_google_taxonomy,
     slugify,
 )
+from tests.helpers import GOOGLE_TAXONOMY_SAMPLE, REPO_ROOT
 
-GOOGLE_FILE = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "data"
-    / "google-product-taxonomy-with-ids.en-US.txt"
+FULL_GOOGLE_FILE = (
+    REPO_ROOT.parent / "shared" / "data" / "google-product-taxonomy-with-ids.en-US.txt"
 )
 SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
@@ -38,7 +35,7 @@ def defaults() -> list[Category]:
 
 @pytest.fixture(scope="module")
 def google() -> list[GoogleCategory]:
-    return parse_google_taxonomy(GOOGLE_FILE.read_text(encoding="utf-8"))
+    return parse_google_taxonomy(GOOGLE_TAXONOMY_SAMPLE.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -94,12 +91,10 @@ def test_default_paths_unique_slugs_valid_parents_first(defaults: list[Category]
         seen.add(c.path)
 
 
-def test_default_gpc_ids_unique_and_real(defaults: list[Category], google) -> None:
-    google_ids = {item.gpc_id for item in google}
+def test_default_gpc_ids_are_unique(defaults: list[Category]) -> None:
     ids = [c.gpc_id for c in defaults if c.gpc_id is not None]
     assert len(ids) >= 100
     assert len(ids) == len(set(ids))
-    assert set(ids) <= google_ids
 
 
 def test_default_covers_goods_and_services(tax: Taxonomy) -> None:
@@ -162,12 +157,12 @@ def test_default_categories_returns_fresh_list(defaults: list[Category]) -> None
 # ------------------------------------------------------------------------------ google parse
 
 
-def test_real_google_file_parses(google: list[GoogleCategory]) -> None:
-    # 5,596 non-blank lines: one "# Google_Product_Taxonomy_Version" header + 5,595 categories
-    # (``wc -l`` says 5,595 only because the last line has no trailing newline).
-    assert len(google) == 5595
-    assert len({item.gpc_id for item in google}) == 5595
+def test_google_file_parses(google: list[GoogleCategory]) -> None:
+    # the sample: three comment lines, then 39 categories
+    assert len(google) == 39
+    assert len({item.gpc_id for item in google}) == 39
     assert google[0] == GoogleCategory(gpc_id=1, names=("Animals & Pet Supplies",))
+    assert max(len(item.names) for item in google) == 7
     by_id = {item.gpc_id: item for item in google}
     assert by_id[152].names == ("Cameras & Optics", "Cameras", "Digital Cameras")
     assert by_id[6551].names == ("Apparel & Accessories", "Handbags, Wallets & Cases")
@@ -201,10 +196,10 @@ def test_parse_malformed_line_reports_line_number(bad_line: str, fragment: str) 
     assert isinstance(info.value, ValueError)
 
 
-# ------------------------------------------------------------------------------ merge (real)
+# ---------------------------------------------------------------------- merge (the sample)
 
 
-def test_merge_real_file_yields_one_tree(
+def test_merge_google_file_yields_one_tree(
     defaults: list[Category], upserts: list[Category], merged: Taxonomy
 ) -> None:
     assert len(merged) == len({c.path for c in defaults} | {c.path for c in upserts})
@@ -223,7 +218,7 @@ def test_merge_real_file_yields_one_tree(
         known.add(c.path)
 
 
-def test_merge_real_file_every_gpc_resolves_under_its_google_parent(
+def test_merge_google_file_every_gpc_resolves_under_its_google_parent(
     defaults: list[Category], google: list[GoogleCategory], merged: Taxonomy
 ) -> None:
     id_of = {item.names: item.gpc_id for item in google}
@@ -241,7 +236,7 @@ def test_merge_real_file_every_gpc_resolves_under_its_google_parent(
             assert node.parent is None
 
 
-def test_merge_real_file_maps_onto_default_nodes(
+def test_merge_google_file_maps_onto_default_nodes(
     defaults: list[Category], upserts: list[Category], merged: Taxonomy
 ) -> None:
     # A Google id attached to a default node resolves to that default node, unchanged.
@@ -265,9 +260,26 @@ def test_merge_real_file_maps_onto_default_nodes(
     assert merged.resolve("gpc:5").path == "pets/dogs"
 
 
-def test_merge_real_file_twice_returns_nothing(
+def test_merge_google_file_twice_returns_nothing(
     google: list[GoogleCategory], merged: Taxonomy
 ) -> None:
+    assert merge_google_taxonomy(list(merged), google) == []
+
+
+def test_full_google_taxonomy_merges_into_the_defaults(defaults: list[Category]) -> None:
+    """The whole published file: it parses, holds every gpc id the default tree names, and
+    merges into one tree in which every Google category resolves; a second merge is a no-op."""
+    if not FULL_GOOGLE_FILE.is_file():
+        pytest.skip(f"../shared/data not beside the repo: {FULL_GOOGLE_FILE} is missing")
+    google = parse_google_taxonomy(FULL_GOOGLE_FILE.read_text(encoding="utf-8"))
+    # 5,596 non-blank lines: one "# Google_Product_Taxonomy_Version" header + 5,595 categories
+    # (``wc -l`` says 5,595 only because the last line has no trailing newline).
+    assert len(google) == len({item.gpc_id for item in google}) == 5595
+    assert {c.gpc_id for c in defaults if c.gpc_id is not None} <= {g.gpc_id for g in google}
+    by_path = {c.path: c for c in defaults}
+    by_path.update({c.path: c for c in merge_google_taxonomy(defaults, google)})
+    merged = Taxonomy(list(by_path.values()))
+    assert all(merged.resolve(f"gpc:{item.gpc_id}") is not None for item in google)
     assert merge_google_taxonomy(list(merged), google) == []
 
 

@@ -9,6 +9,8 @@ import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 
+from intentcast.store.db import ping
+
 READY_TIMEOUT_S = 2.0
 
 
@@ -39,7 +41,7 @@ class MetaController(Controller):
 
     @get("/ready", operation_id="ready", summary="Readiness: PostgreSQL and Redis reachable")
     async def ready(self, state: State) -> Response[Readiness]:
-        postgres = await _check(state.pool.fetchval("SELECT 1"))
+        postgres = await _check(ping(state.pool))
         redis = await _check(state.redis.ping())
         ok = postgres == "ok" and redis == "ok"
         return Response(

@@ -42,3 +42,8 @@ async def connect(url: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+async def ping(pool: asyncpg.Pool) -> None:
+    """A round trip to PostgreSQL (readiness checks)."""
+    await pool.fetchval("SELECT 1")

@@ -26,7 +26,11 @@ MAX_CATEGORIES = 50
 MAX_CELLS = 2000
 MAX_RADIUS_KM = 500.0
 MAX_KEYWORDS = 50
-DISK_MAX_RING = 12  # rings around the centre cell when covering a radius
+DISK_MAX_RING = 24  # rings searched around the centre cell when covering a radius
+# Cells of one resolution differ in size across the globe (up to ~1.4x in width) and a ring
+# reaches only cos(30°) of its spacing towards its corners: search rings as if cells were
+# half their average spacing apart, then keep the cells that can touch the disk.
+_RING_SPACING_FACTOR = 0.5
 MIN_COVER_RESOLUTION = 2
 
 
@@ -129,14 +133,24 @@ def area_cells(area: AreaDraft | None) -> list[str]:
 
 
 def disk_cells(lat: float, lng: float, radius_km: float) -> list[str]:
-    """Cells covering a disk: the finest resolution at which a few rings suffice."""
+    """Cells covering a disk, compacted: every place within ``radius_km`` of the centre lies
+    in one of them. Chosen at the finest resolution whose ring search stays within
+    ``DISK_MAX_RING`` rings; a cell is kept when its centre is within the radius plus two
+    edge lengths (a hexagon's circumradius is its edge; the second edge absorbs distortion),
+    so the cover reaches at most about one cell beyond the disk."""
     for res in range(9, MIN_COVER_RESOLUTION - 1, -1):
-        spacing = h3.average_hexagon_edge_length(res, unit="km") * math.sqrt(3)
-        rings = math.ceil(radius_km / spacing)
+        edge = h3.average_hexagon_edge_length(res, unit="km")
+        rings = math.ceil(radius_km / (edge * math.sqrt(3) * _RING_SPACING_FACTOR)) + 1
         if rings <= DISK_MAX_RING:
             break
-    centre = h3.latlng_to_cell(lat, lng, res)
-    return sorted(h3.compact_cells(h3.grid_disk(centre, rings)))
+    centre = (lat, lng)
+    reach = radius_km + 2 * edge
+    cells = [
+        cell
+        for cell in h3.grid_disk(h3.latlng_to_cell(lat, lng, res), rings)
+        if h3.great_circle_distance(centre, h3.cell_to_latlng(cell), unit="km") <= reach
+    ]
+    return sorted(h3.compact_cells(cells))
 
 
 def check_subscription(

@@ -139,7 +139,8 @@ ROLES: dict[str, Callable[[WorkerContext], Awaitable[None]]] = {
 
 
 async def run_worker(role: str, settings: Settings) -> None:
-    assert settings.database_url and settings.redis_url
+    if not (settings.database_url and settings.redis_url):
+        raise ValueError("a worker needs INTENTCAST_DATABASE_URL and INTENTCAST_REDIS_URL")
     pool = await create_pool(settings.database_url, max_size=8)
     redis_client = redis.from_url(settings.redis_url)
     ctx = WorkerContext(settings, pool, redis_client)

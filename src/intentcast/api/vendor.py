@@ -30,6 +30,7 @@ from intentcast.api.types import (
 from intentcast.config import Settings
 from intentcast.domain.events import VendorEventType
 from intentcast.domain.vendor_view import VendorIntent
+from intentcast.domain.webhooks import DeliveryStatus, EndpointStatus
 from intentcast.security import Keys
 from intentcast.services import feed, webhooks
 from intentcast.store.accounts import Principal
@@ -64,7 +65,7 @@ class WebhookView(msgspec.Struct, kw_only=True):
     id: str
     url: str
     events: list[str] | None
-    status: str
+    status: EndpointStatus
     disabled_reason: str | None
     created_at: datetime
 
@@ -73,7 +74,7 @@ class WebhookCreated(msgspec.Struct, kw_only=True):
     id: str
     url: str
     events: list[str] | None
-    status: str
+    status: EndpointStatus
     created_at: datetime
     secret: str
     """`whsec_…`, shown once: verify the Standard Webhooks `v1` signature with it."""
@@ -96,7 +97,7 @@ class DeliveryView(msgspec.Struct, kw_only=True):
     id: str
     event_id: str
     event_seq: int
-    status: str
+    status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime | None
     last_status_code: int | None

@@ -275,8 +275,7 @@ def check_location(draft: LocationDraft | None, floor: int) -> Location | None:
     if not has_point and draft.precision is not None:
         raise RuleViolation("location.precision", "precision applies to a point (lat, lng)")
     cell = None
-    if has_point:
-        assert draft.lat is not None and draft.lng is not None
+    if draft.lat is not None and draft.lng is not None:  # checked above: both or neither
         precision = floor if draft.precision is None else draft.precision
         cell = cell_for(draft.lat, draft.lng, precision, floor)
     return Location(cell=cell, country=draft.country)

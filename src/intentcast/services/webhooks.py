@@ -11,12 +11,11 @@ import redis.asyncio as redis
 
 from intentcast.delivery import webhooks as webhook_rules
 from intentcast.domain.errors import EndpointDisabled, NotFound, QuotaExceeded
+from intentcast.domain.webhooks import MAX_WEBHOOKS_PER_VENDOR
 from intentcast.security import Keys, new_id
 from intentcast.services.work import unit_of_work
 from intentcast.store.locks import serialize
 from intentcast.store.webhooks import AttemptRow, DeliveryRow, EndpointRow, Webhooks
-
-MAX_WEBHOOKS_PER_VENDOR = 10
 
 
 async def register_webhook(

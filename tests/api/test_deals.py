@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -382,3 +383,47 @@ async def test_offers_expire_via_the_scheduler(client, db, pipeline) -> None:
         await client.post(f"/v1/offers/{created['id']}/accept", headers=buyer.headers)
     ).status_code == 409
     assert (await event_types(db, buyer))[-1] == "offer.updated"
+
+
+async def vendor_sees(client, vendor, thread_id):
+    view = (await client.get(f"/v1/threads/{thread_id}", headers=vendor.headers)).json()
+    return [m["body"] for m in view["messages"] if m["sender"] == "buyer"]
+
+
+async def test_revealing_one_field_unscrubs_only_that_kind_in_messages(client, db) -> None:
+    """H1: revealing e-mail shows the vendor e-mail addresses in the buyer's messages, and
+    nothing else: phone numbers and links stay removed, in the thread and the event."""
+    buyer, (a, b), intent = await matched_world(client, db)
+    thread = await open_thread(client, a, intent)
+    await reveal_email(client, buyer, a, intent)
+    words = "Call me on 0151 23456789, mail ada@example.org or see https://ada.example.org"
+    sent = (
+        await client.post(
+            f"/v1/threads/{thread['id']}/messages", json={"body": words}, headers=buyer.headers
+        )
+    ).json()
+    expected = "Call me on [phone removed], mail ada@example.org or see [link removed]"
+    assert sent["body"] == words
+    assert sent["shown_to_vendor"] == expected
+    assert await vendor_sees(client, a, thread["id"]) == [expected]
+    event = await db.fetchval(
+        """SELECT data FROM vendor_events WHERE vendor_id = $1 AND type = 'message.created'
+            ORDER BY seq DESC LIMIT 1""",
+        a.id,
+    )
+    event = json.loads(event) if isinstance(event, str) else event
+    assert event["message"]["body"] == expected
+
+
+async def test_a_revoked_reveal_scrubs_the_thread_again(client, db) -> None:
+    buyer, (a, _), intent = await matched_world(client, db)
+    thread = await open_thread(client, a, intent)
+    rid = await reveal_email(client, buyer, a, intent)
+    await client.post(
+        f"/v1/threads/{thread['id']}/messages",
+        json={"body": "ada@example.org"},
+        headers=buyer.headers,
+    )
+    assert await vendor_sees(client, a, thread["id"]) == ["ada@example.org"]
+    assert (await client.delete(f"/v1/reveals/{rid}", headers=buyer.headers)).status_code == 204
+    assert await vendor_sees(client, a, thread["id"]) == ["[email removed]"]

@@ -9,15 +9,21 @@ before reading (409 ``terms-not-accepted``); after the buyer revokes, every read
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from intentcast.domain.errors import Gone, RuleViolation, TermsNotAccepted
+from intentcast.domain.scrubbing import MARKERS
 
 PersonaField = Literal["name", "email", "phone", "address"]
 PERSONA_FIELDS: tuple[PersonaField, ...] = get_args(PersonaField)
 RevealStatus = Literal["granted", "revoked"]
+
+RESTORED_BY_FIELD: Mapping[str, str] = {"email": "email", "phone": "phone", "address": "address"}
+"""Which redaction kind a revealed persona field lets a vendor see in the buyer's messages.
+Nothing else is ever restored: links, handles, bank and card numbers stay removed whatever
+was revealed (``name`` restores nothing: names are not redacted)."""
 
 
 def check_revealable(
@@ -42,3 +48,27 @@ def require_readable(status: str, terms_accepted_at: datetime | None) -> None:
     require_not_revoked(status)
     if terms_accepted_at is None:
         raise TermsNotAccepted("Accept the buyer's terms first (POST …/accept-terms).")
+
+
+def restorable_kinds(revealed_fields: Iterable[str]) -> frozenset[str]:
+    return frozenset(RESTORED_BY_FIELD[f] for f in revealed_fields if f in RESTORED_BY_FIELD)
+
+
+def text_for_vendor(
+    original: str, redactions: Iterable[Mapping[str, Any]], revealed_fields: Collection[str]
+) -> str:
+    """The buyer's words as a vendor may read them: every redaction removed (its marker in
+    its place) except those of a kind the buyer revealed to this vendor (H1: revealing one
+    field never unscrubs anything else). ``redactions`` carry offsets into ``original``."""
+    restored = restorable_kinds(revealed_fields)
+    parts: list[str] = []
+    at = 0
+    for r in sorted(redactions, key=lambda r: (r["start"], r["end"])):
+        start, end, kind = int(r["start"]), int(r["end"]), str(r["kind"])
+        if start < at:  # overlapping findings: the earlier one already covers it
+            continue
+        parts.append(original[at:start])
+        parts.append(original[start:end] if kind in restored else MARKERS.get(kind, "[removed]"))
+        at = end
+    parts.append(original[at:])
+    return "".join(parts)

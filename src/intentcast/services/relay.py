@@ -1,14 +1,22 @@
 """Relay use cases: a vendor opens a thread on an intent it matched; both sides post.
 
-The buyer's messages are scrubbed of contact data for the vendor until the buyer has
-revealed to that vendor (an active reveal on the intent); the buyer always sees their own
-words. Threads are read-only once the intent closes (409 ``intent-closed``); a blocked
-vendor cannot post (403 ``blocked``: it is a participant, so nothing is hidden by a 404).
+The buyer's messages are always stored scrubbed beside the original. A vendor reads them
+scrubbed, except that the kinds of contact data the buyer revealed to that vendor on the
+intent are shown (an e-mail address once ``email`` is revealed, a phone number once
+``phone`` is): revealing one field never unscrubs anything else, and links, handles, bank
+and card numbers are never shown (``domain.reveals.text_for_vendor``). What a vendor sees
+is decided when it reads, so a revocation applies to the thread at once; an event already
+delivered keeps what was visible when it was sent. The buyer always sees their own words
+and, beside them, exactly what the vendor sees.
+
+Threads are read-only once the intent closes (409 ``intent-closed``); a blocked vendor
+cannot post (403 ``blocked``: it is a participant, so nothing is hidden by a 404).
 Either side can flag a message for the operators' abuse queue.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +27,7 @@ import redis.asyncio as redis
 from intentcast.domain.errors import AlreadyExists, IntentClosed, NotFound, Refused
 from intentcast.domain.events import BuyerEventType, VendorEventType, dedupe
 from intentcast.domain.intents import is_live
+from intentcast.domain.reveals import text_for_vendor
 from intentcast.domain.scrubbing import scrub
 from intentcast.security import new_id
 from intentcast.services.work import Work, unit_of_work
@@ -49,26 +58,34 @@ class ThreadView(msgspec.Struct, kw_only=True):
     messages: list[MessageView]
 
 
-def message_view(message: MessageRow, reader_role: str) -> MessageView:
-    if message.sender == "buyer" and reader_role == "buyer":
+def message_view(
+    message: MessageRow, reader_role: str, revealed_fields: Collection[str]
+) -> MessageView:
+    """``revealed_fields``: what the buyer currently reveals to the thread's vendor."""
+    if message.sender != "buyer":
+        return MessageView(
+            id=message.id, sender=message.sender, body=message.body, created_at=message.created_at
+        )
+    shown = text_for_vendor(message.body, message.redactions, revealed_fields)
+    if reader_role == "buyer":
         return MessageView(
             id=message.id,
             sender="buyer",
             body=message.body,
-            shown_to_vendor=message.public_body,
+            shown_to_vendor=shown,
             created_at=message.created_at,
         )
-    return MessageView(
-        id=message.id,
-        sender=message.sender,
-        body=message.public_body,
-        created_at=message.created_at,
-    )
+    return MessageView(id=message.id, sender="buyer", body=shown, created_at=message.created_at)
+
+
+async def _revealed(conn: asyncpg.Connection, thread: ThreadRow) -> set[str]:
+    return await Reveals(conn).active_fields(thread.buyer_id, thread.vendor_id, thread.intent_id)
 
 
 async def thread_view(conn: asyncpg.Connection, thread: ThreadRow, role: str) -> ThreadView:
     intent = await Intents(conn).get(thread.intent_id)
     messages = await Threads(conn).messages(thread.id)
+    revealed = await _revealed(conn, thread)
     return ThreadView(
         id=thread.id,
         intent_id=thread.intent_id,
@@ -76,7 +93,7 @@ async def thread_view(conn: asyncpg.Connection, thread: ThreadRow, role: str) ->
         read_only=intent is None or not is_live(intent.status),
         created_at=thread.created_at,
         updated_at=thread.updated_at,
-        messages=[message_view(m, role) for m in messages],
+        messages=[message_view(m, role, revealed) for m in messages],
     )
 
 
@@ -96,9 +113,7 @@ async def _post(work: Work, thread: ThreadRow, role: str, body: str) -> MessageR
     if role == "vendor" and await Blocks(conn).blocked(thread.buyer_id, thread.vendor_id):
         raise Refused("The buyer has blocked you; you cannot message them.", "blocked")
     public_body, redactions = body, []
-    if role == "buyer" and not await Reveals(conn).has_active(
-        thread.buyer_id, thread.vendor_id, thread.intent_id
-    ):
+    if role == "buyer":
         buyer = await Buyers(conn).get(thread.buyer_id)
         result = scrub(body, region=buyer.country if buyer else None, field="body")
         public_body, redactions = result.text, msgspec.to_builtins(result.redactions)
@@ -114,11 +129,12 @@ async def _post(work: Work, thread: ThreadRow, role: str, body: str) -> MessageR
     )
     data: dict[str, Any] = {"thread_id": thread.id, "intent_id": thread.intent_id}
     key = dedupe.message(message.id)
+    revealed = await _revealed(conn, thread) if role == "buyer" else set()
     if role == "buyer":
-        data["message"] = msgspec.to_builtins(message_view(message, "vendor"))
+        data["message"] = msgspec.to_builtins(message_view(message, "vendor", revealed))
         await work.tell_vendor(thread.vendor_id, VendorEventType.MESSAGE_CREATED, data, key)
     else:
-        data["message"] = msgspec.to_builtins(message_view(message, "buyer"))
+        data["message"] = msgspec.to_builtins(message_view(message, "buyer", revealed))
         await work.tell_buyer(thread.buyer_id, BuyerEventType.MESSAGE_CREATED, data, key)
     return message
 
@@ -171,7 +187,8 @@ async def post_message(
     async with unit_of_work(conn, client) as work:
         thread = _participant(await Threads(conn).get(thread_id), role, subject_id)
         message = await _post(work, thread, role, body)
-    return message_view(message, role)
+        view = message_view(message, role, await _revealed(conn, thread))
+    return view
 
 
 async def flag_message(

@@ -219,16 +219,17 @@ class Reveals:
         )
         return _reveal(row)
 
-    async def has_active(self, buyer_id: str, vendor_id: str, intent_id: str) -> bool:
-        return bool(
-            await self.conn.fetchval(
-                """SELECT 1 FROM reveals WHERE buyer_id = $1 AND vendor_id = $2
-                      AND intent_id = $3 AND status = 'granted' LIMIT 1""",
-                buyer_id,
-                vendor_id,
-                intent_id,
-            )
+    async def active_fields(self, buyer_id: str, vendor_id: str, intent_id: str) -> set[str]:
+        """Every persona field the buyer currently reveals to the vendor on the intent."""
+        rows = await self.conn.fetch(
+            """SELECT DISTINCT unnest(fields) AS field FROM reveals
+                WHERE buyer_id = $1 AND vendor_id = $2 AND intent_id = $3
+                  AND status = 'granted'""",
+            buyer_id,
+            vendor_id,
+            intent_id,
         )
+        return {r["field"] for r in rows}
 
 
 class Receipts:

@@ -427,3 +427,37 @@ async def test_a_revoked_reveal_scrubs_the_thread_again(client, db) -> None:
     assert await vendor_sees(client, a, thread["id"]) == ["ada@example.org"]
     assert (await client.delete(f"/v1/reveals/{rid}", headers=buyer.headers)).status_code == 204
     assert await vendor_sees(client, a, thread["id"]) == ["[email removed]"]
+
+
+async def test_a_reveal_discloses_the_values_as_granted_not_later_edits(client, db) -> None:
+    """M4: changing the persona after a reveal does not reach the vendor without consent."""
+    buyer, (a, _), intent = await matched_world(client, db)
+    rid = await reveal_email(client, buyer, a, intent)
+    path = f"/v1/vendor/reveals/{rid}"
+    await client.post(f"{path}/accept-terms", headers=a.headers)
+    changed = await client.patch(
+        "/v1/me", json={"email": "ada.new-secret@example.org"}, headers=buyer.headers
+    )
+    assert changed.status_code == 200
+    assert (await client.get(path, headers=a.headers)).json()["fields"] == {
+        "email": "ada@example.org"
+    }
+    again = await reveal_email(client, buyer, a, intent)  # a new reveal, a new consent
+    await client.post(f"/v1/vendor/reveals/{again}/accept-terms", headers=a.headers)
+    read = (await client.get(f"/v1/vendor/reveals/{again}", headers=a.headers)).json()
+    assert read["fields"] == {"email": "ada.new-secret@example.org"}
+    sealed = await db.fetchval("SELECT sealed_values FROM reveals WHERE id = $1", rid)
+    assert sealed is not None and b"ada@example.org" not in bytes(sealed)
+
+
+async def test_receipts_a_vendor_holds_do_not_link_two_intents_of_one_buyer(client, db) -> None:
+    """M5: the pseudonym on the receipts a vendor receives differs between intents."""
+    buyer, (a, _), first = await matched_world(client, db)
+    second = await publish(client, buyer, title="Tripod for the camera")
+    await matched(db, second["id"], a)
+    seen = []
+    for intent in (first, second):
+        rid = await reveal_email(client, buyer, a, intent)
+        accepted = await client.post(f"/v1/vendor/reveals/{rid}/accept-terms", headers=a.headers)
+        seen.append(accepted.json()["receipt"]["receipt"]["buyer_pseudonym"])
+    assert seen[0] != seen[1]

@@ -77,6 +77,17 @@ def reveal_view(reveal: RevealRow, receipts: list[SignedReceipt]) -> RevealView:
     )
 
 
+def pseudonym_for(keys: Keys, reveal: RevealRow) -> str:
+    """How a receipt names the buyer: stable for one vendor on one intent (every step of
+    that reveal agrees), different on the buyer's other intents, so receipts a vendor holds
+    never link two intents of one buyer (M5)."""
+    return keys.pseudonym(reveal.buyer_id, f"{reveal.vendor_id}:{reveal.intent_id}")
+
+
+def _values_context(reveal_id: str) -> str:
+    return f"reveal:{reveal_id}:values"
+
+
 async def issue_receipt(
     conn: asyncpg.Connection,
     keys: Keys,
@@ -96,7 +107,7 @@ async def issue_receipt(
         fields=reveal.fields,
         purpose=reveal.purpose,
         terms=reveal.terms,
-        buyer_pseudonym=keys.pseudonym(reveal.buyer_id, reveal.vendor_id),
+        buyer_pseudonym=pseudonym_for(keys, reveal),
         reveal_id=reveal.id,
     )
     signature = sign_receipt(keys.receipt_key, receipt)
@@ -133,15 +144,24 @@ async def grant_reveal(
         raise NotFound("buyer")
     fields = check_revealable(fields, buyer.sealed, field_name=field_name)
     terms = msgspec.to_builtins(intent.terms)
+    reveal_id = new_id("rev")
+    # the values as they are now are what the buyer consents to disclose (M4): a later
+    # persona edit does not reach this vendor without a new reveal
+    values = {
+        f: keys.sealer.open_optional(buyer.sealed[f], context=f"{buyer.id}:{f}") for f in fields
+    }
     reveal = await Reveals(conn).insert(
         {
-            "id": new_id("rev"),
+            "id": reveal_id,
             "intent_id": intent.id,
             "buyer_id": buyer_id,
             "vendor_id": vendor_id,
             "fields": fields,
             "purpose": REVEAL_PURPOSE,
             "terms": terms,
+            "sealed_values": keys.sealer.seal(
+                msgspec.json.encode(values).decode(), context=_values_context(reveal_id)
+            ),
         }
     )
     receipt = await issue_receipt(conn, keys, reveal, "reveal", vendor_name=vendor.name, now=now)
@@ -248,13 +268,17 @@ async def read_reveal(
     if reveal is None or reveal.vendor_id != vendor_id:
         raise NotFound("reveal")
     require_readable(reveal.status, reveal.terms_accepted_at)
-    buyer = await Buyers(conn).get(reveal.buyer_id)
-    if buyer is None:
-        raise NotFound("reveal")
-    values = {
-        f: keys.sealer.open_optional(buyer.sealed.get(f), context=f"{buyer.id}:{f}")
-        for f in reveal.fields
-    }
+    if reveal.sealed_values is not None:
+        opened = keys.sealer.open(reveal.sealed_values, context=_values_context(reveal.id))
+        values = msgspec.json.decode(opened, type=dict[str, str | None])
+    else:  # granted before reveals kept their values: the buyer's persona as it is now
+        buyer = await Buyers(conn).get(reveal.buyer_id)
+        if buyer is None:
+            raise NotFound("reveal")
+        values = {
+            f: keys.sealer.open_optional(buyer.sealed.get(f), context=f"{buyer.id}:{f}")
+            for f in reveal.fields
+        }
     return RevealedData(
         id=reveal.id,
         intent_id=reveal.intent_id,

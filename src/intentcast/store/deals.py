@@ -167,12 +167,14 @@ class RevealRow(msgspec.Struct, frozen=True, kw_only=True):
     terms_accepted_at: datetime | None
     created_at: datetime
     revoked_at: datetime | None
+    sealed_values: bytes | None = None
+    """The revealed values as granted (JSON, sealed with the reveal id as context)."""
 
 
 _REVEAL = """id, intent_id, buyer_id, vendor_id, fields, purpose, terms, status,
-    terms_accepted_at, created_at, revoked_at"""
+    terms_accepted_at, created_at, revoked_at, sealed_values"""
 _REVEAL_INSERTABLE = frozenset(
-    {"id", "intent_id", "buyer_id", "vendor_id", "fields", "purpose", "terms"}
+    {"id", "intent_id", "buyer_id", "vendor_id", "fields", "purpose", "terms", "sealed_values"}
 )
 
 

@@ -393,7 +393,7 @@ async def vendor_sees(client, vendor, thread_id):
 async def test_revealing_one_field_unscrubs_only_that_kind_in_messages(client, db) -> None:
     """H1: revealing e-mail shows the vendor e-mail addresses in the buyer's messages, and
     nothing else: phone numbers and links stay removed, in the thread and the event."""
-    buyer, (a, b), intent = await matched_world(client, db)
+    buyer, (a, _), intent = await matched_world(client, db)
     thread = await open_thread(client, a, intent)
     await reveal_email(client, buyer, a, intent)
     words = "Call me on 0151 23456789, mail ada@example.org or see https://ada.example.org"

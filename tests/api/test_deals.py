@@ -461,3 +461,21 @@ async def test_receipts_a_vendor_holds_do_not_link_two_intents_of_one_buyer(clie
         accepted = await client.post(f"/v1/vendor/reveals/{rid}/accept-terms", headers=a.headers)
         seen.append(accepted.json()["receipt"]["receipt"]["buyer_pseudonym"])
     assert seen[0] != seen[1]
+
+
+async def test_accepting_a_version_the_vendor_has_since_revised_is_refused(client, db) -> None:
+    buyer, (a, _), intent = await matched_world(client, db)
+    seen = (await offer(client, a, intent)).json()
+    revised = await client.patch(
+        f"/v1/offers/{seen['id']}",
+        json={"price": {"amount": "1999.00", "currency": "EUR"}},
+        headers=a.headers,
+    )
+    assert revised.json()["version"] == 2
+    path = f"/v1/offers/{seen['id']}/accept"
+    stale = await client.post(path, json={"version": seen["version"]}, headers=buyer.headers)
+    assert stale.status_code == 409
+    assert stale.json()["code"] == "offer-changed" and stale.json()["current_version"] == 2
+    assert await event_types(db, a) == []  # nothing was accepted
+    fresh = await client.post(path, json={"version": 2}, headers=buyer.headers)
+    assert fresh.status_code == 200 and fresh.json()["offer"]["status"] == "accepted"

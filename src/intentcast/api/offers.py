@@ -49,6 +49,9 @@ class AcceptRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         default_factory=list
     )
     """Persona fields to reveal to this vendor in the same step (a reveal with receipt)."""
+    version: Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)] | None = None
+    """The offer version you saw. If the vendor revised the offer since, the answer is 409
+    `offer-changed` and nothing is accepted. Omitted: the current version."""
 
 
 class AcceptResult(msgspec.Struct, kw_only=True):
@@ -216,15 +219,18 @@ class BuyerOfferController(Controller):
         """The vendor gets `offer.accepted`. When accepted quantities cover the intent's
         quantity, the intent becomes `fulfilled`, other live offers are declined
         (`offer.declined`) and every matched vendor gets `intent.closed`. `reveal_fields`
-        reveals those persona fields to this vendor in the same step."""
+        reveals those persona fields to this vendor in the same step; `version` pins the
+        version you saw (409 `offer-changed` if it was revised since)."""
+        request = data or AcceptRequest()
         outcome = await offers.accept_offer(
             db,
             redis,
             keys,
             buyer_id=principal.subject_id,
             offer_id=offer_id,
-            reveal_fields=list((data or AcceptRequest()).reveal_fields),
+            reveal_fields=list(request.reveal_fields),
             now=datetime.now(UTC),
+            seen_version=request.version,
         )
         return AcceptResult(
             offer=offer_view(outcome.offer),

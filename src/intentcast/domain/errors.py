@@ -10,6 +10,7 @@ carries its own problem code, so a client can tell every refusal apart by ``type
       │   ├ IllegalTransition              illegal-transition
       │   ├ IntentClosed                   intent-closed
       │   ├ OfferNotLive                   offer-not-live
+      │   ├ OfferChanged                   offer-changed
       │   ├ OfferNotAccepted               offer-not-accepted
       │   ├ TermsNotAccepted               terms-not-accepted
       │   ├ EndpointDisabled               endpoint-disabled
@@ -93,6 +94,19 @@ class IntentClosed(StateConflict):
 
 class OfferNotLive(StateConflict):
     code = "offer-not-live"
+
+
+class OfferChanged(StateConflict):
+    """The buyer accepted a version of the offer that has since been revised."""
+
+    code = "offer-changed"
+
+    def __init__(self, seen: int, current: int) -> None:
+        super().__init__(
+            f"The offer was revised since you saw it (version {seen}, now {current}); "
+            "review it and accept again.",
+            current_version=current,
+        )
 
 
 class OfferNotAccepted(StateConflict):

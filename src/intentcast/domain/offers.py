@@ -7,8 +7,8 @@ The deal's rules, each in one function:
 
 - an intent takes new offers and revisions only while ``open`` (``check_takes_offers``);
 - an offer can be accepted while it is live and unexpired and its intent is ``open`` or
-  ``paused`` — a buyer who paused the intent may still take an offer already on the table
-  (``check_acceptable``);
+  ``paused`` — a buyer who paused the intent may still take an offer already on the table —
+  and, when the buyer says which version they saw, only that version (``check_acceptable``);
 - when accepted quantities cover the intent's quantity, the intent is fulfilled and every
   other live offer is declined (``settle``);
 - only an accepted offer can be rated (``check_rateable``);
@@ -25,7 +25,13 @@ from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
-from intentcast.domain.errors import IntentClosed, OfferNotAccepted, OfferNotLive, RuleViolation
+from intentcast.domain.errors import (
+    IntentClosed,
+    OfferChanged,
+    OfferNotAccepted,
+    OfferNotLive,
+    RuleViolation,
+)
 from intentcast.domain.intents import AwareDatetime, Quantity, is_live
 from intentcast.domain.money import Price, check_money
 
@@ -107,9 +113,19 @@ def require_live(status: str, action: str) -> None:
 
 
 def check_acceptable(
-    offer_status: str, valid_until: datetime | None, intent_status: str, *, now: datetime
+    offer_status: str,
+    valid_until: datetime | None,
+    intent_status: str,
+    *,
+    now: datetime,
+    version: int = 1,
+    seen_version: int | None = None,
 ) -> None:
+    """``seen_version``: the version the buyer looked at, when the client says; accepting
+    pins it, so a revision in between is never accepted unseen."""
     require_live(offer_status, "accepted")
+    if seen_version is not None and seen_version != version:
+        raise OfferChanged(seen_version, version)
     if valid_until is not None and valid_until <= now:
         raise OfferNotLive("This offer has expired.")
     if not is_live(intent_status):

@@ -344,6 +344,7 @@ async def accept_offer(
     offer_id: str,
     reveal_fields: list[str],
     now: datetime,
+    seen_version: int | None = None,
 ) -> Acceptance:
     """The vendor gets ``offer.accepted``. When accepted quantities cover the intent, the
     intent is fulfilled, the other live offers are declined and every matched vendor hears
@@ -359,7 +360,14 @@ async def accept_offer(
         )
         if offer is None or intent is None:
             raise NotFound("offer")
-        check_acceptable(offer.status, offer.valid_until, intent.status, now=now)
+        check_acceptable(
+            offer.status,
+            offer.valid_until,
+            intent.status,
+            now=now,
+            version=offer.version,
+            seen_version=seen_version,
+        )
         offer = await offers.set_status(offer_id, "accepted")
         await _tell_vendor(
             work, offer, VendorEventType.OFFER_ACCEPTED, dedupe.offer(offer.id, "accepted")

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from intentcast.domain.errors import RuleViolation, StateConflict
+from intentcast.domain.errors import OfferChanged, RuleViolation, StateConflict
 from intentcast.domain.intents import check_transition
 from intentcast.domain.offers import (
     OfferDraft,
@@ -328,3 +328,11 @@ def test_the_intent_state_machine_allows_what_acceptance_allows() -> None:
         return  # paused intents take no acceptance: nothing to reconcile
     assert settle(1, 1, []).fulfilled
     check_transition("paused", "fulfilled")
+
+
+def test_acceptance_pins_the_version_the_buyer_saw() -> None:
+    check_acceptable("live", None, "open", now=NOW, version=3, seen_version=3)
+    check_acceptable("live", None, "open", now=NOW, version=3)  # old clients: any version
+    with pytest.raises(OfferChanged) as caught:
+        check_acceptable("live", None, "open", now=NOW, version=3, seen_version=2)
+    assert caught.value.code == "offer-changed" and caught.value.extra["current_version"] == 3

@@ -50,6 +50,9 @@ class Supervisor:
         self._stopping = False
 
     def _child_env(self, database_url: str, redis_url: str, secret_key: str) -> dict[str, str]:
+        """The children's environment. The URLs carry the servers' passwords (the embedded
+        ones' too), so they travel only here: /proc/<pid>/environ is readable by our uid alone,
+        unlike a command line, and nothing prints them."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTCAST_")}
         env.update(self.settings.env())
         env.update(

@@ -19,6 +19,7 @@ from tests.helpers import (
     settled,
     subscribe,
     suspend_vendor,
+    types,
 )
 
 MUNICH = (48.137154, 11.576124)
@@ -292,3 +293,37 @@ async def test_two_matchers_share_the_work_without_duplicates(
     events = await feed(client, vendor)
     assert sorted(e["data"]["intent"]["id"] for e in events) == sorted(ids)
     assert [e["seq"] for e in events] == list(range(1, 11))
+
+
+async def test_a_blocked_vendor_is_cut_off_an_intent_it_already_matched(
+    client, buyer, db, pipeline
+) -> None:
+    """L1: after a block the vendor hears no updates, cannot read the intent, and cannot
+    revise its offer; the other vendor still follows the intent."""
+    blocked, other = [await create_vendor(client, db) for _ in range(2)]
+    for v in (blocked, other):
+        await subscribe(client, v)
+    intent = await publish(client, buyer)
+    for v in (blocked, other):
+        await feed(client, v, at_least=1)
+    offered = await client.post(
+        f"/v1/intents/{intent['id']}/offers",
+        json={"price": {"amount": "1500", "currency": "EUR"}, "title": "A7 IV"},
+        headers=blocked.headers,
+    )
+    assert offered.status_code == 201, offered.text
+    await block(client, buyer, blocked)
+    await client.patch(
+        f"/v1/intents/{intent['id']}", json={"title": "Sony A7 IV, black"}, headers=buyer.headers
+    )
+    assert types(await feed(client, other, at_least=2)) == ["intent.matched", "intent.updated"]
+    await settled(db)
+    assert types(await feed(client, blocked)) == ["intent.matched"]
+    view = await client.get(f"/v1/vendor/intents/{intent['id']}", headers=blocked.headers)
+    assert view.status_code == 404
+    revised = await client.patch(
+        f"/v1/offers/{offered.json()['id']}",
+        json={"price": {"amount": "1", "currency": "EUR"}},
+        headers=blocked.headers,
+    )
+    assert revised.status_code == 404

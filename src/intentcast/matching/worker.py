@@ -120,12 +120,13 @@ class Matcher:
     ) -> None:
         view = msgspec.to_builtins(vendor_view(intent, location_floor=self.settings.location_floor))
         if event_type in (OutboxEventType.INTENT_UPDATED, OutboxEventType.INTENT_CLOSED):
-            # every vendor that matched hears about the change, in its own log order
+            # every vendor that matched (and was not blocked since) hears about the change, in
+            # its own log order
             vendor_event = VendorEventType(event_type)
             await work.tell_vendors(
                 [
                     (vendor_id, vendor_event, {"intent": view}, dedupe.outbox(outbox_id))
-                    for vendor_id in await Matches(work.conn).vendors_of(intent.id)
+                    for vendor_id in await Matches(work.conn).vendors_following(intent.id)
                 ]
             )
         if (

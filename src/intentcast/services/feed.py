@@ -7,6 +7,7 @@ import asyncpg
 
 from intentcast.domain.errors import NotFound
 from intentcast.domain.vendor_view import VendorIntent, vendor_view
+from intentcast.store.deals import Blocks
 from intentcast.store.events import BuyerEvents, LogEvent, VendorEvents
 from intentcast.store.intents import Intents
 from intentcast.store.matches import Matches
@@ -27,11 +28,15 @@ async def buyer_log(
 async def matched_intent(
     conn: asyncpg.Connection, *, vendor_id: str, intent_id: str, location_floor: int
 ) -> VendorIntent:
-    """The anonymised vendor view of an intent this vendor matched (404 otherwise, and for
-    a removed intent)."""
+    """The anonymised vendor view of an intent this vendor matched (404 otherwise, for a
+    removed intent, and once the buyer blocked the vendor)."""
     if not await Matches(conn).vendor_matched(vendor_id, intent_id):
         raise NotFound("intent")
     intent = await Intents(conn).get(intent_id)
-    if intent is None or intent.status == "removed":
+    if (
+        intent is None
+        or intent.status == "removed"
+        or await Blocks(conn).blocked(intent.buyer_id, vendor_id)
+    ):
         raise NotFound("intent")
     return vendor_view(intent, location_floor=location_floor)

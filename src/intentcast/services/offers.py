@@ -226,6 +226,8 @@ async def revise_offer(
             raise NotFound("offer")
         require_live(offer.status, "revised")
         intent = await _intent_of(conn, offer)
+        if await Blocks(conn).blocked(intent.buyer_id, vendor_id):
+            raise NotFound("offer")  # a blocked vendor is cut off the buyer's intents
         check_takes_offers(intent.status)
         check_offer_fields(
             price=changes.get("price"),

@@ -1,8 +1,11 @@
 """Secrets: random ids and tokens, token hashing, persona encryption, the server key.
 
-Tokens are shown once and stored only as SHA-256 hashes. Persona fields are sealed with
-AES-GCM under the server key, with the owner's id and the field name as associated data so
-a ciphertext cannot be moved to another buyer or field.
+Tokens are shown once and stored only as SHA-256 hashes. Persona fields (and webhook
+secrets, stored idempotent responses) are sealed with AES-256-GCM under a key derived from
+the server key with HKDF, with the owner's id and the field name as associated data so a
+ciphertext cannot be moved to another buyer or field. Every key used for anything is derived
+from the server key for its one purpose (:func:`derive_key`); the raw server key itself
+encrypts and signs nothing.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -25,6 +30,16 @@ from intentcast.config import Settings
 TOKEN_PREFIXES = {"buyer": "icb_", "vendor": "icv_", "operator": "ico_"}
 ROLE_BY_PREFIX = {prefix: role for role, prefix in TOKEN_PREFIXES.items()}
 _NONCE_BYTES = 12
+_TAG_BYTES = 16
+
+SEAL_VERSION = 1
+"""The first byte of every value sealed in the current format."""
+SEAL_INFO = "intentcast persona aes-gcm v1"
+"""HKDF ``info`` of the AES-GCM sealing key."""
+KEY_ID_INFO = "intentcast key id v1"
+"""HKDF ``info`` of a server key's public id."""
+KEY_ID_BYTES = 4
+_HEADER_BYTES = 1 + KEY_ID_BYTES
 
 
 def new_id(prefix: str) -> str:
@@ -84,19 +99,94 @@ def server_key(settings: Settings) -> bytes:
     raise ValueError("INTENTCAST_SECRET_KEY must be set when INTENTCAST_DATABASE_URL is set")
 
 
-class Sealer:
-    """AES-GCM encryption bound to a context (owner id and field name)."""
+def key_id(secret: bytes) -> str:
+    """The public name of a server key: 8 hex digits derived from it with HKDF (they reveal
+    nothing about the key). Every value sealed under the key carries it."""
+    return derive_key(secret, KEY_ID_INFO)[:KEY_ID_BYTES].hex()
 
-    def __init__(self, key: bytes) -> None:
-        self._aead = AESGCM(key)
+
+class Sealer:
+    """AES-GCM encryption bound to a context (owner id and field name).
+
+    A sealed value is ``version (1 byte, SEAL_VERSION) | key id (4 bytes) | nonce (12) |
+    ciphertext and tag``, encrypted under ``derive_key(secret, SEAL_INFO)`` with the header
+    and the context as associated data. :meth:`seal` always uses the current key ``secret``;
+    :meth:`open` picks the key by the id in the value, so after a rotation the ``previous``
+    server keys still open what they sealed, and :meth:`needs_reseal` / :meth:`reseal`
+    move a value to the current key.
+
+    Values sealed before key ids existed (``nonce | ciphertext``, under the raw server key)
+    still open while ``accept_legacy``: a value that does not open in the current format is
+    tried as a legacy one, under the current and then each previous key.
+    """
+
+    def __init__(
+        self, secret: bytes, *, previous: Iterable[bytes] = (), accept_legacy: bool = True
+    ) -> None:
+        keys = [secret, *previous]
+        self._key_id = bytes.fromhex(key_id(secret))
+        self._current = AESGCM(derive_key(secret, SEAL_INFO))
+        self._by_id: dict[bytes, list[AESGCM]] = {}
+        for key in keys:
+            aead = AESGCM(derive_key(key, SEAL_INFO))
+            self._by_id.setdefault(bytes.fromhex(key_id(key)), []).append(aead)
+        self._legacy = [AESGCM(key) for key in keys] if accept_legacy else []
+
+    @property
+    def key_id(self) -> str:
+        """The id of the key :meth:`seal` uses."""
+        return self._key_id.hex()
 
     def seal(self, plaintext: str, *, context: str) -> bytes:
+        header = bytes((SEAL_VERSION,)) + self._key_id
         nonce = os.urandom(_NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, plaintext.encode(), context.encode())
+        ciphertext = self._current.encrypt(nonce, plaintext.encode(), header + context.encode())
+        return header + nonce + ciphertext
 
     def open(self, sealed: bytes, *, context: str) -> str:
+        """The plaintext; ``cryptography.exceptions.InvalidTag`` if no known key opens
+        ``sealed`` in this ``context`` (tampered, another context, or an unknown key)."""
+        sealed = bytes(sealed)
+        aad = context.encode()
+        if len(sealed) >= _HEADER_BYTES + _NONCE_BYTES + _TAG_BYTES and sealed[0] == SEAL_VERSION:
+            header = sealed[:_HEADER_BYTES]
+            nonce = sealed[_HEADER_BYTES : _HEADER_BYTES + _NONCE_BYTES]
+            for aead in self._by_id.get(sealed[1:_HEADER_BYTES], ()):
+                try:
+                    plaintext = aead.decrypt(
+                        nonce, sealed[_HEADER_BYTES + _NONCE_BYTES :], header + aad
+                    )
+                except InvalidTag:
+                    continue
+                return plaintext.decode()
+        # the legacy format (its random nonce may start like a header by chance)
         nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
-        return self._aead.decrypt(nonce, ciphertext, context.encode()).decode()
+        if len(ciphertext) < _TAG_BYTES:
+            raise InvalidTag
+        for aead in self._legacy:
+            try:
+                return aead.decrypt(nonce, ciphertext, aad).decode()
+            except InvalidTag:
+                continue
+        raise InvalidTag
+
+    def sealed_key_id(self, sealed: bytes) -> str | None:
+        """The key id written in ``sealed``, or ``None`` if it is not in the current format
+        (a legacy value). Reading the header does not authenticate it."""
+        sealed = bytes(sealed)
+        if len(sealed) >= _HEADER_BYTES + _NONCE_BYTES + _TAG_BYTES and sealed[0] == SEAL_VERSION:
+            return sealed[1:_HEADER_BYTES].hex()
+        return None
+
+    def needs_reseal(self, sealed: bytes) -> bool:
+        """Whether ``sealed`` is not (verifiably) under the current key: a legacy value, or one
+        sealed under a previous key."""
+        return self.sealed_key_id(sealed) != self.key_id
+
+    def reseal(self, sealed: bytes, *, context: str) -> bytes:
+        """``sealed`` opened (with whichever key sealed it) and sealed again under the
+        current key."""
+        return self.seal(self.open(sealed, context=context), context=context)
 
     def seal_optional(self, plaintext: str | None, *, context: str) -> bytes | None:
         return None if plaintext is None else self.seal(plaintext, context=context)
@@ -130,9 +220,10 @@ class Keys:
 
     __slots__ = ("receipt_key", "sealer", "secret")
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, *, previous: Iterable[bytes] = ()) -> None:
+        """``previous``: retired server keys whose sealed values must still open."""
         self.secret = secret
-        self.sealer = Sealer(secret)
+        self.sealer = Sealer(secret, previous=previous)
         self.receipt_key = receipt_signing_key(secret)
 
     @classmethod

@@ -4,10 +4,17 @@ HTTP receiver: signatures, retries, 410, the delivery log and replay."""
 from __future__ import annotations
 
 import json
+import logging
+import socket
 
 import pytest
+import redis.asyncio as redis
 from standardwebhooks.webhooks import Webhook
 
+from intentcast.delivery.worker import DeliveryWorker
+from intentcast.security import Keys
+from intentcast.services import webhooks as webhook_service
+from intentcast.store.db import create_pool
 from tests.helpers import create_vendor, feed, publish, subscribe, wait_for
 from tests.webhook_receiver import WebhookReceiver
 
@@ -132,6 +139,10 @@ async def test_replay_delivers_past_events_again(client, buyer, db, pipeline) ->
         "https://[fd00::1]/hook",
         "https://user:pw@example.com/hook",
         "ftp://example.com/hook",
+        "https://192.0.0.192/opc/v2/instance/",  # Oracle Cloud metadata
+        "https://192.88.99.1/hook",
+        "https://198.18.0.1/hook",
+        "https://[2002:808:808::1]/hook",
     ],
 )
 async def test_unsafe_webhook_urls_are_refused(client, vendor, url) -> None:
@@ -170,3 +181,142 @@ async def test_webhook_ownership_and_unknown_event_types(client, db) -> None:
     assert (
         await client.delete(f"/v1/vendor/webhooks/{hook['id']}", headers=a.headers)
     ).status_code == 204
+
+
+# ---- the delivery log is no DNS or port oracle (review L5) ----------------------------------
+
+
+async def attempt_once(settings, delivery_id: str, resolver=None) -> None:
+    """One attempt by a real delivery worker (with injected DNS answers)."""
+    pool = await create_pool(settings.database_url, max_size=2)
+    client = redis.from_url(settings.redis_url)
+    worker = DeliveryWorker(
+        settings, pool, client, Keys.from_settings(settings).sealer, resolver=resolver
+    )
+    try:
+        await worker.attempt(delivery_id)
+    finally:
+        await worker.http.aclose()
+        await pool.close()
+        await client.aclose()
+
+
+async def pending_delivery(client, db, vendor, buyer, url):
+    hook = await register(client, vendor, url)
+    await publish(client, buyer)
+    await feed(client, vendor, at_least=1)
+    delivery_id = await db.fetchval(
+        "SELECT id FROM webhook_deliveries WHERE endpoint_id = $1", hook["id"]
+    )
+    return hook, delivery_id
+
+
+async def delivery_log(client, vendor, hook):
+    response = await client.get(
+        f"/v1/vendor/webhooks/{hook['id']}/deliveries", headers=vendor.headers
+    )
+    assert response.status_code == 200
+    return response
+
+
+async def test_a_refused_destination_is_generic_to_the_vendor_and_detailed_in_the_log(
+    client, buyer, db, settings, make_pipeline, caplog
+) -> None:
+    await make_pipeline(roles=["matcher", "scheduler"])  # no delivery worker: one attempt below
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    hook, delivery_id = await pending_delivery(
+        client, db, vendor, buyer, "https://db.corp.example/hook?token=tok-query"
+    )
+
+    async def split_horizon(host: str, port: int) -> list[str]:
+        return ["10.1.2.3"]
+
+    with caplog.at_level(logging.INFO, logger="intentcast.delivery.worker"):
+        await attempt_once(settings, delivery_id, resolver=split_horizon)
+    response = await delivery_log(client, vendor, hook)
+    (delivery,) = response.json()["items"]
+    assert delivery["status"] == "failed"
+    assert delivery["last_error"] == "destination not allowed"
+    assert [a["error"] for a in delivery["attempt_log"]] == ["destination not allowed"]
+    assert "10.1.2.3" not in response.text and "private" not in response.text
+    logged = caplog.text
+    assert "10.1.2.3" in logged and "db.corp.example" in logged and delivery_id in logged
+    assert "tok-query" not in logged and hook["secret"] not in logged
+    assert hook["secret"].removeprefix("whsec_") not in logged
+
+
+async def test_a_closed_port_is_generic_to_the_vendor(
+    client, buyer, db, settings, make_pipeline, caplog
+) -> None:
+    await make_pipeline(roles=["matcher", "scheduler"])
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    hook, delivery_id = await pending_delivery(
+        client, db, vendor, buyer, f"http://127.0.0.1:{port}/hook"
+    )
+    with caplog.at_level(logging.INFO, logger="intentcast.delivery.worker"):
+        await attempt_once(settings, delivery_id)
+    response = await delivery_log(client, vendor, hook)
+    (delivery,) = response.json()["items"]
+    assert delivery["status"] == "pending"  # retried later
+    assert delivery["last_error"] == "connection failed"
+    assert [a["error"] for a in delivery["attempt_log"]] == ["connection failed"]
+    assert "Errno" not in response.text and str(port) not in json.dumps(delivery["attempt_log"])
+    assert f"127.0.0.1 port {port}" in caplog.text
+
+
+# ---- replay is bounded (review L5) -----------------------------------------------------------
+
+
+def test_replay_bounds() -> None:
+    assert webhook_service.MAX_REPLAY_EVENTS == 1000
+    assert webhook_service.MAX_PENDING_DELIVERIES == 1000
+
+
+async def test_replay_is_capped_by_pending_deliveries(
+    client, buyer, db, make_pipeline, monkeypatch
+) -> None:
+    monkeypatch.setattr(webhook_service, "MAX_PENDING_DELIVERIES", 3)
+    await make_pipeline(roles=["matcher", "scheduler"])  # deliveries stay pending
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    for _ in range(5):
+        await publish(client, buyer)
+    await feed(client, vendor, at_least=5)
+    hook = await register(client, vendor, "https://hooks.example.com/in")
+    path = f"/v1/vendor/webhooks/{hook['id']}/replay"
+    first = await client.post(path, json={}, headers=vendor.headers)
+    assert first.status_code == 202 and first.json() == {"queued": 3}  # only the room left
+    again = await client.post(path, json={}, headers=vendor.headers)
+    assert again.status_code == 409, again.text
+    assert again.json()["code"] == "too-many-pending-deliveries"
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1", hook["id"]
+        )
+        == 3
+    )
+    # once attempted (here: given up), the endpoint has room again
+    await db.execute("UPDATE webhook_deliveries SET status = 'failed'")
+    assert (await client.post(path, json={}, headers=vendor.headers)).json() == {"queued": 3}
+
+
+async def test_one_replay_queues_at_most_max_replay_events(
+    client, buyer, db, make_pipeline, monkeypatch
+) -> None:
+    monkeypatch.setattr(webhook_service, "MAX_REPLAY_EVENTS", 2)
+    await make_pipeline(roles=["matcher", "scheduler"])
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    for _ in range(4):
+        await publish(client, buyer)
+    await feed(client, vendor, at_least=4)
+    hook = await register(client, vendor, "https://hooks.example.com/in")
+    replay = await client.post(
+        f"/v1/vendor/webhooks/{hook['id']}/replay", json={"limit": 4}, headers=vendor.headers
+    )
+    assert replay.status_code == 202 and replay.json() == {"queued": 2}

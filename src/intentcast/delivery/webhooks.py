@@ -9,7 +9,10 @@ This module owns
   attempt (so a name that later points at a private address is still refused);
 * one delivery attempt, :func:`send`: it connects to the address that was checked (not to
   a second, possibly different, DNS answer), signs, POSTs, never follows redirects, and
-  classifies the result as an :class:`Outcome` for the delivery log;
+  classifies the result as an :class:`Outcome` for the delivery log. The vendor sees only a
+  generic reason (:data:`NOT_ALLOWED`, :data:`CONNECTION_FAILED`, :data:`TIMED_OUT`,
+  ``HTTP 500``), never resolved addresses or socket errors, so the log is no DNS or port
+  oracle; the details are returned separately for the server log;
 * the retry policy: :data:`RETRY_SCHEDULE_S` and :func:`next_delay`.
 
 Persisting attempts, scheduling retries and disabling endpoints after ``GONE`` belong to the
@@ -41,10 +44,13 @@ from standardwebhooks.webhooks import Webhook
 from intentcast.domain.errors import RuleViolation
 
 __all__ = [
+    "CONNECTION_FAILED",
     "MAX_ATTEMPTS",
     "MAX_DELAY_S",
     "MAX_URL_LENGTH",
+    "NOT_ALLOWED",
     "RETRY_SCHEDULE_S",
+    "TIMED_OUT",
     "USER_AGENT",
     "AttemptResult",
     "Outcome",
@@ -89,7 +95,6 @@ MAX_ATTEMPTS = len(RETRY_SCHEDULE_S) + 1  # the first attempt plus every retry
 MAX_DELAY_S = 86400.0
 JITTER = 0.2
 
-_CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
 _BLOCKED_SUFFIXES = ("localhost", "local", "internal", "localdomain", "home.arpa", "lan")
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 _NUMERIC_LABEL = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
@@ -142,33 +147,111 @@ def _ip_or_none(text: str) -> IPAddress | None:
         return None
 
 
+def _networks(
+    rows: tuple[tuple[str, str], ...],
+) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...]:
+    return tuple((ipaddress.ip_network(net), reason) for net, reason in rows)
+
+
+_METADATA = " (this includes cloud metadata services)"
+
+# Every IPv4 block of the IANA special-purpose address registry
+# (https://www.iana.org/assignments/iana-ipv4-special-registry), whether or not IANA calls it
+# "globally reachable", plus multicast, the reserved class E and cloud-internal addresses that
+# sit in public space. Checked first to last; the first match names the reason.
+_IPV4_DENIED = _networks(
+    (
+        ("0.0.0.0/8", 'the unspecified address ("this network", 0.0.0.0/8)'),
+        ("10.0.0.0/8", "a private address"),
+        ("100.64.0.0/10", "a shared (carrier-grade NAT) address" + _METADATA),
+        ("127.0.0.0/8", "a loopback address"),
+        ("169.254.0.0/16", "a link-local address" + _METADATA),
+        ("172.16.0.0/12", "a private address"),
+        ("192.0.0.0/24", "an IETF protocol assignment address" + _METADATA),
+        ("192.0.2.0/24", "a documentation address (TEST-NET-1)"),
+        ("192.31.196.0/24", "an AS112 DNS sink address"),
+        ("192.52.193.0/24", "an AMT relay address"),
+        ("192.88.99.0/24", "a deprecated 6to4 relay anycast address"),
+        ("192.168.0.0/16", "a private address"),
+        ("192.175.48.0/24", "an AS112 DNS sink address"),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("198.51.100.0/24", "a documentation address (TEST-NET-2)"),
+        ("203.0.113.0/24", "a documentation address (TEST-NET-3)"),
+        ("224.0.0.0/4", "a multicast address"),
+        ("255.255.255.255/32", "the broadcast address"),
+        ("240.0.0.0/4", "a reserved address"),
+        ("168.63.129.16/32", "a cloud provider's internal address (Azure WireServer)"),
+    )
+)
+
+# Only global unicast (2000::/3) may be reached over IPv6; within it, every block of the IANA
+# special-purpose registry (https://www.iana.org/assignments/iana-ipv6-special-registry) is
+# refused. Outside it, the most specific reason is named. IPv4-mapped addresses are judged by
+# their IPv4 address before this table is consulted.
+_IPV6_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+_IPV6_DENIED = _networks(
+    (
+        ("::/128", "the unspecified address"),
+        ("::1/128", "a loopback address"),
+        ("::/96", "a reserved (deprecated IPv4-compatible) address"),
+        ("64:ff9b::/96", "a reserved NAT64 translation address"),
+        ("64:ff9b:1::/48", "a reserved NAT64 translation address"),
+        ("100::/64", "a reserved discard-only address"),
+        ("fc00::/7", "a private (unique local) address" + _METADATA),
+        ("fe80::/10", "a link-local address" + _METADATA),
+        ("fec0::/10", "a site-local address"),
+        ("ff00::/8", "a multicast address"),
+        # inside 2000::/3
+        ("2001::/32", "a Teredo tunnel address"),
+        ("2001:db8::/32", "a documentation address"),
+        ("2001::/23", "an IETF protocol assignment address"),
+        ("2002::/16", "a 6to4 address (6to4 is deprecated)"),
+        ("2620:4f:8000::/48", "an AS112 DNS sink address"),
+        ("3fff::/20", "a documentation address"),
+        ("5f00::/16", "a segment routing (SRv6) address"),
+    )
+)
+
+
 def address_problem(address: str | IPAddress, *, allow_loopback: bool) -> str | None:
     """Why webhooks may not target ``address`` (e.g. ``"a private address"``), or ``None``.
 
-    Only globally routable unicast addresses are allowed, plus loopback when
-    ``allow_loopback``. IPv4 embedded in IPv6 (mapped ``::ffff:a.b.c.d``, 6to4) is judged by
-    the IPv4 address.
+    Allowed are globally routable unicast addresses outside every block of the IANA
+    special-purpose registries (an explicit list, :data:`_IPV4_DENIED` and
+    :data:`_IPV6_DENIED`, not the running Python's idea of ``is_global``), plus loopback when
+    ``allow_loopback``. IPv4-mapped IPv6 (``::ffff:a.b.c.d``) is judged by its IPv4 address.
+    The standard library's checks still run afterwards, as a second opinion.
     """
     ip = ipaddress.ip_address(address) if isinstance(address, str) else address
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.scope_id:
             ip = ipaddress.IPv6Address(ip.packed)
-        for embedded, kind in ((ip.ipv4_mapped, "IPv4-mapped"), (ip.sixtofour, "6to4")):
-            if embedded is not None:
-                problem = address_problem(embedded, allow_loopback=allow_loopback)
-                return f"{problem} ({kind} {embedded})" if problem else None
-        if ip.teredo is not None:
-            return "a Teredo tunnel address"
+        mapped = ip.ipv4_mapped
+        if mapped is not None:
+            problem = address_problem(mapped, allow_loopback=allow_loopback)
+            return f"{problem} (IPv4-mapped {mapped})" if problem else None
+        if ip.sixtofour is not None:
+            problem = address_problem(ip.sixtofour, allow_loopback=False)
+            if problem:
+                return f"{problem} (6to4 {ip.sixtofour})"
     if ip.is_loopback:
         return None if allow_loopback else "a loopback address"
+    if isinstance(ip, ipaddress.IPv4Address):
+        denied: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = _IPV4_DENIED
+    else:
+        denied = _IPV6_DENIED
+    for network, reason in denied:
+        if ip in network:
+            return reason
+    if isinstance(ip, ipaddress.IPv6Address) and ip not in _IPV6_GLOBAL_UNICAST:
+        return "a reserved address (outside IPv6 global unicast, 2000::/3)"
+    # the standard library's view, in case it knows of a block the lists above do not
     if ip.is_unspecified:
         return "the unspecified address"
     if ip.is_link_local:
-        return "a link-local address (this includes cloud metadata services)"
+        return "a link-local address" + _METADATA
     if ip.is_multicast:
         return "a multicast address"
-    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
-        return "a shared (carrier-grade NAT) address"
     if ip.is_reserved:
         return "a reserved address"
     if ip.is_private:
@@ -319,13 +402,23 @@ class Outcome(StrEnum):  # a str Enum: stored and compared as its value
     FAILED = "failed"  # permanent for this message: do not retry
 
 
+# What the vendor sees of a failed attempt (``last_error`` and the attempt log). These say
+# nothing about how the server's resolver answered or which addresses and ports answered how,
+# so the delivery log cannot be used to map internal DNS or probe ports; the full reason is
+# in ``AttemptResult.detail``, for the server log only.
+NOT_ALLOWED = "destination not allowed"
+CONNECTION_FAILED = "connection failed"
+TIMED_OUT = "timed out"
+
+
 class AttemptResult(msgspec.Struct, frozen=True):
     outcome: Outcome
     status_code: int | None
-    error: str | None
+    error: str | None  # vendor-visible and generic: NOT_ALLOWED, CONNECTION_FAILED, "HTTP 500"
     duration_ms: float
     response_excerpt: str | None  # first 500 characters of the response body
     retry_after: float | None = None  # seconds asked for by Retry-After on 429/503
+    detail: str | None = None  # the full reason (addresses, errno): server log only
 
 
 def classify_status(status: int) -> Outcome:
@@ -361,6 +454,14 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _status_error(status: int) -> str:
+    """The vendor-visible error of a non-2xx answer: the status and nothing the receiver or
+    the network chose (no reason phrase, no ``Location``)."""
+    if 300 <= status < 400:
+        return f"HTTP {status} (redirects are not followed)"
+    return f"HTTP {status}"
+
+
 async def _read_excerpt(response: httpx.Response) -> str | None:
     data = bytearray()
     async for chunk in response.aiter_bytes():
@@ -390,6 +491,11 @@ async def send(
     (with the original ``Host`` header and TLS server name), so DNS cannot change the target
     between check and connect. ``timeout`` bounds the whole attempt. Network problems never
     raise: they come back as ``RETRY`` (or ``FAILED`` for refused destinations).
+
+    The result's ``error`` is for the vendor and generic (:data:`NOT_ALLOWED`,
+    :data:`CONNECTION_FAILED`, :data:`TIMED_OUT`, ``HTTP <status>``); ``detail`` has the
+    reason for the operator's log. Neither contains the URL's path or query, the secret or
+    the payload.
     """
     started = time.monotonic()
 
@@ -398,16 +504,19 @@ async def send(
         *,
         status: int | None = None,
         error: str | None = None,
+        detail: str | None = None,
         excerpt: str | None = None,
         retry_after: float | None = None,
     ) -> AttemptResult:
         duration_ms = (time.monotonic() - started) * 1000.0
-        return AttemptResult(outcome, status, error, duration_ms, excerpt, retry_after)
+        return AttemptResult(
+            outcome, status, error, duration_ms, excerpt, retry_after, detail or error
+        )
 
     try:
         checked = check_url(url, allow_loopback=allow_loopback)
     except RuleViolation as exc:
-        return result(Outcome.FAILED, error=f"invalid webhook URL: {exc.message}")
+        return result(Outcome.FAILED, error=NOT_ALLOWED, detail=f"invalid URL: {exc.message}")
     target = httpx.URL(checked)
     host = target.host
     port = target.port or _DEFAULT_PORTS[target.scheme]
@@ -422,6 +531,7 @@ async def send(
     if target.scheme == "https" and _ip_or_none(host) is None:
         extensions["sni_hostname"] = host
 
+    resolving = True  # a timeout while resolving is a connection failure, not the receiver's
     try:
         async with asyncio.timeout(timeout):
             try:
@@ -429,9 +539,14 @@ async def send(
                     host, port, allow_loopback=allow_loopback, resolver=resolver
                 )
             except UnsafeDestination as exc:
-                return result(Outcome.FAILED, error=str(exc))
+                return result(Outcome.FAILED, error=NOT_ALLOWED, detail=str(exc))
             except OSError as exc:
-                return result(Outcome.RETRY, error=f"DNS resolution failed: {_describe(exc)}")
+                return result(
+                    Outcome.RETRY,
+                    error=CONNECTION_FAILED,
+                    detail=f"DNS resolution of {host} failed: {_describe(exc)}",
+                )
+            resolving = False
 
             connect_errors: list[str] = []
             for address in addresses:
@@ -445,8 +560,8 @@ async def send(
                 )
                 try:
                     response = await client.send(request, stream=True, follow_redirects=False)
-                except httpx.ConnectError as exc:
-                    connect_errors.append(f"{address}: {_describe(exc)}")
+                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                    connect_errors.append(f"{address} port {port}: {_describe(exc)}")
                     continue
                 try:
                     status = response.status_code
@@ -456,12 +571,13 @@ async def send(
                         retry_after = parse_retry_after(
                             response.headers.get("retry-after"), now=datetime.now(UTC)
                         )
-                    error = None
+                    error = detail = None
                     if outcome is not Outcome.DELIVERED:
-                        error = f"HTTP {status} {response.reason_phrase}".rstrip()
+                        error = _status_error(status)
+                        detail = f"{host} ({address} port {port}) answered {error}"
                         if 300 <= status < 400:
-                            location = response.headers.get("location", "")[:200]
-                            error += f": redirect to {location!r} not followed"
+                            location = urlsplit(response.headers.get("location", ""))
+                            detail += f"; redirect to host {location.hostname!r} not followed"
                     try:
                         excerpt = await _read_excerpt(response)
                     except httpx.HTTPError:
@@ -469,15 +585,32 @@ async def send(
                 finally:
                     await response.aclose()
                 return result(
-                    outcome, status=status, error=error, excerpt=excerpt, retry_after=retry_after
+                    outcome,
+                    status=status,
+                    error=error,
+                    detail=detail,
+                    excerpt=excerpt,
+                    retry_after=retry_after,
                 )
-            return result(Outcome.RETRY, error="connection failed: " + "; ".join(connect_errors))
-    except (TimeoutError, httpx.TimeoutException):
-        return result(Outcome.RETRY, error=f"timed out after {timeout:g}s")
+            return result(
+                Outcome.RETRY,
+                error=CONNECTION_FAILED,
+                detail=f"could not connect to {host}: " + "; ".join(connect_errors),
+            )
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        return result(
+            Outcome.RETRY,
+            error=CONNECTION_FAILED if resolving else TIMED_OUT,
+            detail=f"{host} port {port}: timed out after {timeout:g}s ({type(exc).__name__})",
+        )
     except httpx.InvalidURL as exc:
-        return result(Outcome.FAILED, error=f"invalid webhook URL: {exc}")
+        return result(Outcome.FAILED, error=NOT_ALLOWED, detail=f"invalid URL: {exc}")
     except (httpx.HTTPError, OSError) as exc:
-        return result(Outcome.RETRY, error=f"request failed: {_describe(exc)}")
+        return result(
+            Outcome.RETRY,
+            error=CONNECTION_FAILED,
+            detail=f"request to {host} port {port} failed: {_describe(exc)}",
+        )
 
 
 # --- retry policy -----------------------------------------------------------------------

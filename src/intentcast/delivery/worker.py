@@ -20,7 +20,7 @@ import redis.asyncio as redis
 
 from intentcast.bus import DELIVER_STREAM, DELIVERY_GROUP
 from intentcast.config import Settings
-from intentcast.delivery.webhooks import Outcome, next_delay, send
+from intentcast.delivery.webhooks import NOT_ALLOWED, Outcome, Resolver, next_delay, send
 from intentcast.security import Sealer
 from intentcast.store.events import VendorEvents, encode_event
 from intentcast.store.webhooks import Webhooks
@@ -45,6 +45,7 @@ class DeliveryWorker:
         *,
         poll_s: float = POLL_S,
         retry_delay: RetryDelay = next_delay,
+        resolver: Resolver | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -55,6 +56,7 @@ class DeliveryWorker:
         self.slots = asyncio.Semaphore(CONCURRENCY)
         self.poll_s = poll_s
         self.retry_delay = retry_delay
+        self.resolver = resolver  # None: the system resolver (tests inject answers)
 
     async def attempt(self, delivery_id: str) -> None:
         async with self.slots, self.pool.acquire() as conn:
@@ -82,7 +84,20 @@ class DeliveryWorker:
                 msg_id=event.id,
                 payload=encode_event(event),
                 allow_loopback=self.settings.webhook_allow_loopback,
+                resolver=self.resolver,
             )
+            if result.detail:
+                # The vendor's log gets only result.error (generic); the operator gets the
+                # reason. Never the URL (its path or query may hold the vendor's token).
+                log.log(
+                    logging.WARNING if result.error == NOT_ALLOWED else logging.INFO,
+                    "webhook delivery %s to endpoint %s (attempt %d): %s: %s",
+                    delivery_id,
+                    endpoint.id,
+                    delivery.attempts + 1,
+                    result.outcome,
+                    result.detail,
+                )
             retry_in = None
             if result.outcome == Outcome.RETRY:
                 retry_in = self.retry_delay(delivery.attempts + 1, retry_after=result.retry_after)

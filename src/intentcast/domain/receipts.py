@@ -10,6 +10,7 @@ whitespace, UTF-8), so anyone holding the public key can verify it offline.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import datetime
 from typing import Any, Literal
@@ -75,9 +76,19 @@ def verify_receipt(public_key: Ed25519PublicKey, receipt: dict[str, Any], signat
     return True
 
 
+def jwk_thumbprint(jwk: dict[str, str]) -> str:
+    """The RFC 7638 thumbprint of an OKP public key: base64url SHA-256 of its required
+    members as canonical JSON. Used as the key's ``kid``."""
+    required = {name: jwk[name] for name in ("crv", "kty", "x")}
+    return b64url(hashlib.sha256(canonical(required)).digest())
+
+
 def public_jwk(key: Ed25519PrivateKey) -> dict[str, str]:
+    """The public key as a JWK, with its thumbprint as ``kid`` (so past keys can be
+    published beside the current one once keys rotate)."""
     raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+    jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+    return jwk | {"kid": jwk_thumbprint(jwk)}
 
 
 def public_key_from_jwk(jwk: dict[str, str]) -> Ed25519PublicKey:

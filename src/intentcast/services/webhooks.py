@@ -1,6 +1,12 @@
 """Webhook endpoint use cases: register (at most ``MAX_WEBHOOKS_PER_VENDOR``), list,
 remove, inspect deliveries, replay. Delivering is the delivery worker's job
-(``delivery/``); the URL rules live in ``delivery.webhooks.check_url``."""
+(``delivery/``); the URL rules live in ``delivery.webhooks.check_url``.
+
+Replay is bounded, so that one API call cannot turn the server into a reflector sending
+thousands of signed POSTs to an arbitrary host: one replay queues at most
+``MAX_REPLAY_EVENTS`` events, and never more than brings the endpoint's outstanding (pending)
+deliveries to ``MAX_PENDING_DELIVERIES``; at the cap a replay is refused (409
+``too-many-pending-deliveries``) until the worker has attempted what is queued."""
 
 from __future__ import annotations
 
@@ -16,6 +22,11 @@ from intentcast.security import Keys, new_id
 from intentcast.services.work import unit_of_work
 from intentcast.store.locks import serialize
 from intentcast.store.webhooks import AttemptRow, DeliveryRow, EndpointRow, Webhooks
+
+MAX_REPLAY_EVENTS = 1000
+"""The most events one replay queues (a larger ``limit`` is cut to this)."""
+MAX_PENDING_DELIVERIES = 1000
+"""The most outstanding deliveries an endpoint may have after a replay."""
 
 
 async def register_webhook(
@@ -88,8 +99,13 @@ async def replay_webhook(
     after_seq: int,
     limit: int,
 ) -> int:
-    """Queue every event after ``after_seq`` (up to ``limit``) for this endpoint again."""
+    """Queue every event after ``after_seq`` (up to ``limit``, at most
+    ``MAX_REPLAY_EVENTS``, and only as many as keep the endpoint's pending deliveries within
+    ``MAX_PENDING_DELIVERIES``) for this endpoint again; how many were queued."""
     async with unit_of_work(conn, client) as work:
+        # one replay (and registration) per vendor at a time, so two replays cannot both
+        # count the same room under the cap
+        await serialize(conn, "webhooks", vendor_id)
         store = Webhooks(conn)
         endpoint = await store.get(vendor_id, webhook_id)
         if endpoint is None:
@@ -98,6 +114,16 @@ async def replay_webhook(
             raise EndpointDisabled(
                 "This endpoint is disabled; register it again to receive events."
             )
-        ids = await store.replay(vendor_id, webhook_id, after_seq, limit)
+        room = MAX_PENDING_DELIVERIES - await store.pending_count(webhook_id)
+        if room <= 0:
+            raise QuotaExceeded(
+                f"This endpoint already has {MAX_PENDING_DELIVERIES} or more deliveries "
+                "pending; replay again once they have been attempted (see the delivery log).",
+                "too-many-pending-deliveries",
+                limit=MAX_PENDING_DELIVERIES,
+            )
+        ids = await store.replay(
+            vendor_id, webhook_id, after_seq, min(limit, MAX_REPLAY_EVENTS, room)
+        )
         work.redeliver(ids)
     return len(ids)

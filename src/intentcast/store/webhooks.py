@@ -204,6 +204,14 @@ class Webhooks:
         )
         return [r["id"] for r in rows]
 
+    async def pending_count(self, endpoint_id: str) -> int:
+        """Deliveries to this endpoint not yet delivered or given up (due now or later)."""
+        return await self.conn.fetchval(
+            """SELECT count(*) FROM webhook_deliveries
+                WHERE endpoint_id = $1 AND status = 'pending'""",
+            endpoint_id,
+        )
+
     async def claim(self, delivery_id: str) -> DeliveryRow | None:
         """Lease a due delivery for one attempt (no other worker takes it meanwhile)."""
         row = await self.conn.fetchrow(

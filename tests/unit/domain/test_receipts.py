@@ -200,7 +200,7 @@ def test_a_signature_with_one_byte_flipped_is_not_valid() -> None:
 
 def test_the_public_key_is_an_okp_ed25519_jwk() -> None:
     jwk = public_jwk(KEY)
-    assert set(jwk) == {"kty", "crv", "x"}
+    assert set(jwk) == {"kty", "crv", "x", "kid"}
     assert (jwk["kty"], jwk["crv"]) == ("OKP", "Ed25519")
     assert len(b64url_decode(jwk["x"])) == 32 and "=" not in jwk["x"]
 

@@ -479,3 +479,24 @@ async def test_accepting_a_version_the_vendor_has_since_revised_is_refused(clien
     assert await event_types(db, a) == []  # nothing was accepted
     fresh = await client.post(path, json={"version": 2}, headers=buyer.headers)
     assert fresh.status_code == 200 and fresh.json()["offer"]["status"] == "accepted"
+
+
+async def test_vendors_see_event_and_relay_times_to_the_minute(client, db) -> None:
+    """L2: exact times would give the publish time to the millisecond and link a buyer's
+    intents and replies; the buyer's own view keeps them exact."""
+    buyer, (a, _), intent = await matched_world(client, db)
+    thread = await open_thread(client, a, intent)
+    await client.post(
+        f"/v1/threads/{thread['id']}/messages", json={"body": "Hello"}, headers=buyer.headers
+    )
+    await reveal_email(client, buyer, a, intent)  # appends to the vendor's log
+    times = [e["created_at"] for e in await feed(client, a, at_least=1)]
+    as_vendor = (await client.get(f"/v1/threads/{thread['id']}", headers=a.headers)).json()
+    times += [as_vendor["created_at"], as_vendor["updated_at"]]
+    times += [m["created_at"] for m in as_vendor["messages"]]
+    listed = (await client.get("/v1/threads", headers=a.headers)).json()["items"]
+    times += [t["created_at"] for t in listed]
+    assert len(times) >= 6
+    assert all(t.endswith(":00Z") for t in times), times
+    as_buyer = (await client.get(f"/v1/threads/{thread['id']}", headers=buyer.headers)).json()
+    assert not all(m["created_at"].endswith(":00Z") for m in as_buyer["messages"])

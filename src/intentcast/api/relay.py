@@ -88,8 +88,8 @@ class RelayController(Controller):
                 id=r.id,
                 intent_id=r.intent_id,
                 vendor_id=r.vendor_id,
-                created_at=r.created_at,
-                updated_at=r.updated_at,
+                created_at=relay.time_for(principal.role, r.created_at),
+                updated_at=relay.time_for(principal.role, r.updated_at),
             )
             for r in rows
         ]

@@ -29,6 +29,7 @@ from intentcast.domain.events import BuyerEventType, VendorEventType, dedupe
 from intentcast.domain.intents import is_live
 from intentcast.domain.reveals import text_for_vendor
 from intentcast.domain.scrubbing import scrub
+from intentcast.domain.vendor_view import to_minute
 from intentcast.security import new_id
 from intentcast.services.work import Work, unit_of_work
 from intentcast.store.accounts import Buyers
@@ -58,24 +59,25 @@ class ThreadView(msgspec.Struct, kw_only=True):
     messages: list[MessageView]
 
 
+def time_for(reader_role: str, moment: datetime) -> datetime:
+    """A vendor sees relay times to the minute (L2), like an intent's ``published_at``:
+    exact times would link a buyer's replies and intents."""
+    return moment if reader_role == "buyer" else to_minute(moment)
+
+
 def message_view(
     message: MessageRow, reader_role: str, revealed_fields: Collection[str]
 ) -> MessageView:
     """``revealed_fields``: what the buyer currently reveals to the thread's vendor."""
+    at = time_for(reader_role, message.created_at)
     if message.sender != "buyer":
-        return MessageView(
-            id=message.id, sender=message.sender, body=message.body, created_at=message.created_at
-        )
+        return MessageView(id=message.id, sender=message.sender, body=message.body, created_at=at)
     shown = text_for_vendor(message.body, message.redactions, revealed_fields)
     if reader_role == "buyer":
         return MessageView(
-            id=message.id,
-            sender="buyer",
-            body=message.body,
-            shown_to_vendor=shown,
-            created_at=message.created_at,
+            id=message.id, sender="buyer", body=message.body, shown_to_vendor=shown, created_at=at
         )
-    return MessageView(id=message.id, sender="buyer", body=shown, created_at=message.created_at)
+    return MessageView(id=message.id, sender="buyer", body=shown, created_at=at)
 
 
 async def _revealed(conn: asyncpg.Connection, thread: ThreadRow) -> set[str]:
@@ -91,8 +93,8 @@ async def thread_view(conn: asyncpg.Connection, thread: ThreadRow, role: str) ->
         intent_id=thread.intent_id,
         vendor_id=thread.vendor_id,
         read_only=intent is None or not is_live(intent.status),
-        created_at=thread.created_at,
-        updated_at=thread.updated_at,
+        created_at=time_for(role, thread.created_at),
+        updated_at=time_for(role, thread.updated_at),
         messages=[message_view(m, role, revealed) for m in messages],
     )
 

@@ -177,3 +177,16 @@ async def test_rate_limit_answers_429_with_retry_after(make_client, make_setting
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert int(refused.headers["retry-after"]) >= 1
     assert (await limited.get("/health")).status_code == 200  # meta routes are not limited
+
+
+async def test_rate_limit_is_per_account_whatever_the_header_spelling(
+    make_client, make_settings
+) -> None:
+    """L3: `Bearer t`, `bearer t`, `BEARER  t` are one token, so one bucket."""
+    limited = await make_client(make_settings(rate_limit=3))
+    token = (await limited.post("/v1/buyers", json={"display_name": "a"})).json()["token"]
+    spellings = [f"Bearer {token}", f"bearer {token}", f"BEARER  {token}", f"Bearer {token} "]
+    statuses = [
+        (await limited.get("/v1/me", headers={"Authorization": s})).status_code for s in spellings
+    ]
+    assert statuses == [200, 200, 200, 429]

@@ -41,8 +41,9 @@ from intentcast.api.vendors import VendorBlockController, VendorProfileControlle
 from intentcast.bus import buyer_channel, vendor_channel
 from intentcast.config import Settings, load_settings
 from intentcast.delivery.live import LiveHub
-from intentcast.security import Keys, hash_token
+from intentcast.security import Keys
 from intentcast.services.taxonomy import TaxonomyCache
+from intentcast.store.accounts import Principal
 from intentcast.store.db import create_pool
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,14 @@ PUBLIC_PATHS = [
 
 
 def _rate_limit_identifier(request: Request[Any, Any, Any]) -> str:
-    header = request.headers.get("authorization")
-    if header:
-        return "t:" + hash_token(header).hex()[:32]
+    """One bucket per account (L3): the limiter runs after authentication, so a token sent
+    as `bearer`, with other spacing, or a freshly minted second token shares its account's
+    bucket. Anonymous callers are keyed by address."""
+    principal = request.scope.get("user")
+    if isinstance(principal, Principal):
+        return f"{principal.role}:{principal.subject_id}"
     client = request.client
-    return "a:" + (client.host if client else "unknown")
+    return "anon:" + (client.host if client else "unknown")
 
 
 class MetricsController(PrometheusController):

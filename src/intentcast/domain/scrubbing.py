@@ -9,7 +9,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Literal, NamedTuple
 
@@ -280,7 +280,7 @@ _LABEL = r"[\w\-]{1,63}+"
 # "ada ät gmx punkt de", "mike_r77 at gmail".  The at separator anchors the match; both
 # sides are bounded, so each start position costs a bounded amount of work.
 _EMAIL_OBFUSCATED = re.compile(
-    rf"(?<![\w.+\-\]])(?P<local>(?:\w[ ]){{2,31}}\w|\w[\w.+\-]{{0,63}}+)(?P<at>{_AT_SEP})"
+    rf"(?<![\w.+\-\]])(?P<local>\w(?:[ ]\w){{2,31}}+|\w[\w.+\-]{{0,63}}+)(?P<at>{_AT_SEP})"
     rf"(?P<domain>(?:{_SPACED_WORD}|{_LABEL})(?:{_DOT_SEP}(?:{_SPACED_WORD}|{_LABEL})){{1,6}}"
     rf"|(?:{_MAIL_PROVIDERS})(?![\w\-]))",
     re.IGNORECASE,
@@ -354,7 +354,9 @@ _URL_BARE = re.compile(
     re.IGNORECASE,
 )
 _BRACKET_DOT_RE = re.compile(_BRACKET_DOT, re.IGNORECASE)
-_IPV4 = re.compile(r"(?<![\w.\-])(?:\d{1,3}\.){3}\d{1,3}(?![\w\-]|\.\d)(?:[/:][^\s<>\"\[\]\x00]*+)?")
+_IPV4 = re.compile(
+    r"(?<![\w.\-])(?:\d{1,3}\.){3}\d{1,3}(?![\w\-]|\.\d)(?:[/:][^\s<>\"\[\]\x00]*+)?"
+)
 _CLASSIC_TLDS = frozenset("com net org edu gov info biz io co app dev".split())
 
 
@@ -505,7 +507,10 @@ _CARD = re.compile(
     r"(?<![\w\-+.,/])(?:\d{14,19}|\d{4}(?P<sep>[ \-])\d{4}(?P=sep)\d{4}(?P=sep)\d{1,7}"
     r"|\d{4}[ \-]\d{6}[ \-]\d{4,5})(?![\w]|[.,]\d)"
 )
-_CARD_PREFIX = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]|7[01]|720)|3[47]|3(?:0[0-5]|[689])|6|5[06-9]")
+# Issuer prefixes: Visa, Mastercard, Amex, Diners, JCB, Discover/UnionPay/Maestro.
+_CARD_PREFIX = re.compile(
+    r"4|5[1-5]|2(?:2[2-9]|[3-6]|7[01]|720)|3[47]|3(?:0[0-5]|[689])|35(?:2[89]|[3-8])|6|5[06-9]"
+)
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -602,9 +607,7 @@ _ADDRESS_UNIT_AFTER = re.compile(
     r"|persons?|zimmer|rooms?|seats?|sitze|plätze)\b)"
 )
 # A full UK postcode locates about fifteen homes: "NW1 6XE", "SW1A 1AA".
-_UK_POSTCODE = re.compile(
-    r"(?<![\w\-])(?:[A-Z]{1,2}\d[A-Z\d]?)[ ]\d[ABD-HJLNP-UW-Z]{2}(?![\w\-])"
-)
+_UK_POSTCODE = re.compile(r"(?<![\w\-])(?:[A-Z]{1,2}\d[A-Z\d]?)[ ]\d[ABD-HJLNP-UW-Z]{2}(?![\w\-])")
 _UK_POSTCODE_NOT = frozenset({"TB", "GB", "MB", "KB", "HP", "PS", "EU", "UK", "US", "HZ", "WH"})
 _POSTCODE_AFTER = re.compile(
     r",?[ \t]{0,2}(?:[A-Z]{1,2}\d[A-Z\d]?[ ]\d[ABD-HJLNP-UW-Z]{2}|[1-9]\d{3}[ ]?[A-Z]{2})"
@@ -627,7 +630,7 @@ def _capitalised(word: str) -> bool:
 
 def _name_words_ok(words: list[str]) -> bool:
     """A street name: capitalised words, with lower-case particles ("de la") between."""
-    if not words or not _capitalised(words[0]) and words[0].lower() not in _NAME_PARTICLES:
+    if not words or (not _capitalised(words[0]) and words[0].lower() not in _NAME_PARTICLES):
         return False
     return all(_capitalised(w) or w.lower() in _NAME_PARTICLES for w in words) and any(
         _capitalised(w) for w in words
@@ -673,7 +676,7 @@ def _find_addresses(work: str) -> list[_Finding]:
         if suffix is None and word.endswith("."):
             word = word[:-1]
             suffix = next((s for s in _STREET_SUFFIXES if word.endswith(s)), None)
-        if suffix is None or word.rstrip(".") in _NOT_STREETS and len(word) > len(suffix):
+        if suffix is None or (word.rstrip(".") in _NOT_STREETS and len(word) > len(suffix)):
             continue
         if _ADDRESS_UNIT_AFTER.match(work, m.end()):
             continue
@@ -693,9 +696,7 @@ def _find_addresses(work: str) -> list[_Finding]:
         if _capitalised(name[-1]) and not _ADDRESS_UNIT_AFTER.match(work, m.end()):
             spans.append((m.start(), _with_postcode(work, _extend_name(work, m.end()))))
     for m in _STREET_ROMANCE.finditer(work):
-        if _name_words_ok(m.group("name").split()) and not _ADDRESS_UNIT_AFTER.match(
-            work, m.end()
-        ):
+        if _name_words_ok(m.group("name").split()) and not _ADDRESS_UNIT_AFTER.match(work, m.end()):
             spans.append((m.start(), _with_postcode(work, m.end())))
     for m in _UK_POSTCODE.finditer(work):
         if m.group()[-2:] not in _UK_POSTCODE_NOT:
@@ -731,8 +732,9 @@ _NOT_PHONE_MONEY = re.compile(
     r"|\b[A-Za-z]{2}\d\d(?:[ ]?[A-Za-z0-9]{4}){3,7}(?:[ ]?[A-Za-z0-9]{1,3})?\b"
 )
 
+# Not glued to a Latin word or number; glued to Chinese or Japanese it is ("手机13800138000").
 _PHONE_CANDIDATE = re.compile(
-    r"(?<![\w,+\]])(?<![\d\]]\.)"
+    r"(?<![0-9A-Za-z_\u00c0-\u024f,+\]])(?<![\d\]]\.)"
     r"(?:\+\s?|\(\s?\+?)?\d"
     r"(?:\d|[ \t./()\-]{1,3}(?=[\d(]))*+"
 )
@@ -748,7 +750,7 @@ _CODE_AFTER = re.compile(r"\s?[A-Z]{3}\b")  # "123 456 789 VND"
 _ID_WORDS = (
     r"art|article|artikel|order|bestellung|id|sku|ref|iban|isbn|ean|gtin|upc|serial|s/n|sn"
     r"|model|modell|part|lot|invoice|rechnung|ticket|tracking|imei|plz|zip|postcodes?"
-    r"|kundennummer|customer|steuer-id|tax|vat|ust"
+    r"|kundennummer|customer|steuer-id|tax|vat|ust|version|ver|v|firmware|build|release"
 )
 # An identifier word right before the number, perhaps with "no."/"nr." between:
 # "Article no. 123456789", "Serial 0123456789", "#123456789".
@@ -759,7 +761,8 @@ _ID_CONTEXT = re.compile(
 _PHONE_CUE = re.compile(
     r"(?<![^\W\d_])(?:tel|phone|fon|mobil|handy|cell|call|whats|ruf|mob\b|natel|ph\b|sms"
     r"|text|nr\b|no\b|num|n°|llam|chiama|appel|bel\b|ring\b|signal|viber|contact|kontakt"
-    r"|reach|erreichbar)",
+    r"|reach|erreichbar|móvil|movil|cellulare|portable|telefono|teléfono|téléphone|telefone"
+    r"|телефон|тел|звон|電話|电话|手机|携帯|연락|전화)",
     re.IGNORECASE,
 )
 _NON_DIGIT = re.compile(r"\D")
@@ -797,7 +800,7 @@ class _Region(NamedTuple):
     lengths: frozenset[int]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _region(code: str) -> _Region | None:
     if len(code) != 2 or not code.isalpha():
         return None
@@ -805,7 +808,7 @@ def _region(code: str) -> _Region | None:
     return None if metadata is None else _region_of(metadata)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _nongeo(country_code: int) -> _Region | None:
     metadata = PhoneMetadata.metadata_for_nongeo_region(country_code)
     return None if metadata is None else _region_of(metadata)
@@ -825,7 +828,7 @@ def _region_of(metadata: PhoneMetadata) -> _Region:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
@@ -843,7 +846,7 @@ def _national_forms(digits: str, region: _Region, *, hint: bool) -> Iterator[str
         yield digits
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tier(codes: tuple[str, ...], length: int) -> dict[str | None, re.Pattern[str]]:
     """One pattern per national prefix for the regions in ``codes`` with numbers of
     ``length`` digits (after the prefix): one regex call instead of one per region."""
@@ -875,17 +878,22 @@ def _valid_in_tier(digits: str, codes: tuple[str, ...]) -> bool:
     return False
 
 
-@lru_cache(maxsize=8192)
-def _national_validity(digits: str, hint: str) -> int:
-    """2: valid in the buyer's region or a major one; 1: valid somewhere; 0: nowhere."""
+def _valid_in_hint(digits: str, hint: str) -> bool:
     region = _region(hint) if hint else None
-    if region is not None and any(
+    return region is not None and any(
         _valid_nsn(nsn, region) for nsn in _national_forms(digits, region, hint=True)
-    ):
-        return 2
-    if _valid_in_tier(digits, _MAJOR):
-        return 2
-    return 1 if _valid_in_tier(digits, _ALL_REGIONS) else 0
+    )
+
+
+@lru_cache(maxsize=8192)
+def _valid_nearby(digits: str, hint: str) -> bool:
+    """Valid in the buyer's region or in one of the major ones."""
+    return _valid_in_hint(digits, hint) or _valid_in_tier(digits, _MAJOR)
+
+
+@lru_cache(maxsize=8192)
+def _valid_anywhere(digits: str) -> bool:
+    return _valid_in_tier(digits, _ALL_REGIONS)
 
 
 @lru_cache(maxsize=8192)
@@ -948,7 +956,10 @@ def _strong_phone(candidate: str, before: str, ctx: _PhoneContext) -> bool:
     if digits.startswith("00") and not candidate.startswith("("):
         return 9 <= n <= 17 and _international_validity(digits[2:]) == 2
     trunk = digits[0] == "0" or (ctx.hint_prefix is not None and digits.startswith(ctx.hint_prefix))
-    return trunk and 10 <= n <= 13 and _national_validity(digits, ctx.hint) == 2
+    # After an identifier word only a long number counts: "order 015123456789" is a phone,
+    # "Serial 0123456789" is not.
+    shortest = 11 if _ID_CONTEXT.search(before) else 10
+    return trunk and shortest <= n <= 13 and _valid_nearby(digits, ctx.hint)
 
 
 def _looks_like_phone(candidate: str, before: str, after: str, ctx: _PhoneContext) -> bool:
@@ -969,29 +980,32 @@ def _looks_like_phone(candidate: str, before: str, after: str, ctx: _PhoneContex
     groups = [g for g in _NON_DIGIT.split(candidate) if g]
     if all(len(g) == 4 and _YEAR.fullmatch(g) for g in groups):
         return False
+    if "." in candidate and not cue and any(len(g) == 1 for g in groups[1:]):
+        return False  # version numbers: "10.0.19041.1"
     if _THOUSANDS.fullmatch(candidate) or _RANGE.fullmatch(candidate):
         return False
-    id_context = _ID_CONTEXT.search(before) is not None
-    validity = _national_validity(digits, ctx.hint)
-    if id_context:
+    if _ID_CONTEXT.search(before):
         return False  # "Article no. 123456789", "Serial 0123456789" (strong shapes excepted)
+    valid = _valid_nearby(digits, ctx.hint)
     trunk = digits[0] == "0" or (ctx.hint_prefix is not None and digits.startswith(ctx.hint_prefix))
-    if trunk and digits[0] == "0":
+    if digits[0] == "0":
         if n >= 10:
             return True
-        return n >= 8 and (validity == 2 or cue and validity == 1)
+        return n >= 8 and (valid or (cue and _valid_anywhere(digits)))
     if cue:
-        return validity > 0 or n >= 8
+        return n >= 8 or valid or _valid_anywhere(digits)
     if trunk:
-        return validity == 2
+        return valid
     # Without a trunk prefix: written in at most four groups ("1 415 555 0172",
     # "138 0013 8000", "8 912 345-67-89"), never as a list of short numbers.
+    if n >= 9 and ctx.hint and _valid_in_hint(digits, ctx.hint):
+        return True  # the buyer's own country's spelling: "612 34 56 78" in Spain
     tokens = candidate.split()
     if len(tokens) > 4 or any(len(_NON_DIGIT.sub("", t)) <= 2 for t in tokens[1:]):
         return False
     if n >= 9:
-        return validity == 2
-    return ctx.hint_without_trunk and n == 8 and validity == 2
+        return valid
+    return ctx.hint_without_trunk and n == 8 and valid
 
 
 def _followed_by_unit(after: str) -> bool:
@@ -1074,26 +1088,30 @@ def _judge_candidate(view: str, start: int, end: int, ctx: _PhoneContext) -> lis
     tokens = [(t.start(), t.end()) for t in _SPLIT_TOKENS.finditer(cand)]
     if len(tokens) < 2:
         return []
+    digits_before = [0]  # digits in tokens[:i], so that a run of tokens is counted in O(1)
+    for s, e in tokens:
+        digits_before.append(digits_before[-1] + sum(c.isdigit() for c in cand[s:e]))
     options: list[tuple[int, int, int]] = []
-    for i in range(len(tokens)):
-        if not _STRONG_START.match(cand, tokens[i][0]):
+    for i, (token_start, _token_end) in enumerate(tokens):
+        if not _STRONG_START.match(cand, token_start):
             continue
         for j in range(i, min(len(tokens), i + _MAX_TOKENS_PER_SUBSPAN)):
-            if i == 0 and j == len(tokens) - 1:
-                continue
-            s, e = tokens[i][0], tokens[j][1]
-            digit_count = _digit_count(cand[s:e])
-            if 7 <= digit_count <= 15:
-                options.append((-digit_count, s, e))
+            digit_count = digits_before[j + 1] - digits_before[i]
+            if digit_count > 15:
+                break
+            if digit_count >= 7 and not (i == 0 and j == len(tokens) - 1):
+                options.append((-digit_count, i, j))
     options.sort()
+    used = bytearray(len(tokens))
     taken: list[_Span] = []
-    for _neg, s, e in options:
-        if any(s < te and ts < e for ts, te in taken):
+    for _neg, i, j in options:
+        if any(used[i : j + 1]):
             continue
-        sub = cand[s:e]
+        s, e = tokens[i][0], tokens[j][1]
         sub_before = _before(view, start + s)
         sub_after = _after(view, start + e)
-        if _looks_like_phone(sub, sub_before, sub_after, ctx):
+        if _looks_like_phone(cand[s:e], sub_before, sub_after, ctx):
+            used[i : j + 1] = b"\x01" * (j + 1 - i)
             taken.append((s, e))
     if not taken:
         return []

@@ -448,8 +448,8 @@ def _find_handles(work: str) -> list[_Finding]:
             continue
         colon = any(c in m.group("sep") for c in ":=")
         handle_like = any(c in handle for c in "_.#:") or any(c.isdigit() for c in handle)
-        if m.group("cue").lower() in _WEAK_HANDLE_CUES and not colon:
-            continue
+        if m.group("cue").lower() in _WEAK_HANDLE_CUES and not colon and "_" not in handle:
+            continue  # "line up", "signal strength"; but "snap ada_bags99"
         if colon or handle_like:
             found.append((m.start("handle"), m.start("handle") + len(handle), "handle"))
     return found
@@ -477,12 +477,14 @@ _IBAN_LENGTHS = {
     **dict.fromkeys(["LC"], 32),
     **dict.fromkeys(["RU"], 33),
 }
-_IBAN_START = re.compile(r"(?<![\w\-])(?=[A-Za-z]{2}\d\d)")
+_IBAN_START = re.compile(r"(?<![0-9A-Za-z_\u00c0-\u024f\-])(?=[A-Za-z]{2}\d\d)")
 
 
 @lru_cache(maxsize=64)
 def _iban_body(length: int) -> re.Pattern[str]:
-    return re.compile(rf"[A-Za-z]{{2}}\d\d(?:[ \-]?[A-Za-z0-9]){{{length - 4}}}(?![\w\-])")
+    return re.compile(
+        rf"[A-Za-z]{{2}}\d\d(?:[ \-]?[A-Za-z0-9]){{{length - 4}}}(?![0-9A-Za-z_\u00c0-\u024f\-])"
+    )
 
 
 def _iban_ok(compact: str) -> bool:
@@ -503,9 +505,12 @@ def _find_ibans(work: str) -> list[_Finding]:
     return found
 
 
+_NOT_LATIN_BEFORE = r"(?<![0-9A-Za-z_\u00c0-\u024f"  # glued to Chinese or Japanese is fine
 _CARD = re.compile(
-    r"(?<![\w\-+.,/])(?:\d{14,19}|\d{4}(?P<sep>[ \-])\d{4}(?P=sep)\d{4}(?P=sep)\d{1,7}"
-    r"|\d{4}[ \-]\d{6}[ \-]\d{4,5})(?![\w]|[.,]\d)"
+    _NOT_LATIN_BEFORE + r"\-+.,/])"
+    r"(?:\d{14,19}|\d{4}(?P<sep>[ \-])\d{4}(?P=sep)\d{4}(?P=sep)\d{1,7}"
+    r"|\d{4}[ \-]\d{6}[ \-]\d{4,5})"
+    r"(?![0-9A-Za-z_\u00c0-\u024f]|[.,]\d)"
 )
 # Issuer prefixes: Visa, Mastercard, Amex, Diners, JCB, Discover/UnionPay/Maestro.
 _CARD_PREFIX = re.compile(

@@ -120,7 +120,15 @@ def public_text(
     *,
     region: str | None,
 ) -> PublicText:
-    """Scrub contact data out of every free-text field a vendor would see."""
+    """Scrub contact data out of every free-text field a vendor would see, attribute keys
+    included.
+
+    A key with contact data in it is shown scrubbed like any text ("call-[phone removed]");
+    should two keys then read the same, the later ones get " (2)", " (3)"… so that no
+    attribute is lost. Its redactions have the field ``attribute_keys.<key>``; the values'
+    redactions keep naming the buyer's own key (``attributes.<key>``). Vendors and matching
+    both see the public keys.
+    """
     redactions: list[Redaction] = []
 
     def clean(text: str, field: str) -> str:
@@ -130,12 +138,22 @@ def public_text(
 
     public_title = clean(title, "title")
     public_description = None if description is None else clean(description, "description")
+    public_keys = {key: clean(key, f"attribute_keys.{key}") for key in attributes}
+    taken = {key for key, public in public_keys.items() if public == key}
+    for key, public in public_keys.items():
+        if public != key:
+            unique, n = public, 1
+            while unique in taken:
+                n += 1
+                unique = f"{public} ({n})"
+            public_keys[key] = unique
+            taken.add(unique)
     public_attributes: dict[str, str | list[str]] = {}
     for key, value in attributes.items():
         if isinstance(value, str):
-            public_attributes[key] = clean(value, f"attributes.{key}")
+            public_attributes[public_keys[key]] = clean(value, f"attributes.{key}")
         else:
-            public_attributes[key] = [
+            public_attributes[public_keys[key]] = [
                 clean(v, f"attributes.{key}[{i}]") for i, v in enumerate(value)
             ]
     return PublicText(public_title, public_description, public_attributes, redactions)

@@ -24,6 +24,7 @@ from intentcast.domain.intents import (
     new_intent,
 )
 from intentcast.security import new_id
+from intentcast.services.scrubbing import off_loop, text_size
 from intentcast.services.taxonomy import TaxonomyCache
 from intentcast.services.work import unit_of_work
 from intentcast.store.accounts import Buyers
@@ -52,7 +53,9 @@ async def draft_intent(
     """Validate and scrub a draft exactly as publishing would; stores nothing."""
     category = await taxonomy.resolve(conn, draft.category, "category")
     buyer = await Buyers(conn).get(buyer_id)
-    return new_intent(
+    return await off_loop(
+        text_size(draft.title, draft.description, attributes=draft.attributes),
+        new_intent,
         draft,
         intent_id=new_id("int"),
         buyer_id=buyer_id,
@@ -129,7 +132,9 @@ async def change_intent(
         if intent is None:
             raise NotFound("intent")
         buyer = await Buyers(conn).get(buyer_id)
-        updated, event = apply_patch(
+        updated, event = await off_loop(
+            _scrubbed_size(intent, patch),
+            apply_patch,
             intent,
             patch,
             region=buyer.country if buyer else None,
@@ -141,6 +146,18 @@ async def change_intent(
         stored = await intents.save(intent, updated)
         await work.record(event, stored.id, {"version": stored.version, "status": stored.status})
     return stored
+
+
+def _scrubbed_size(intent: Intent, patch: IntentPatch) -> int:
+    """Characters a patch makes ``apply_patch`` scrub: none unless it changes text."""
+    texts = [t for t in (patch.title, patch.description) if isinstance(t, str)]
+    attributes = patch.attributes if isinstance(patch.attributes, dict) else None
+    changes_text = bool(texts) or attributes is not None or patch.description is None
+    if not changes_text:
+        return 0
+    return text_size(
+        intent.title, intent.description, *texts, attributes=attributes or intent.attributes
+    )
 
 
 async def expire_due_intents(conn: asyncpg.Connection, client: redis.Redis, *, limit: int) -> int:

@@ -32,9 +32,9 @@ from intentcast.domain.offers import (
     require_live,
     settle,
 )
-from intentcast.domain.scrubbing import scrub
 from intentcast.security import Keys, new_id
 from intentcast.services.reveals import RevealView, grant_reveal
+from intentcast.services.scrubbing import scrub_text
 from intentcast.services.vendors import VendorPublic, public_profiles
 from intentcast.services.work import Work, unit_of_work
 from intentcast.store.deals import Blocks, OfferRow, Offers, Ratings
@@ -436,7 +436,7 @@ async def rate_offer(
         vendor_id=offer.vendor_id,
         buyer_id=buyer_id,
         stars=stars,
-        comment=None if comment is None else scrub(comment).text,
+        comment=None if comment is None else (await scrub_text(comment, region=None)).text,
     )
     if row is None:
         raise AlreadyExists("You have already rated this offer.", "already-rated")

@@ -28,9 +28,9 @@ from intentcast.domain.errors import AlreadyExists, IntentClosed, NotFound, Refu
 from intentcast.domain.events import BuyerEventType, VendorEventType, dedupe
 from intentcast.domain.intents import is_live
 from intentcast.domain.reveals import text_for_vendor
-from intentcast.domain.scrubbing import scrub
 from intentcast.domain.vendor_view import to_minute
 from intentcast.security import new_id
+from intentcast.services.scrubbing import scrub_text
 from intentcast.services.work import Work, unit_of_work
 from intentcast.store.accounts import Buyers
 from intentcast.store.deals import Blocks, Reveals
@@ -117,7 +117,7 @@ async def _post(work: Work, thread: ThreadRow, role: str, body: str) -> MessageR
     public_body, redactions = body, []
     if role == "buyer":
         buyer = await Buyers(conn).get(thread.buyer_id)
-        result = scrub(body, region=buyer.country if buyer else None, field="body")
+        result = await scrub_text(body, region=buyer.country if buyer else None, field="body")
         public_body, redactions = result.text, msgspec.to_builtins(result.redactions)
     message = await Threads(conn).add_message(
         {

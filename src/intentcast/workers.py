@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import asyncpg
 import redis.asyncio as redis
@@ -23,6 +24,7 @@ from intentcast.matching.worker import RECLAIM_EVERY_S, Matcher
 from intentcast.security import Sealer, server_key
 from intentcast.services.intents import expire_due_intents
 from intentcast.services.offers import expire_due_offers
+from intentcast.services.retention import purge_due_intents
 from intentcast.store.db import create_pool
 from intentcast.store.idempotency import IdempotencyKeys
 
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 SCHEDULER_TICK_S = 5.0
 RELAY_TICK_S = 1.0
 EXPIRY_BATCH = 500
+RETENTION_BATCH = 200
 
 
 class WorkerContext:
@@ -68,6 +71,7 @@ async def run_scheduler(ctx: WorkerContext) -> None:
             async with ctx.pool.acquire() as conn:
                 for step in SCHEDULER_STEPS:
                     await step(conn, ctx.redis)
+                await purge_retained(conn, ctx.settings.retention_days)
         except Exception:  # a failed tick is retried on the next one
             log.exception("scheduler tick failed")
         await ctx.sleep(SCHEDULER_TICK_S)
@@ -86,6 +90,17 @@ async def expire_intents(conn: asyncpg.Connection, client: redis.Redis) -> None:
 async def expire_offers(conn: asyncpg.Connection, client: redis.Redis) -> None:
     """Close live offers past ``valid_until``; the buyer hears ``offer.updated``."""
     while await expire_due_offers(conn, client, limit=EXPIRY_BATCH) == EXPIRY_BATCH:
+        pass
+
+
+async def purge_retained(conn: asyncpg.Connection, retention_days: int) -> None:
+    """Purge the free text of intents closed longer than ``retention_days`` (0: at this
+    pass), a batch at a time (``services.retention``)."""
+    now = datetime.now(UTC)
+    while (
+        await purge_due_intents(conn, retention_days=retention_days, now=now, limit=RETENTION_BATCH)
+        == RETENTION_BATCH
+    ):
         pass
 
 

@@ -208,7 +208,7 @@ class VendorTokenController(Controller):
     async def create_token(
         self, data: TokenCreate, principal: Principal, db: asyncpg.Connection
     ) -> TokenCreated:
-        row, token = await accounts.issue_vendor_token(db, principal.subject_id, data.label)
+        row, token = await accounts.issue_token(db, "vendor", principal.subject_id, data.label)
         return TokenCreated(id=row.id, label=data.label, created_at=row.created_at, token=token)
 
     @get(operation_id="listVendorTokens", summary="This vendor's tokens (never the secrets)")
@@ -219,7 +219,7 @@ class VendorTokenController(Controller):
         limit: LimitParam = DEFAULT_LIMIT,
         after: str | None = None,
     ) -> TokenPage:
-        rows = await accounts.vendor_tokens(
+        rows = await accounts.account_tokens(
             db, principal.subject_id, limit=limit, after=decode_cursor(after)
         )
         items = [TokenInfo(**msgspec.structs.asdict(r)) for r in rows]
@@ -231,4 +231,4 @@ class VendorTokenController(Controller):
     ) -> None:
         """Takes effect on the next request. The last live token cannot be revoked (409):
         create its replacement first."""
-        await accounts.revoke_vendor_token(db, principal.subject_id, token_id)
+        await accounts.revoke_token(db, principal.subject_id, token_id)

@@ -7,6 +7,7 @@ revoked is always 401, and 401/403 answers never say whether a resource exists.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from litestar import Request
@@ -19,6 +20,36 @@ from intentcast.security import ROLE_BY_PREFIX
 from intentcast.store.accounts import Principal, Tokens
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="intentcast"'}
+
+LAST_USED_EVERY_S = 60.0
+"""``tokens.last_used_at`` is written at most this often per token (and process)."""
+
+
+class LastUsed:
+    """When this process last recorded each token as used, so that ``last_used_at`` costs
+    one write a minute per token instead of one per request. The store's ``touch`` checks
+    the age again, so several API processes together also write about once a minute."""
+
+    def __init__(self, every_s: float = LAST_USED_EVERY_S, capacity: int = 100_000) -> None:
+        self.every_s = every_s
+        self.capacity = capacity
+        self.seen: dict[str, float] = {}
+
+    def due(self, token_id: str) -> bool:
+        """Whether to record a use of ``token_id`` now (and remember that it was)."""
+        now = time.monotonic()
+        last = self.seen.get(token_id)
+        if last is not None and now - last < self.every_s:
+            return False
+        if len(self.seen) >= self.capacity:
+            self.seen = {k: t for k, t in self.seen.items() if now - t < self.every_s}
+            if len(self.seen) >= self.capacity:
+                self.seen.clear()
+        self.seen[token_id] = now
+        return True
+
+
+_last_used = LastUsed()
 
 
 def unauthorized(detail: str = "A valid bearer token is required."):
@@ -38,6 +69,8 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
             raise unauthorized("The bearer token is malformed.")
         async with connection.app.state.pool.acquire() as conn:
             principal = await Tokens(conn).principal(token)
+            if principal is not None and _last_used.due(principal.token_id):
+                await Tokens(conn).touch(principal.token_id)
         if principal is None:
             raise unauthorized("The bearer token is not valid or has been revoked.")
         return AuthenticationResult(user=principal, auth=token)

@@ -1,19 +1,26 @@
-"""``/v1/me``: the calling account, the buyer's live event stream and disclosure ledger."""
+"""``/v1/me``: the calling account, the buyer's live event stream and disclosure ledger, and
+the buyer's data rights (export, erasure) and tokens."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
 import msgspec
-from litestar import Controller, Request, get, patch
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent
+from redis.asyncio import Redis
 
 from intentcast.api.accounts import (
     Buyer,
     BuyerPatch,
     OperatorAccount,
+    TokenCreate,
+    TokenCreated,
+    TokenInfo,
+    TokenPage,
     VendorAccount,
     VendorPatch,
     buyer_view,
@@ -21,17 +28,24 @@ from intentcast.api.accounts import (
 )
 from intentcast.api.auth import requires_account, requires_buyer
 from intentcast.api.errors import decode_or_problem
+from intentcast.api.intents import BuyerIntent, buyer_intent
 from intentcast.api.streams import EventStreams, seq_param
 from intentcast.api.types import (
     DEFAULT_LIMIT,
     AfterParam,
     LimitParam,
+    decode_cursor,
     decode_time_cursor,
     encode_time_cursor,
+    next_cursor,
 )
+from intentcast.config import Settings
 from intentcast.domain.errors import NothingToChange
 from intentcast.security import Keys
-from intentcast.services import accounts, reveals
+from intentcast.services import accounts, data_rights, reveals
+from intentcast.services.offers import BuyerOfferView, RatingView
+from intentcast.services.relay import ThreadView
+from intentcast.services.reveals import RevealView
 from intentcast.store.accounts import Principal
 
 
@@ -46,6 +60,32 @@ class Disclosure(msgspec.Struct, kw_only=True):
 class DisclosurePage(msgspec.Struct):
     items: list[Disclosure]
     next: str | None
+
+
+class ExportedIntent(BuyerIntent, kw_only=True):
+    purged_at: datetime | None = None
+    """When its free text was removed (the retention purge); null while it is kept."""
+
+
+class BuyerExport(msgspec.Struct, kw_only=True):
+    """Everything intentcast stores about you, as one document."""
+
+    exported_at: datetime
+    buyer: Buyer
+    """Your persona, decrypted for you."""
+    intents: list[ExportedIntent]
+    """Every intent, newest first, with your own words and exactly what vendors see."""
+    offers: list[BuyerOfferView]
+    """Every offer you received, in its current version."""
+    threads: list[ThreadView]
+    """Every relay thread with its messages."""
+    reveals: list[RevealView]
+    """Every reveal, each with its signed consent receipts (verify them with
+    `/v1/receipts/public-key`)."""
+    ratings: list[RatingView]
+    blocked_vendors: list[str]
+    tokens: list[TokenInfo]
+    """Your tokens (never the secrets)."""
 
 
 def _changes(patch_value: msgspec.Struct) -> dict[str, Any]:
@@ -88,9 +128,24 @@ class MeController(Controller):
             return vendor_account_view(vendor)
         raise NothingToChange("Operator accounts have nothing to change here.")
 
+    @delete(operation_id="eraseMe", summary="Erase your account and data", guards=[requires_buyer])
+    async def erase_me(
+        self, principal: Principal, db: asyncpg.Connection, redis: Redis, keys: Keys
+    ) -> None:
+        """Buyers only. In one step: your open and paused intents are withdrawn (matched
+        vendors receive `intent.closed`); every reveal is revoked (vendors' reads answer
+        410); your persona, the text of every intent and every relay message on them are
+        erased (vendors see `[purged]` where the text was); every token is revoked, so this
+        token answers 401 from now on. Consent receipts stay valid: they never held your
+        values. Erasing twice changes nothing."""
+        await data_rights.erase_buyer(
+            db, redis, keys, buyer_id=principal.subject_id, now=datetime.now(UTC)
+        )
+
 
 class BuyerStreamController(Controller):
-    """The buyer's side of the deal under ``/v1/me``: live events and the ledger."""
+    """The buyer's own things under ``/v1/me``: live events, the ledger, the export and
+    tokens."""
 
     path = "/v1/me"
     tags = ["offers"]
@@ -143,3 +198,65 @@ class BuyerStreamController(Controller):
             else None
         )
         return DisclosurePage(items=items, next=cursor)
+
+    @get("/export", operation_id="exportMe", summary="All of your data", tags=["accounts"])
+    async def export(
+        self, principal: Principal, db: asyncpg.Connection, keys: Keys, settings: Settings
+    ) -> BuyerExport:
+        """One JSON document with everything stored about you: persona, intents with your
+        original words, offers received, threads with messages, reveals with their consent
+        receipts, ratings, blocks and tokens."""
+        data = await data_rights.export_buyer(db, principal.subject_id)
+        return BuyerExport(
+            exported_at=datetime.now(UTC),
+            buyer=buyer_view(data.buyer, keys),
+            intents=[
+                ExportedIntent(
+                    **msgspec.structs.asdict(buyer_intent(i, settings)),
+                    purged_at=data.purged_at.get(i.id),
+                )
+                for i in data.intents
+            ],
+            offers=data.offers,
+            threads=data.threads,
+            reveals=data.reveals,
+            ratings=data.ratings,
+            blocked_vendors=data.blocked_vendors,
+            tokens=[TokenInfo(**msgspec.structs.asdict(t)) for t in data.tokens],
+        )
+
+    @post("/tokens", operation_id="createBuyerToken", summary="Create a token", tags=["accounts"])
+    async def create_token(
+        self, data: TokenCreate, principal: Principal, db: asyncpg.Connection
+    ) -> TokenCreated:
+        """Another token for your account (key rotation); shown once."""
+        row, token = await accounts.issue_token(db, "buyer", principal.subject_id, data.label)
+        return TokenCreated(id=row.id, label=data.label, created_at=row.created_at, token=token)
+
+    @get("/tokens", operation_id="listBuyerTokens", summary="Your tokens", tags=["accounts"])
+    async def list_tokens(
+        self,
+        principal: Principal,
+        db: asyncpg.Connection,
+        limit: LimitParam = DEFAULT_LIMIT,
+        after: AfterParam = None,
+    ) -> TokenPage:
+        """Never the secrets; `last_used_at` is kept to the minute."""
+        rows = await accounts.account_tokens(
+            db, principal.subject_id, limit=limit, after=decode_cursor(after)
+        )
+        items = [TokenInfo(**msgspec.structs.asdict(r)) for r in rows]
+        return TokenPage(items=items, next=next_cursor(items, limit))
+
+    @delete(
+        "/tokens/{token_id:str}",
+        operation_id="revokeBuyerToken",
+        summary="Revoke a token",
+        tags=["accounts"],
+    )
+    async def revoke_token(
+        self, token_id: str, principal: Principal, db: asyncpg.Connection
+    ) -> None:
+        """Takes effect on the next request. The last live token cannot be revoked (409
+        `last-token`): create its replacement first."""
+        await accounts.revoke_token(db, principal.subject_id, token_id)

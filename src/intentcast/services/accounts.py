@@ -1,5 +1,5 @@
-"""Account use cases: sign-up of buyers and vendors, the caller's own account, and vendor
-tokens (key rotation that never locks a vendor out).
+"""Account use cases: sign-up of buyers and vendors, the caller's own account, and the
+tokens of buyers and vendors alike (key rotation that never locks an account out).
 
 Persona fields (``domain.reveals.PERSONA_FIELDS``) are sealed here with the owner's id and
 the field name as associated data, and opened only for their owner or a vendor they were
@@ -109,33 +109,34 @@ async def change_vendor(
     return await Vendors(conn).update(vendor_id, changes)
 
 
-async def issue_vendor_token(
-    conn: asyncpg.Connection, vendor_id: str, label: str | None
+async def issue_token(
+    conn: asyncpg.Connection, role: str, subject_id: str, label: str | None
 ) -> tuple[TokenRow, str]:
+    """Another token for the account (key rotation): its row and the token, shown once."""
     tokens = Tokens(conn)
-    token_id, token = await tokens.issue("vendor", vendor_id, label)
-    row = await tokens.get(vendor_id, token_id)
+    token_id, token = await tokens.issue(role, subject_id, label)
+    row = await tokens.get(subject_id, token_id)
     if row is None:  # just issued on this connection
         raise NotFound("token")
     return row, token
 
 
-async def vendor_tokens(
-    conn: asyncpg.Connection, vendor_id: str, *, limit: int, after: str | None
+async def account_tokens(
+    conn: asyncpg.Connection, subject_id: str, *, limit: int, after: str | None
 ) -> list[TokenRow]:
-    return await Tokens(conn).list_for(vendor_id, limit=limit, after=after)
+    """The account's tokens (never the secrets), by id, a page at a time."""
+    return await Tokens(conn).list_for(subject_id, limit=limit, after=after)
 
 
-async def revoke_vendor_token(conn: asyncpg.Connection, vendor_id: str, token_id: str) -> None:
-    """Takes effect on the next request; the last live token cannot be revoked."""
+async def revoke_token(conn: asyncpg.Connection, subject_id: str, token_id: str) -> None:
+    """Takes effect on the next request; the last live token cannot be revoked, so rotation
+    never locks an account out."""
     async with conn.transaction():
-        await serialize(conn, "tokens", vendor_id)
+        await serialize(conn, "tokens", subject_id)
         tokens = Tokens(conn)
-        row = await tokens.get(vendor_id, token_id)
+        row = await tokens.get(subject_id, token_id)
         if row is None or row.revoked_at is not None:
             raise NotFound("token")
-        if await tokens.count_live(vendor_id) <= 1:
-            raise QuotaExceeded(
-                "This is the vendor's last live token; create another first.", "last-token"
-            )
-        await tokens.revoke(vendor_id, token_id)
+        if await tokens.count_live(subject_id) <= 1:
+            raise QuotaExceeded("This is your last live token; create another first.", "last-token")
+        await tokens.revoke(subject_id, token_id)

@@ -139,6 +139,32 @@ class Tokens:
             "SELECT count(*) FROM tokens WHERE subject_id = $1 AND revoked_at IS NULL", subject_id
         )
 
+    async def all_for(self, subject_id: str) -> list[TokenRow]:
+        """Every token of the account, revoked ones too (the buyer's export)."""
+        rows = await self.conn.fetch(
+            """SELECT id, label, created_at, last_used_at, revoked_at FROM tokens
+                WHERE subject_id = $1 ORDER BY id""",
+            subject_id,
+        )
+        return [TokenRow(**dict(r)) for r in rows]
+
+    async def revoke_all(self, subject_id: str) -> int:
+        status = await self.conn.execute(
+            "UPDATE tokens SET revoked_at = now() WHERE subject_id = $1 AND revoked_at IS NULL",
+            subject_id,
+        )
+        return int(status.split()[-1])
+
+    async def touch(self, token_id: str) -> None:
+        """Record that the token was used; writes only when ``last_used_at`` is older than a
+        minute (or unset), so callers may call it freely."""
+        await self.conn.execute(
+            """UPDATE tokens SET last_used_at = now()
+                WHERE id = $1
+                  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')""",
+            token_id,
+        )
+
 
 class Buyers:
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -173,6 +199,26 @@ class Buyers:
             f"UPDATE buyers SET {assignments} WHERE id = $1 RETURNING *", buyer_id, *values
         )
         return _buyer(row)
+
+    async def lock(self, buyer_id: str) -> bool:
+        """Lock the buyer's row against other changes until commit (rows referring to it may
+        still be added); False if there is no such buyer."""
+        return bool(
+            await self.conn.fetchval(
+                "SELECT true FROM buyers WHERE id = $1 FOR NO KEY UPDATE", buyer_id
+            )
+        )
+
+    async def erase(self, buyer_id: str, display_name: str) -> None:
+        """Drop the persona and country, set ``display_name`` (a placeholder) and record when;
+        a buyer already erased is left as it is."""
+        await self.conn.execute(
+            f"""UPDATE buyers SET {", ".join(f"{f}_sealed = NULL" for f in PERSONA_FIELDS)},
+                      country = NULL, display_name = $2, updated_at = now(), erased_at = now()
+                WHERE id = $1 AND erased_at IS NULL""",
+            buyer_id,
+            display_name,
+        )
 
 
 class Vendors:

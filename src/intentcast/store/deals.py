@@ -154,6 +154,16 @@ class Offers:
         )
         return [r["snapshot"] for r in rows]
 
+    async def for_buyer(self, buyer_id: str) -> list[OfferRow]:
+        """Every offer on any of the buyer's intents (the buyer's export), oldest first."""
+        rows = await self.conn.fetch(
+            f"""SELECT {_OFFER} FROM offers
+                 WHERE intent_id IN (SELECT id FROM intents WHERE buyer_id = $1)
+                 ORDER BY created_at, id""",
+            buyer_id,
+        )
+        return [_offer(r) for r in rows]
+
 
 class RevealRow(msgspec.Struct, frozen=True, kw_only=True):
     id: str
@@ -233,6 +243,32 @@ class Reveals:
         )
         return {r["field"] for r in rows}
 
+    async def for_buyer(self, buyer_id: str) -> list[RevealRow]:
+        """Every reveal the buyer granted, oldest first."""
+        rows = await self.conn.fetch(
+            f"SELECT {_REVEAL} FROM reveals WHERE buyer_id = $1 ORDER BY created_at, id",
+            buyer_id,
+        )
+        return [_reveal(r) for r in rows]
+
+    async def granted_of_buyer(self, buyer_id: str) -> list[RevealRow]:
+        """The buyer's reveals still granted, locked until commit (erasure revokes them)."""
+        rows = await self.conn.fetch(
+            f"""SELECT {_REVEAL} FROM reveals WHERE buyer_id = $1 AND status = 'granted'
+                 ORDER BY created_at, id FOR UPDATE""",
+            buyer_id,
+        )
+        return [_reveal(r) for r in rows]
+
+    async def forget_values(self, buyer_id: str) -> int:
+        """Drop the persona values sealed into the buyer's reveals."""
+        status = await self.conn.execute(
+            """UPDATE reveals SET sealed_values = NULL
+                WHERE buyer_id = $1 AND sealed_values IS NOT NULL""",
+            buyer_id,
+        )
+        return int(status.split()[-1])
+
 
 class Receipts:
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -267,6 +303,14 @@ class Receipts:
             before[0] if before else None,
             before[1] if before else None,
             limit,
+        )
+
+    async def for_buyer(self, buyer_id: str) -> list[asyncpg.Record]:
+        """Every receipt of the buyer, oldest first: ``reveal_id``, ``receipt``, ``signature``."""
+        return await self.conn.fetch(
+            """SELECT reveal_id, receipt, signature FROM receipts WHERE buyer_id = $1
+                ORDER BY issued_at, id""",
+            buyer_id,
         )
 
 
@@ -311,6 +355,21 @@ class Ratings:
         )
         return {r["vendor_id"]: dict(r) for r in rows}
 
+    async def for_buyer(self, buyer_id: str) -> list[asyncpg.Record]:
+        return await self.conn.fetch(
+            """SELECT offer_id, stars, comment, created_at FROM ratings WHERE buyer_id = $1
+                ORDER BY created_at, offer_id""",
+            buyer_id,
+        )
+
+    async def forget_comments(self, buyer_id: str) -> int:
+        """Drop the buyer's rating comments (the stars stay in the vendors' reputation)."""
+        status = await self.conn.execute(
+            "UPDATE ratings SET comment = NULL WHERE buyer_id = $1 AND comment IS NOT NULL",
+            buyer_id,
+        )
+        return int(status.split()[-1])
+
 
 class Blocks:
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -337,3 +396,14 @@ class Blocks:
                 vendor_id,
             )
         )
+
+    async def of_buyer(self, buyer_id: str) -> list[str]:
+        """The vendors the buyer blocks, by id."""
+        rows = await self.conn.fetch(
+            "SELECT vendor_id FROM buyer_blocks WHERE buyer_id = $1 ORDER BY created_at, vendor_id",
+            buyer_id,
+        )
+        return [r["vendor_id"] for r in rows]
+
+    async def remove_all(self, buyer_id: str) -> None:
+        await self.conn.execute("DELETE FROM buyer_blocks WHERE buyer_id = $1", buyer_id)

@@ -166,6 +166,29 @@ class VendorEvents(EventLog):
     events_table = "vendor_events"
     sequences_table = "vendor_sequences"
 
+    async def purge_intent_text(self, intent_ids: list[str], marker: str) -> int:
+        """Replace, in every vendor's log, the text these intents' events carry: the intent
+        view's title (``marker``), description (null) and attributes ({}), and the body of
+        relay messages (``marker``). Return how many events changed."""
+        intents = await self.conn.execute(
+            """UPDATE vendor_events
+                  SET data = jsonb_set(data, '{intent}', (data -> 'intent') || jsonb_build_object(
+                             'title', $2::text, 'description', NULL, 'attributes', '{}'::jsonb))
+                WHERE type IN ('intent.matched', 'intent.updated', 'intent.closed')
+                  AND (data -> 'intent' ->> 'id') = ANY($1::text[])
+                  AND (data -> 'intent' ->> 'title') IS DISTINCT FROM $2""",
+            intent_ids,
+            marker,
+        )
+        messages = await self.conn.execute(
+            f"""UPDATE vendor_events SET data = {_PURGED_MESSAGE}
+                 WHERE type = 'message.created' AND (data ->> 'intent_id') = ANY($1::text[])
+                   AND (data -> 'message' ->> 'body') IS DISTINCT FROM $2""",
+            intent_ids,
+            marker,
+        )
+        return int(intents.split()[-1]) + int(messages.split()[-1])
+
 
 class BuyerEvents(EventLog):
     """A buyer's log: offers and messages for ``/v1/me/stream``."""
@@ -173,3 +196,27 @@ class BuyerEvents(EventLog):
     owner = "buyer_id"
     events_table = "buyer_events"
     sequences_table = "buyer_sequences"
+
+    async def purge_messages(self, intent_ids: list[str], marker: str) -> int:
+        """Replace the body of the relay messages on these intents in buyers' logs."""
+        status = await self.conn.execute(
+            f"""UPDATE buyer_events SET data = {_PURGED_MESSAGE}
+                 WHERE type = 'message.created' AND (data ->> 'intent_id') = ANY($1::text[])
+                   AND (data -> 'message' ->> 'body') IS DISTINCT FROM $2""",
+            intent_ids,
+            marker,
+        )
+        return int(status.split()[-1])
+
+    async def forget(self, buyer_id: str) -> int:
+        """Delete the buyer's whole log (its counter stays, so ``seq`` never repeats)."""
+        status = await self.conn.execute("DELETE FROM buyer_events WHERE buyer_id = $1", buyer_id)
+        return int(status.split()[-1])
+
+
+# a message.created event's data with ``$2`` as the message body (and as what the vendor
+# was shown, where the event carries that)
+_PURGED_MESSAGE = """jsonb_set(data, '{message}', (data -> 'message')
+    || jsonb_build_object('body', $2::text)
+    || CASE WHEN jsonb_typeof(data -> 'message' -> 'shown_to_vendor') = 'string'
+            THEN jsonb_build_object('shown_to_vendor', $2::text) ELSE '{}'::jsonb END)"""

@@ -228,3 +228,72 @@ class Intents:
             limit,
         )
         return [_intent(r) for r in rows]
+
+    # ---- data rights and retention (``services.data_rights``, ``services.retention``) ----
+
+    async def withdraw_live_of_buyer(self, buyer_id: str, live: list[str]) -> list[Intent]:
+        """Withdraw every intent of the buyer whose status is in ``live``; return them."""
+        rows = await self.conn.fetch(
+            f"""UPDATE intents SET status = 'withdrawn', closed_at = now(), updated_at = now(),
+                       version = version + 1
+                 WHERE buyer_id = $1 AND status = ANY($2::text[])
+             RETURNING {_COLUMNS}""",
+            buyer_id,
+            live,
+        )
+        return [_intent(r) for r in rows]
+
+    async def ids_of_buyer(self, buyer_id: str) -> list[str]:
+        rows = await self.conn.fetch("SELECT id FROM intents WHERE buyer_id = $1", buyer_id)
+        return [r["id"] for r in rows]
+
+    async def purge_text_of_buyer(self, buyer_id: str, marker: str) -> list[str]:
+        """Replace the free text of every intent of the buyer not yet purged (``marker`` as
+        title, no description, attributes or redactions); return their ids."""
+        rows = await self.conn.fetch(
+            f"""UPDATE intents SET {_PURGE_SET}
+                 WHERE buyer_id = $1 AND purged_at IS NULL RETURNING id""",
+            buyer_id,
+            marker,
+        )
+        return [r["id"] for r in rows]
+
+    async def purge_due(
+        self, *, closed_before: datetime, closed: list[str], marker: str, limit: int
+    ) -> list[str]:
+        """Purge the free text of up to ``limit`` intents closed (status in ``closed``) at
+        or before ``closed_before``; return their ids. Claimed with SKIP LOCKED, so several
+        schedulers share the work. An intent with an outbox event the matcher has not yet
+        processed waits for the next pass: once every event is processed, nothing can copy
+        its text into a vendor's log after the purge."""
+        rows = await self.conn.fetch(
+            f"""UPDATE intents SET {_PURGE_SET}
+                 WHERE id IN (
+                       SELECT i.id FROM intents i
+                        WHERE i.purged_at IS NULL AND i.closed_at IS NOT NULL
+                          AND i.closed_at <= $3 AND i.status = ANY($4::text[])
+                          AND NOT EXISTS (SELECT 1 FROM outbox o
+                                           WHERE o.aggregate_id = i.id
+                                             AND o.processed_at IS NULL)
+                        ORDER BY i.closed_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+             RETURNING id""",
+            limit,
+            marker,
+            closed_before,
+            closed,
+        )
+        return [r["id"] for r in rows]
+
+    async def purge_times(self, buyer_id: str) -> dict[str, datetime]:
+        """``purged_at`` of the buyer's purged intents, by id."""
+        rows = await self.conn.fetch(
+            "SELECT id, purged_at FROM intents WHERE buyer_id = $1 AND purged_at IS NOT NULL",
+            buyer_id,
+        )
+        return {r["id"]: r["purged_at"] for r in rows}
+
+
+# $2 is the marker that stands where the text was
+_PURGE_SET = """title = $2, description = NULL, attributes = '{}', public_title = $2,
+    public_description = NULL, public_attributes = '{}', redactions = '[]',
+    purged_at = now()"""

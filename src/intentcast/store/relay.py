@@ -115,3 +115,26 @@ class Threads:
             flagged_by,
             reason,
         )
+
+    # ---- data rights and retention ----------------------------------------------------------
+
+    async def all_for_buyer(self, buyer_id: str) -> list[ThreadRow]:
+        rows = await self.conn.fetch(
+            f"SELECT {_THREAD} FROM threads WHERE buyer_id = $1 ORDER BY created_at, id",
+            buyer_id,
+        )
+        return [ThreadRow(**dict(r)) for r in rows]
+
+    async def purge_messages(self, intent_ids: list[str], marker: str) -> int:
+        """Replace the body of every message on these intents' threads with ``marker`` (both
+        sides' words, the original and the vendor's copy); return how many."""
+        status = await self.conn.execute(
+            """UPDATE messages m SET body = $2, public_body = $2, redactions = '[]',
+                      purged_at = now()
+                 FROM threads t
+                WHERE t.id = m.thread_id AND t.intent_id = ANY($1::text[])
+                  AND m.purged_at IS NULL""",
+            intent_ids,
+            marker,
+        )
+        return int(status.split()[-1])

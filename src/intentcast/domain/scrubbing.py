@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from importlib import resources
+from itertools import accumulate
 from typing import Literal, NamedTuple
 
 import msgspec
@@ -286,6 +287,7 @@ _EMAIL_OBFUSCATED = re.compile(
     re.IGNORECASE,
 )
 _DOT_SEP_RE = re.compile(_DOT_SEP, re.IGNORECASE)
+_AT_ANYWHERE = re.compile(rf"@|(?<![^\W_])(?:{_AT_WORDS})(?![^\W_])", re.IGNORECASE)
 # "adaATexampleDOTorg": upper-case separators between lower-case parts.
 _EMAIL_CAMEL = re.compile(
     r"(?<![\w.])(?P<local>[a-z0-9][a-z0-9._%+\-]{0,63}+)AT"
@@ -299,7 +301,8 @@ def _find_emails(work: str) -> list[_Finding]:
     if "@" in work:
         found += [(m.start(), m.end(), "email") for m in _EMAIL_PLAIN.finditer(work)]
         work = _masked(work, found)
-    for m in _EMAIL_OBFUSCATED.finditer(work):
+    at_separators = _AT_ANYWHERE.search(work) is not None
+    for m in _EMAIL_OBFUSCATED.finditer(work) if at_separators else ():
         end = _obfuscated_domain_end(m)
         if end is None:
             continue
@@ -312,7 +315,7 @@ def _find_emails(work: str) -> list[_Finding]:
             if _PLAIN_DOTTED.fullmatch(domain) and m.string.startswith("/", end):
                 continue  # "my list at example.com/x" is a link
         found.append((m.start(), end, "email"))
-    for m in _EMAIL_CAMEL.finditer(work):
+    for m in _EMAIL_CAMEL.finditer(work) if "AT" in work and "DOT" in work else ():
         labels = m.group("domain").split("DOT")
         if labels[-1] in _TLDS:
             found.append((m.start(), m.end(), "email"))
@@ -346,14 +349,20 @@ _URL_WWW = re.compile(
     r"(?i)(?<![\w.\-@\]])www\d{0,3}\.[\w\-]++(?:\.[\w\-]++)*+(?:[/?#][^\s<>\"\[\]\x00]*+)?"
 )
 _BRACKET_DOT = r"[ \t]{0,3}[(\[{][ \t]{0,3}(?:dot|\.)[ \t]{0,3}[)\]}][ \t]{0,3}"
-# Bare domains: "example.com/shop", "ADA-SHOP.DE", "adä-lovelace.de", "example[dot]com".
+# Bare domains: "example.com/shop", "ADA-SHOP.DE", "adä-lovelace.de".
 _URL_BARE = re.compile(
-    rf"(?<![\w.\-@/\]])(?P<host>(?:[\w\-]{{1,63}}+(?:\.|{_BRACKET_DOT})){{1,10}})"
-    rf"(?P<tld>{_TLD})(?![\w\-\[])"
+    rf"(?<![\w.\-@/\]])(?P<host>(?:[\w\-]{{1,63}}+\.){{1,10}})(?P<tld>{_TLD})(?![\w\-\[])"
     r"(?P<path>[/?#][^\s<>\"\[\]\x00]*+)?",
     re.IGNORECASE,
 )
 _BRACKET_DOT_RE = re.compile(_BRACKET_DOT, re.IGNORECASE)
+# "example[dot]com", "example (.) com": a whole chain of labels is taken at once (no
+# backtracking), then the last top-level domain in it ends the domain.
+_BRACKETED_CHAIN = re.compile(
+    rf"(?<![\w.\-@/\]])[\w\-]{{1,63}}+(?:(?:\.|{_BRACKET_DOT})[\w\-]{{1,63}}+)++",
+    re.IGNORECASE,
+)
+_CHAIN_SEPARATOR = re.compile(rf"\.|{_BRACKET_DOT}", re.IGNORECASE)
 _IPV4 = re.compile(
     r"(?<![\w.\-])(?:\d{1,3}\.){3}\d{1,3}(?![\w\-]|\.\d)(?:[/:][^\s<>\"\[\]\x00]*+)?"
 )
@@ -386,6 +395,11 @@ def _find_links(work: str) -> list[_Finding]:
     for m in _URL_BARE.finditer(work):
         if _bare_domain_ok(m):
             spans.append((m.start(), _trim_url(work, *m.span())))
+    if _BRACKET_DOT_RE.search(work):
+        for m in _BRACKETED_CHAIN.finditer(work):
+            end = _bracketed_domain_end(m)
+            if end is not None:
+                spans.append((m.start(), end))
     if "." in work:
         for m in _IPV4.finditer(work):
             octets = [int(o) for o in m.group().split("/")[0].split(":")[0].split(".")]
@@ -395,14 +409,32 @@ def _find_links(work: str) -> list[_Finding]:
     return found
 
 
+def _bracketed_domain_end(m: re.Match[str]) -> int | None:
+    """Where a chain with a bracketed dot ends as a domain: after its last top-level domain
+    (a deliberate "[dot]" needs no other evidence)."""
+    text = m.string
+    labels: list[tuple[int, int, bool]] = []  # start, end, bracketed separator before it
+    pos, bracketed = m.start(), False
+    for sep in _CHAIN_SEPARATOR.finditer(text, m.start(), m.end()):
+        labels.append((pos, sep.start(), bracketed))
+        pos, bracketed = sep.end(), sep.group() != "."
+    labels.append((pos, m.end(), bracketed))
+    seen_bracket = False
+    end = None
+    for i, (start, label_end, before) in enumerate(labels):
+        seen_bracket = seen_bracket or before
+        if i and seen_bracket and text[start:label_end].lower() in _TLDS:
+            end = label_end
+    if end is None or not any(c.isalpha() for c in text[m.start() : end]):
+        return None
+    return end
+
+
 def _bare_domain_ok(m: re.Match[str]) -> bool:
     host, tld = m.group("host"), m.group("tld")
-    bracketed = _BRACKET_DOT_RE.search(host) is not None
-    labels = _BRACKET_DOT_RE.sub(".", host).rstrip(".").split(".")
+    labels = host.rstrip(".").split(".")
     if not any(c.isalpha() for c in "".join(labels)):
         return False  # "1.2.com"
-    if bracketed:
-        return True  # "example[dot]com" is deliberate
     name = f"{labels[-1]}.{tld}".lower()
     if name in _NOT_DOMAINS:
         return False
@@ -536,7 +568,7 @@ def _find_cards(work: str) -> list[_Finding]:
             continue
         if not _luhn_ok(digits):
             continue
-        if m.group() == digits and _ID_CONTEXT.search(_before(work, m.start())):
+        if m.group() == digits and _id_context(_before(work, m.start())):
             continue  # "EAN 4006381333931"
         found.append((m.start(), m.end(), "card"))
     return found
@@ -601,6 +633,17 @@ _STREET_ROMANCE = re.compile(
     r"[ \t]*,?[ \t]*(?:(?i:n[o.º°]+|n\.?º)[ \t]*)?"
     r"(?P<num>[1-9]\d{0,3}[a-zA-Z]?)(?![\w\-]|[.,]\d)"
 )
+# Cheap checks before the street patterns run: the words they need.
+_EN_STREET_WORDS = "street road avenue lane boulevard terrace crescent mews parkway highway".split()
+_EN_STREET_ABBREVIATIONS = "St Rd Ave Ln Blvd Hwy".split()
+_FR_STREET_WORDS = (
+    "rue avenue av. bd boulevard place allée allee chemin impasse quai cours route passage "
+    "square faubourg fbg voie"
+).split()
+_ROMANCE_STREET_WORDS = (
+    "calle c/ avda avenida plaza pza. paseo carrer carretera camino ronda via viale piazza "
+    "corso largo vicolo strada rua praça travessa alameda"
+).split()
 _NAME_PARTICLES = frozenset(
     """de del della delle dei degli di da do dos das la las los el le les du des d' l' of the
     san santa sant' são van der den het""".split()
@@ -674,7 +717,11 @@ def _find_addresses(work: str) -> list[_Finding]:
                 spans.append(m.span())
     if "+" in work:
         spans += [m.span() for m in _PLUS_CODE.finditer(work)]
-    for m in _STREET_NUMBERED.finditer(work):
+    lowered = work.lower()
+    if not _DIGIT.search(work):
+        return [(s, e, "address") for s, e in _disjoint(spans)]
+    numbered = any(suffix in lowered for suffix in _STREET_SUFFIXES)
+    for m in _STREET_NUMBERED.finditer(work) if numbered else ():
         street = m.group("street")
         word = street.lower()
         suffix = next((s for s in _STREET_SUFFIXES if word.endswith(s)), None)
@@ -693,14 +740,19 @@ def _find_addresses(work: str) -> list[_Finding]:
                 continue
             start = before.start()
         spans.append((start, _with_postcode(work, m.end())))
-    for m in _STREET_EN.finditer(work):
+    english = any(word in lowered for word in _EN_STREET_WORDS) or any(
+        word in work for word in _EN_STREET_ABBREVIATIONS
+    )
+    for m in _STREET_EN.finditer(work) if english else ():
         if _name_words_ok(m.group("name").split()) and _capitalised(m.group("name")):
             spans.append((m.start(), _with_postcode(work, m.end())))
-    for m in _STREET_FR.finditer(work):
+    french = any(word in lowered for word in _FR_STREET_WORDS)
+    for m in _STREET_FR.finditer(work) if french else ():
         name = m.group("name").split()
         if _capitalised(name[-1]) and not _ADDRESS_UNIT_AFTER.match(work, m.end()):
             spans.append((m.start(), _with_postcode(work, _extend_name(work, m.end()))))
-    for m in _STREET_ROMANCE.finditer(work):
+    romance = any(word in lowered for word in _ROMANCE_STREET_WORDS)
+    for m in _STREET_ROMANCE.finditer(work) if romance else ():
         if _name_words_ok(m.group("name").split()) and not _ADDRESS_UNIT_AFTER.match(work, m.end()):
             spans.append((m.start(), _with_postcode(work, m.end())))
     for m in _UK_POSTCODE.finditer(work):
@@ -738,6 +790,9 @@ _NOT_PHONE_MONEY = re.compile(
 )
 
 # Not glued to a Latin word or number; glued to Chinese or Japanese it is ("手机13800138000").
+# Anything _NOT_PHONE_MONEY needs: a currency sign or word, "25k", a bank account's start.
+_MONEY_HINT = re.compile(rf"[€$£¥]|{_CURRENCY_WORD}|\d\s?[kK]\b|\b[A-Za-z]{{2}}\d\d")
+
 _PHONE_CANDIDATE = re.compile(
     r"(?<![0-9A-Za-z_\u00c0-\u024f,+\]])(?<![\d\]]\.)"
     r"(?:\+\s?|\(\s?\+?)?\d"
@@ -752,25 +807,47 @@ _UNIT_AFTER = re.compile(
     re.IGNORECASE,
 )
 _CODE_AFTER = re.compile(r"\s?[A-Z]{3}\b")  # "123 456 789 VND"
-_ID_WORDS = (
-    r"art|article|artikel|order|bestellung|id|sku|ref|iban|isbn|ean|gtin|upc|serial|s/n|sn"
-    r"|model|modell|part|lot|invoice|rechnung|ticket|tracking|imei|plz|zip|postcodes?"
-    r"|kundennummer|customer|steuer-id|tax|vat|ust|version|ver|v|firmware|build|release"
-)
 # An identifier word right before the number, perhaps with "no."/"nr." between:
-# "Article no. 123456789", "Serial 0123456789", "#123456789".
-_ID_CONTEXT = re.compile(
-    rf"(?:\b(?:{_ID_WORDS})\b|#)\W*(?:(?:no|nr|num(?:ber|mer)?)\b\W*)?$", re.IGNORECASE
+# "Article no. 123456789", "Serial 0123456789", "#123456789".  Context is judged on the
+# words of a short window (a regex searched from every position of it costs more).
+_ID_WORDS = frozenset(
+    """art article artikel order bestellung id sku ref iban isbn ean gtin upc serial sn model
+    modell part lot invoice rechnung ticket tracking imei plz zip postcode postcodes
+    kundennummer customer steuer tax vat ust version ver v firmware build release""".split()
 )
+_NUMBER_WORDS = frozenset({"no", "nr", "num", "number", "nummer"})
 # Words that say a phone number follows: "Tel.", "Handy", "mobile", "my no.", "Meine Nr.".
-_PHONE_CUE = re.compile(
-    r"(?<![^\W\d_])(?:tel|phone|fon|mobil|handy|cell|call|whats|ruf|mob\b|natel|ph\b|sms"
-    r"|text|nr\b|no\b|num|n°|llam|chiama|appel|bel\b|ring\b|signal|viber|contact|kontakt"
-    r"|reach|erreichbar|móvil|movil|cellulare|portable|telefono|teléfono|téléphone|telefone"
-    r"|телефон|тел|звон|電話|电话|手机|携帯|연락|전화)",
-    re.IGNORECASE,
+_CUE_PREFIXES = tuple(
+    """tel phone fon mobil handy cell call whats ruf natel sms text num llam chiama appel
+    signal viber contact kontakt reach erreichbar móvil movil cellulare portable telefono
+    teléfono téléphone telefone телефон тел звон""".split()
 )
+_CUE_WORDS = frozenset({"mob", "ph", "nr", "no", "bel", "ring"})
+_CJK_CUES = ("電話", "电话", "手机", "携帯", "연락", "전화")
+_WORDS = re.compile(r"\w+")
+
+
+def _id_context(before: str) -> bool:
+    tail = before.rstrip()
+    if tail.endswith("#") or tail.lower().endswith("s/n"):
+        return True
+    words = _WORDS.findall(before.lower())
+    if not words:
+        return False
+    if words[-1] in _ID_WORDS:
+        return True
+    return len(words) >= 2 and words[-1] in _NUMBER_WORDS and words[-2] in _ID_WORDS
+
+
+def _phone_cue(before: str) -> bool:
+    for word in _WORDS.findall(before.lower()):
+        if word in _CUE_WORDS or word.startswith(_CUE_PREFIXES):
+            return True
+    return any(cue in before for cue in _CJK_CUES)
+
+
 _NON_DIGIT = re.compile(r"\D")
+_strip_non_digits = partial(_NON_DIGIT.sub, "")
 _SPLIT_TOKENS = re.compile(r"\S+")
 _DIGIT = re.compile(r"\d")
 _MAX_TOKENS_PER_SUBSPAN = 6
@@ -963,7 +1040,7 @@ def _strong_phone(candidate: str, before: str, ctx: _PhoneContext) -> bool:
     trunk = digits[0] == "0" or (ctx.hint_prefix is not None and digits.startswith(ctx.hint_prefix))
     # After an identifier word only a long number counts: "order 015123456789" is a phone,
     # "Serial 0123456789" is not.
-    shortest = 11 if _ID_CONTEXT.search(before) else 10
+    shortest = 11 if _id_context(before) else 10
     return trunk and shortest <= n <= 13 and _valid_nearby(digits, ctx.hint)
 
 
@@ -973,7 +1050,6 @@ def _looks_like_phone(candidate: str, before: str, after: str, ctx: _PhoneContex
     n = len(digits)
     if n < 7 or n > 17:
         return False
-    cue = _PHONE_CUE.search(before) is not None
     stripped = candidate.lstrip("( \t")
     if stripped.startswith("+"):
         return n <= 15 and _international_validity(digits) > 0
@@ -982,25 +1058,30 @@ def _looks_like_phone(candidate: str, before: str, after: str, ctx: _PhoneContex
     # National spellings: keep years, thousands, ranges, identifiers and measured values out.
     if n > 13 or _followed_by_unit(after):
         return False
-    groups = [g for g in _NON_DIGIT.split(candidate) if g]
-    if all(len(g) == 4 and _YEAR.fullmatch(g) for g in groups):
-        return False
-    if "." in candidate and not cue and any(len(g) == 1 for g in groups[1:]):
-        return False  # version numbers: "10.0.19041.1"
-    if _THOUSANDS.fullmatch(candidate) or _RANGE.fullmatch(candidate):
-        return False
-    if _ID_CONTEXT.search(before):
+    trunk_zero = digits[0] == "0"
+    if not trunk_zero:
+        groups = [g for g in _NON_DIGIT.split(candidate) if g]
+        if all(len(g) == 4 and _YEAR.fullmatch(g) for g in groups):
+            return False
+        if _THOUSANDS.fullmatch(candidate) or _RANGE.fullmatch(candidate):
+            return False
+    if _id_context(before):
         return False  # "Article no. 123456789", "Serial 0123456789" (strong shapes excepted)
-    valid = _valid_nearby(digits, ctx.hint)
-    trunk = digits[0] == "0" or (ctx.hint_prefix is not None and digits.startswith(ctx.hint_prefix))
-    if digits[0] == "0":
+    if trunk_zero and n >= 10 and "." not in candidate:
+        return True
+    cue = _phone_cue(before)
+    if "." in candidate and not cue:
+        groups = [g for g in _NON_DIGIT.split(candidate) if g]
+        if any(len(g) == 1 for g in groups[1:]):
+            return False  # version numbers: "10.0.19041.1"
+    if trunk_zero:
         if n >= 10:
             return True
-        return n >= 8 and (valid or (cue and _valid_anywhere(digits)))
+        return n >= 8 and (_valid_nearby(digits, ctx.hint) or (cue and _valid_anywhere(digits)))
     if cue:
-        return n >= 8 or valid or _valid_anywhere(digits)
-    if trunk:
-        return valid
+        return n >= 8 or _valid_nearby(digits, ctx.hint) or _valid_anywhere(digits)
+    if ctx.hint_prefix is not None and digits.startswith(ctx.hint_prefix):
+        return _valid_nearby(digits, ctx.hint)  # "8 912 345-67-89" in Russia
     # Without a trunk prefix: written in at most four groups ("1 415 555 0172",
     # "138 0013 8000", "8 912 345-67-89"), never as a list of short numbers.
     if n >= 9 and ctx.hint and _valid_in_hint(digits, ctx.hint):
@@ -1009,8 +1090,8 @@ def _looks_like_phone(candidate: str, before: str, after: str, ctx: _PhoneContex
     if len(tokens) > 4 or any(len(_NON_DIGIT.sub("", t)) <= 2 for t in tokens[1:]):
         return False
     if n >= 9:
-        return valid
-    return ctx.hint_without_trunk and n == 8 and valid
+        return _valid_nearby(digits, ctx.hint)
+    return ctx.hint_without_trunk and n == 8 and _valid_nearby(digits, ctx.hint)
 
 
 def _followed_by_unit(after: str) -> bool:
@@ -1059,7 +1140,9 @@ def _find_phones(work: str, region: str | None) -> list[_Finding]:
             else:
                 weak.append((s, e))
     if weak:
-        view = _mask_around(_masked(view, spans), weak, _NOT_PHONE_MONEY)
+        view = _masked(view, spans)
+        if _MONEY_HINT.search(view):
+            view = _mask_around(view, weak, _NOT_PHONE_MONEY)
         for c_start, c_end in weak:
             for m in _PHONE_CANDIDATE.finditer(view, c_start, c_end):
                 spans.extend(_judge_candidate(view, m.start(), m.end(), ctx))
@@ -1090,22 +1173,32 @@ def _judge_candidate(view: str, start: int, end: int, ctx: _PhoneContext) -> lis
         return []  # a list of measurements or prices: "250 500 750 1000 g"
     # Fall back to runs of space-separated groups that start like a phone number (with "+",
     # "00" or a trunk "0"): "Budget 1800 0151 23456789".
-    tokens = [(t.start(), t.end()) for t in _SPLIT_TOKENS.finditer(cand)]
-    if len(tokens) < 2:
+    counts = list(map(len, map(_strip_non_digits, cand.split())))
+    if len(counts) < 2:
         return []
-    digits_before = [0]  # digits in tokens[:i], so that a run of tokens is counted in O(1)
-    for s, e in tokens:
-        digits_before.append(digits_before[-1] + sum(c.isdigit() for c in cand[s:e]))
+    # digits in the first i tokens, so that a run of tokens is counted in O(1)
+    digits_before = list(accumulate(counts, initial=0))
+    k = _MAX_TOKENS_PER_SUBSPAN
+    if (
+        max(digits_before[min(i + k, len(counts))] - digits_before[i] for i in range(len(counts)))
+        < 7
+    ):
+        return []  # no run of up to six groups holds seven digits: "0 0 0 0"
+    tokens = [(t.start(), t.end()) for t in _SPLIT_TOKENS.finditer(cand)]
     options: list[tuple[int, int, int]] = []
     for i, (token_start, _token_end) in enumerate(tokens):
-        if not _STRONG_START.match(cand, token_start):
+        # The runs of 1–6 tokens from here that hold 7 to 15 digits.
+        first = bisect_left(digits_before, digits_before[i] + 7, i + 1) - 1
+        last = min(
+            bisect_right(digits_before, digits_before[i] + 15, i + 1) - 2,
+            i + _MAX_TOKENS_PER_SUBSPAN - 1,
+            len(tokens) - 1,
+        )
+        if first > last or not _STRONG_START.match(cand, token_start):
             continue
-        for j in range(i, min(len(tokens), i + _MAX_TOKENS_PER_SUBSPAN)):
-            digit_count = digits_before[j + 1] - digits_before[i]
-            if digit_count > 15:
-                break
-            if digit_count >= 7 and not (i == 0 and j == len(tokens) - 1):
-                options.append((-digit_count, i, j))
+        for j in range(first, last + 1):
+            if not (i == 0 and j == len(tokens) - 1):
+                options.append((digits_before[i] - digits_before[j + 1], i, j))
     options.sort()
     used = bytearray(len(tokens))
     taken: list[_Span] = []

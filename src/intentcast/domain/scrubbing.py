@@ -1,6 +1,110 @@
 """Free-text scrubbing: removes contact data from buyer text before vendors see it.
 
-DOCSTRING-PLACEHOLDER
+This module owns the privacy promise "free text is scrubbed of e-mail addresses, phone
+numbers and URLs" (PRODUCT.md, "The privacy model"), widened to every way of reaching or
+paying a buyer off the platform.  It is pure: no I/O, no clock, no randomness; the same input
+always gives the same output.  ``scrub(text, region=, field=)`` returns the text with each
+finding replaced by its marker and the findings (``Redaction``: kind, offsets into the
+original text, field).
+
+What is removed, by ``RedactionKind`` (a reveal may restore ``email``, ``phone`` and
+``address`` for the vendor it was granted to; ``url``, ``handle``, ``iban`` and ``card`` are
+never restored):
+
+- ``email`` "[email removed]": plain addresses in any case, with any ICANN top-level domain
+  and Unicode names; obfuscated ones: "at"/"dot", "(at)"/"[dot]"/"[.]", "ät"/"punkt",
+  "arroba"/"punto", "chiocciola"/"punto", "arobase"/"point", "apenstaartje"/"punt",
+  "małpa"/"kropka", spaced letters ("a d a @ g m a i l . c o m"), "adaATexampleDOTorg",
+  "name at gmail".
+- ``phone`` "[phone removed]": international ("+", "00") numbers of every country; national
+  spellings valid in the buyer's country or one of about sixty major ones (``_MAJOR_REGIONS``,
+  with their trunk prefixes "0", "8", "1", "06"; Chinese mobiles without one), and valid
+  anywhere after a phone word ("Tel.", "Handy", "mobile", "Nr.", "my no.", "móvil", "电话"…).
+  Dates, times, year ranges, prices, measurements, version numbers and numbers after an
+  identifier word ("Article no.", "Serial", "EAN") are not phones, except shapes that can
+  only be phones ("0151 23456789 EUR", "order 015123456789").
+- ``url`` "[link removed]": scheme and "www." links, bare domains ending in any top-level
+  domain of the bundled public-suffix list (any case, Unicode and punycode names, full-width
+  and ideographic dots), bracketed dots ("example[dot]com", "example (.) com"), bare IPv4.
+- ``handle`` "[handle removed]": "@name" (also "＠name"), and a handle after a network's
+  name: "instagram: ada_lovelace", "telegram ada_lovelace", "ig ada.lovelace",
+  "discord ada#1234", "skype: live:ada.lovelace".
+- ``iban`` "[iban removed]": the country's length and the mod-97 checksum, grouped or not.
+- ``card`` "[card number removed]": 13–19 digits, grouped 4-4-4-4(-3) or 4-6-5 or not at
+  all (14 digits or more), with a card issuer's prefix and a valid Luhn digit.
+- ``address`` "[address removed]": a street word and a house number in German, Dutch,
+  English, French, Spanish, Catalan, Italian and Portuguese ("Marienplatz 1",
+  "Berliner Straße 12", "Kalverstraat 92", "221B Baker Street", "12 rue de Rivoli",
+  "Calle Mayor 5", "Via Roma 10"), with a Dutch or UK postcode right after it; full UK
+  postcodes ("NW1 6XE"); coordinates with four decimals or more; plus codes.  A postcode
+  with its city alone ("80331 München") stays: it is the coarse location buyers may share.
+
+How.  Detectors run on a working copy: each character cluster (a character and its
+combining marks) NFKC-normalised, format characters (zero-width, soft hyphen, bidi controls)
+removed, every script's decimal digits made ASCII, Unicode dashes "-" and spaces " ", and
+"。" a dot between ASCII letters.  An offset map takes each finding back to whole clusters of
+the original text, so the output keeps everything else exactly as written.  Each finding is
+masked in the working copy ("[", NULs, "]", as long as the finding) so that later detectors
+neither see it again nor join text across it, and see the boundary its marker will show on
+a second pass; markers already in the input are masked the same way.  The detectors run
+until a round finds nothing new (a finding can change what its neighbours look like), which
+makes ``scrub(scrub(x).text) == scrub(x).text``.
+
+Linear time.  No pattern backtracks more than a constant: runs are matched with possessive
+or bounded quantifiers from a token's start only (a look-behind rejects every other start),
+top-level domains are a prefix trie, domain chains with bracketed dots are taken whole and
+cut in Python, phone candidates are digit runs judged by code with counts per token, and the
+phone tables are one compiled pattern per prefix and length.  Measured on the project's
+2-core machine (best of 3) over the 46 hostile generators of ``tests/unit/test_scrubbing.py``
+(``HOSTILE``: "a(.)" * 1250, "a{.}", "@" * 5000, "a@" * 2500, ". " * 2500, digit and space
+runs, random phone and card shapes, full-width, zero-width, mixed…):
+
+- 5000 characters (description, relay message): median 4 ms, worst 21 ms (random groups of
+  four digits); the old scrubber took 1.3 s on "a(.)" * 1250 (now 3 ms).
+- 200 characters (title, one attribute value): worst 0.9 ms.
+- the largest intent body (title, description and 30 × 20 attribute values: 125,000
+  characters in 631 fields): median 110 ms, worst 460 ms (a phone-shaped token every 12
+  characters), 29 ms for plain letters.  That is linear, not under 100 ms, so services run
+  long texts on a worker thread (``services.scrubbing``): the event loop lagged at most 7 ms
+  while such a body was scrubbed beside it, against 478 ms inline.
+- ordinary text: about 0.7 ms per 1000 characters; the first phone judgement of a process
+  compiles the phone tables (about 0.2 s, once).
+
+Recall and false positives, measured on the fixtures:
+
+  ========  ===============  ======================  ============  =============
+  kind      corpus recall    held-out recall          corpus FP     held-out FP
+  ========  ===============  ======================  ============  =============
+  phone     61/61            24/24                    0/78          0/40
+  email     36/36            12/12                    0/78          0/40
+  url       32/32            11/12 (+1 as an e-mail)  0/78          0/40
+  handle    15/15            7/8                      0/78          0/40
+  iban      13/13            8/8                      0/78          0/40
+  card      9/9              7/8                      0/78          0/40
+  address   26/26            15/16                    0/78          0/40
+  ========  ===============  ======================  ============  =============
+
+``pii_corpus.json`` (192 items in a dozen languages and five digit scripts, 78 benign texts
+judged under ten region hints) was written alongside the detectors: its 100 % is an upper
+bound.  ``pii_holdout.json`` (88 items, 40 benign texts under five hints) was written apart
+and measured once before the fixes it prompted (numbers above; since then handles and cards
+are 8/8).  Both are small: read them as what is certainly caught, not as a rate in the wild.
+
+Deliberately not detected:
+
+- spelled-out numbers ("zero one five one…", "null eins fünf…", "0151 two three 456789"),
+  numbers split across lines or words ("0151\\n23456789", "0151 and then 23456789") and
+  letters for digits ("O151"): catching them needs number words in every language and
+  joining across lines, and would turn ordinary quantities and lists into phone numbers; a
+  buyer set on leaking can defeat any scrubber, which is why contact goes through the relay.
+- 7-digit local numbers without a phone word before them, and national numbers valid only
+  outside the buyer's and the major countries without one.
+- national identifiers (tax ids, passport numbers): not contact data.
+- streets without a street word ("Damrak 1") or with an ambiguous one ("42 Wallaby Way",
+  "Court", "Place", "Drive"), English street names in lower case.
+- a domain written with a spelled-out dot ("example dot com", cf. "the dot com bubble"), and
+  a bare domain on an everyday-word top-level domain (".it", ".to", ".me") without a path, a
+  subdomain or "www".
 """
 
 from __future__ import annotations
@@ -366,7 +470,6 @@ _CHAIN_SEPARATOR = re.compile(rf"\.|{_BRACKET_DOT}", re.IGNORECASE)
 _IPV4 = re.compile(
     r"(?<![\w.\-])(?:\d{1,3}\.){3}\d{1,3}(?![\w\-]|\.\d)(?:[/:][^\s<>\"\[\]\x00]*+)?"
 )
-_CLASSIC_TLDS = frozenset("com net org edu gov info biz io co app dev".split())
 
 
 def _trim_url(text: str, start: int, end: int) -> int:

@@ -10,6 +10,7 @@ or a plain ``httpx.AsyncClient`` against a real server in the end-to-end tests.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,9 @@ async def create_buyer(client: httpx.AsyncClient, **fields: Any) -> Account:
     return Account(data["buyer"]["id"], data["token"], data["buyer"])
 
 
+_vendor_numbers = itertools.count(1)
+
+
 async def create_vendor(
     client: httpx.AsyncClient,
     db: asyncpg.Connection | None = None,
@@ -78,8 +82,9 @@ async def create_vendor(
     verified: bool = True,
     **fields: Any,
 ) -> Account:
-    """A vendor signed up over HTTP; verified (with ``db``) unless the server already did."""
-    body = {"name": "Vendor GmbH", **fields}
+    """A vendor signed up over HTTP; verified (with ``db``) unless the server already did.
+    Each gets a name of its own: verified vendors' names are unique."""
+    body = {"name": f"Vendor {next(_vendor_numbers)} GmbH", **fields}
     response = await client.post("/v1/vendors", json=body)
     assert response.status_code == 201, response.text
     data = response.json()

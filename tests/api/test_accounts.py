@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from tests.helpers import bearer, create_vendor
+from tests.helpers import CAMERA, bearer, create_buyer, create_vendor
 
 
 async def test_buyer_signup_returns_token_and_persona(client) -> None:
@@ -80,7 +80,7 @@ async def test_vendor_public_profile_hides_contact(client, db) -> None:
     profile = await client.get(f"/v1/vendors/{vendor.id}")
     assert profile.status_code == 200
     body = profile.json()
-    assert body["name"] == "Vendor GmbH" and body["verified"] is True
+    assert body["name"] == vendor.body["name"] and body["verified"] is True
     assert "contact_email" not in body
     assert (await client.get("/v1/vendors/ven_doesnotexist")).status_code == 404
 
@@ -145,26 +145,50 @@ async def test_token_list_is_cursor_paginated(client, vendor) -> None:
     assert bad.status_code == 400
 
 
-async def test_idempotent_signup_replays_same_response(client) -> None:
-    headers = {"Idempotency-Key": "signup-1"}
-    first = await client.post("/v1/buyers", json={"display_name": "ada"}, headers=headers)
-    second = await client.post("/v1/buyers", json={"display_name": "ada"}, headers=headers)
+async def test_a_sign_up_is_never_replayed_to_another_caller(client) -> None:
+    """M1: with the same key and body, a stranger gets an account of their own, never the
+    first caller's token or persona."""
+    headers = {"Idempotency-Key": "signup-carol@example.org"}
+    body = {"display_name": "carol", "email": "carol@example.org"}
+    first = await client.post("/v1/buyers", json=body, headers=headers)
+    second = await client.post("/v1/buyers", json=body, headers=headers)
     assert first.status_code == second.status_code == 201
-    assert first.json() == second.json()
-    assert second.headers.get("idempotent-replayed") == "true"
-    different = await client.post("/v1/buyers", json={"display_name": "bob"}, headers=headers)
+    assert first.json()["token"] != second.json()["token"]
+    assert first.json()["buyer"]["id"] != second.json()["buyer"]["id"]
+    assert "idempotent-replayed" not in second.headers
+
+
+async def test_idempotency_keys_belong_to_the_account_not_the_token(client, buyer) -> None:
+    """A rotated token, or the same one spelled `bearer`, replays the account's response;
+    another account with the same key and body gets its own."""
+    key = {"Idempotency-Key": "intent-rotation"}
+    first = await client.post("/v1/intents", json=CAMERA, headers=buyer.headers | key)
+    assert first.status_code == 201
+    token = buyer.headers["Authorization"].split(" ", 1)[1]
+    again = await client.post(
+        "/v1/intents", json=CAMERA, headers={"Authorization": f"bearer {token}"} | key
+    )
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json()["id"] == first.json()["id"]
+    other = await create_buyer(client)
+    theirs = await client.post("/v1/intents", json=CAMERA, headers=other.headers | key)
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+    assert "idempotent-replayed" not in theirs.headers
+
+
+async def test_failed_request_releases_its_idempotency_key(client, buyer) -> None:
+    headers = buyer.headers | {"Idempotency-Key": "k-2"}
+    bad = await client.post("/v1/intents", json=CAMERA | {"title": ""}, headers=headers)
+    assert bad.status_code == 400
+    again = await client.post("/v1/intents", json=CAMERA | {"title": ""}, headers=headers)
+    assert again.status_code == 400  # same body, still invalid: not replayed as success
+    fixed = await client.post("/v1/intents", json=CAMERA, headers=headers)
+    assert fixed.status_code == 201
+    different = await client.post(
+        "/v1/intents", json=CAMERA | {"title": "Something else"}, headers=headers
+    )
     assert different.status_code == 422
     assert different.json()["errors"][0]["field"] == "header.Idempotency-Key"
-
-
-async def test_failed_request_releases_its_idempotency_key(client) -> None:
-    headers = {"Idempotency-Key": "k-2"}
-    bad = await client.post("/v1/buyers", json={"display_name": ""}, headers=headers)
-    assert bad.status_code == 400
-    good = await client.post("/v1/buyers", json={"display_name": ""}, headers=headers)
-    assert good.status_code == 400  # same body, still invalid: not replayed as success
-    fixed = await client.post("/v1/buyers", json={"display_name": "ok"}, headers=headers)
-    assert fixed.status_code == 201
 
 
 async def test_rate_limit_answers_429_with_retry_after(make_client, make_settings) -> None:
@@ -190,3 +214,26 @@ async def test_rate_limit_is_per_account_whatever_the_header_spelling(
         (await limited.get("/v1/me", headers={"Authorization": s})).status_code for s in spellings
     ]
     assert statuses == [200, 200, 200, 429]
+
+
+async def test_verified_vendor_names_are_unique_and_renames_are_kept(
+    make_client, make_settings, db
+) -> None:
+    """L7: a buyer can trust the name beside an offer: no two verified vendors share it
+    (whatever the case), and every rename stays on record."""
+    client = await make_client(make_settings(auto_verify_vendors=True))
+    first = await client.post("/v1/vendors", json={"name": "Camera Corner"})
+    assert first.status_code == 201
+    clash = await client.post("/v1/vendors", json={"name": "  camera corner"})
+    assert clash.status_code == 409 and clash.json()["code"] == "vendor-name-taken"
+    other = await client.post("/v1/vendors", json={"name": "Lens Land"})
+    headers = bearer(other.json()["token"])
+    taken = await client.patch("/v1/me", json={"name": "CAMERA CORNER"}, headers=headers)
+    assert taken.status_code == 409 and taken.json()["code"] == "vendor-name-taken"
+    renamed = await client.patch("/v1/me", json={"name": "Lens Land Munich"}, headers=headers)
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Lens Land Munich"
+    history = await db.fetch(
+        "SELECT old_name, new_name FROM vendor_name_changes WHERE vendor_id = $1",
+        other.json()["vendor"]["id"],
+    )
+    assert [tuple(r) for r in history] == [("Lens Land", "Lens Land Munich")]

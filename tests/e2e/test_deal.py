@@ -1,8 +1,9 @@
 """A full deal through the HTTP API of a real `intentcast serve`: publish → vendors matched →
-offers → the buyer sees them live on SSE → relay Q&A (the buyer's phone number scrubbed
-before a reveal, kept after) → reveal e-mail to vendor A only → A accepts the terms and
-reads it; B reads nothing → the buyer accepts A's offer → B's offer declined and B told the
-intent closed → rating; every receipt verifies with the published key."""
+offers → the buyer sees them live on SSE → relay Q&A (the buyer's phone number scrubbed)
+→ reveal e-mail to vendor A only → A accepts the terms and reads it, and sees e-mail
+addresses (not the phone number) in the buyer's messages; B reads nothing → the buyer
+accepts A's offer → B's offer declined and B told the intent closed → rating; every
+receipt verifies with the published key."""
 
 from __future__ import annotations
 
@@ -128,14 +129,18 @@ async def test_a_full_deal(server: Server) -> None:
         assert (await http.get(path, headers=b.headers)).status_code == 404
         b_events = (await http.get("/v1/vendor/matches", headers=b.headers)).json()["items"]
         assert "ada@example.org" not in json.dumps(b_events)
-        # after the reveal, the buyer's number reaches A unscrubbed
+        # after revealing the e-mail, A sees e-mail addresses in the buyer's messages, and
+        # still not the phone number, which was not revealed
         await http.post(
             f"/v1/threads/{thread['id']}/messages",
             headers=buyer.headers,
-            json={"body": "Or on +49 170 1234567 after six"},
+            json={"body": "Mail ada@example.org, or call +49 170 1234567 after six"},
         )
         as_a = (await http.get(f"/v1/threads/{thread['id']}", headers=a.headers)).json()
-        assert as_a["messages"][-1]["body"] == "Or on +49 170 1234567 after six"
+        assert (
+            as_a["messages"][-1]["body"]
+            == "Mail ada@example.org, or call [phone removed] after six"
+        )
 
         # accept A's offer: B is declined and told the intent closed
         accepted = await http.post(

@@ -1,10 +1,14 @@
 """``Idempotency-Key`` on POST: the same key and body replay the first response; the same
 key with a different body is 422; a key still being processed is 409.
 
-Keys are scoped to the caller's token (or to anonymous callers together, where the body
-fingerprint keeps strangers' requests apart). Only successful (2xx) responses are kept, for
-24 hours, sealed with the server key because a response may carry a token shown once. A
-failed request releases its key so the client can retry with it.
+Keys are scoped to the caller's *account* (M1): the same key sent with a rotated token, or
+with `bearer` spelled otherwise, is the same key, and no caller ever receives another
+account's response. Anonymous requests (the two sign-ups) have no account to scope to, so
+their `Idempotency-Key` is checked for shape and otherwise ignored: a replay would hand a
+stranger who guessed the key and body the new account's token and persona. Only
+successful (2xx) responses are kept, for 24 hours, sealed with the server key because a
+response may carry a token shown once. A failed request releases its key so the client can
+retry with it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from intentcast.api.errors import problem_body
+from intentcast.store.accounts import Principal
 from intentcast.store.idempotency import IdempotencyKeys
 
 HEADER = b"idempotency-key"
@@ -81,6 +86,10 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 "header.Idempotency-Key",
             )
             return
+        principal = scope.get("user")
+        if not isinstance(principal, Principal):  # anonymous: nothing to scope a replay to
+            await next_app(scope, receive, send)
+            return
         body, too_large = await self._read_body(receive)
         if too_large:
             await _send_problem(
@@ -92,8 +101,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             )
             return
         app_state: Any = scope["litestar_app"].state
-        auth = _header(scope, b"authorization") or ""
-        key_scope = hashlib.sha256(auth.encode()).hexdigest() if auth else "anonymous"
+        key_scope = f"{principal.role}:{principal.subject_id}"
         fingerprint = hashlib.sha256(
             scope["path"].encode() + b"\n" + scope.get("query_string", b"") + b"\n" + body
         ).digest()

@@ -15,8 +15,10 @@ carries its own problem code, so a client can tell every refusal apart by ``type
       │   ├ TermsNotAccepted               terms-not-accepted
       │   ├ EndpointDisabled               endpoint-disabled
       │   ├ AlreadyExists                  offer-exists | thread-exists | already-rated
+      │   │                                | vendor-name-taken
       │   ├ QuotaExceeded                  too-many-open-intents | too-many-subscriptions
       │   │                                | too-many-webhooks | last-token
+      │   │                                | too-many-pending-deliveries
       │   └ NothingToChange                nothing-to-change
       ├ Gone(message, code)                410  reveal-revoked
       └ Refused(message, code)             403  blocked
@@ -126,7 +128,8 @@ class NothingToChange(StateConflict):
 
 
 class AlreadyExists(StateConflict):
-    """``code``: ``offer-exists``, ``thread-exists`` or ``already-rated``."""
+    """``code``: ``offer-exists``, ``thread-exists``, ``already-rated`` or
+    ``vendor-name-taken``."""
 
     def __init__(self, message: str, code: str, **extra: Any) -> None:
         super().__init__(message, code, **extra)

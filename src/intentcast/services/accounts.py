@@ -8,11 +8,13 @@ revealed to.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
 
-from intentcast.domain.errors import NotFound, QuotaExceeded
+from intentcast.domain.errors import AlreadyExists, NotFound, QuotaExceeded
 from intentcast.domain.reveals import PERSONA_FIELDS
 from intentcast.security import Keys, new_id
 from intentcast.store.accounts import BuyerRow, Buyers, TokenRow, Tokens, VendorRow, Vendors
@@ -62,16 +64,17 @@ async def create_vendor(
     verified: bool,
 ) -> tuple[VendorRow, str]:
     vendor_id = new_id("ven")
-    async with conn.transaction():
-        row = await Vendors(conn).create(
-            vendor_id,
-            name=name,
-            website=website,
-            description=description,
-            contact_email=contact_email,
-            verified=verified,
-        )
-        _, token = await Tokens(conn).issue("vendor", vendor_id, "initial")
+    with _unique_name(name):
+        async with conn.transaction():
+            row = await Vendors(conn).create(
+                vendor_id,
+                name=name.strip(),
+                website=website,
+                description=description,
+                contact_email=contact_email,
+                verified=verified,
+            )
+            _, token = await Tokens(conn).issue("vendor", vendor_id, "initial")
     return row, token
 
 
@@ -104,9 +107,36 @@ async def change_buyer(
 async def change_vendor(
     conn: asyncpg.Connection, vendor_id: str, changes: dict[str, Any]
 ) -> VendorRow:
+    """A rename is recorded (old name, new name, when) for the operators' audit, and a
+    verified vendor cannot take a name another verified vendor uses (L7)."""
     if not changes:
         return await vendor_account(conn, vendor_id)
-    return await Vendors(conn).update(vendor_id, changes)
+    if "name" in changes:
+        changes = {**changes, "name": changes["name"].strip()}
+    with _unique_name(changes.get("name", "")):
+        async with conn.transaction():
+            vendors = Vendors(conn)
+            before = await vendors.get(vendor_id)
+            if before is None:
+                raise NotFound("vendor")
+            row = await vendors.update(vendor_id, changes)
+            if row.name != before.name:
+                await vendors.record_rename(vendor_id, before.name, row.name)
+    return row
+
+
+@contextmanager
+def _unique_name(name: str) -> Iterator[None]:
+    """Verified vendors' names are unique, case-insensitively (a partial unique index)."""
+    try:
+        yield
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != "vendors_verified_name_key":
+            raise
+        raise AlreadyExists(
+            f"A verified vendor is already called {name.strip()!r}; choose another name.",
+            "vendor-name-taken",
+        ) from None
 
 
 async def issue_token(

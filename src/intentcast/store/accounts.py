@@ -264,6 +264,24 @@ class Vendors:
         )
         return {r["id"]: _vendor(r) for r in rows}
 
+    async def record_rename(self, vendor_id: str, old_name: str, new_name: str) -> None:
+        await self.conn.execute(
+            """INSERT INTO vendor_name_changes (vendor_id, old_name, new_name)
+               VALUES ($1, $2, $3)""",
+            vendor_id,
+            old_name,
+            new_name,
+        )
+
+    async def renames(self, vendor_id: str) -> list[tuple[str, str, datetime]]:
+        """Every rename of the vendor, oldest first: ``(old, new, when)``."""
+        rows = await self.conn.fetch(
+            """SELECT old_name, new_name, changed_at FROM vendor_name_changes
+                WHERE vendor_id = $1 ORDER BY id""",
+            vendor_id,
+        )
+        return [(r["old_name"], r["new_name"], r["changed_at"]) for r in rows]
+
     async def update(self, vendor_id: str, changes: dict[str, Any]) -> VendorRow:
         assignments, values = set_clause(changes, _VENDOR_UPDATABLE, also=("updated_at = now()",))
         row = await self.conn.fetchrow(

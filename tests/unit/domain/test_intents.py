@@ -427,7 +427,7 @@ def test_a_new_intent_gets_default_terms_from_the_policy_with_the_buyers_overrid
 
 
 def test_the_intents_own_country_chooses_the_phone_rules_over_the_request_region() -> None:
-    title = f"Call me on {CYPRUS_MOBILE}"
+    title = f"Reply to {CYPRUS_MOBILE}"
     in_cyprus = build(draft(title=title, location={"country": "CY"}), region=None)
     assert CYPRUS_MOBILE not in in_cyprus.public_title
     in_germany = build(draft(title=title, location={"country": "DE"}), region="CY")
@@ -551,7 +551,7 @@ def test_a_patch_rescrubs_under_the_intents_country_before_the_request_region() 
     in_cyprus = msgspec.structs.replace(
         intent, location=check_location(LocationDraft(country="CY"), 7)
     )
-    title = f"Call me on {CYPRUS_MOBILE}"
+    title = f"Reply to {CYPRUS_MOBILE}"
     assert CYPRUS_MOBILE not in patch(in_cyprus, title=title)[0].public_title
     assert CYPRUS_MOBILE not in patch(intent, region="CY", title=title)[0].public_title
     assert CYPRUS_MOBILE in patch(intent, region=None, title=title)[0].public_title

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from intentcast.config import ConfigError, Settings, load_settings
-from intentcast.security import encode_key, server_key
+from intentcast.security import child_key_settings, server_key
 
 warnings.filterwarnings("ignore", module="platformdirs")
 
@@ -94,14 +94,14 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
     if settings.embedded:
         from intentcast.embedded import EmbeddedServices
 
-        secret = settings.secret_key or encode_key(server_key(settings))
+        key = child_key_settings(settings)  # the key file's path, not the key
         services = stack.enter_context(EmbeddedServices(settings.data_path))
         settings = _settings(
             host=host,
             port=port,
             database_url=settings.database_url or services.postgres.url,
             redis_url=settings.redis_url or services.redis.url,
-            secret_key=secret,
+            **({"secret_key_file": key["INTENTCAST_SECRET_KEY_FILE"]} if key else {}),
         )
     with stack:
         server_key(settings)  # fail now, with a clear message, not in a worker

@@ -32,6 +32,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     secret_key: str | None = None
     """base64 (url-safe or standard) of 32 random bytes; unset in embedded mode means a key
     generated once into ``data_dir/secret.key``."""
+    secret_key_file: str | None = None
+    """A file holding the server key (what ``secret_key`` would hold). ``intentcast serve``
+    hands its children the data dir's key file this way, so the key itself is in no
+    process environment."""
     log_level: LogLevel = "info"
     auto_verify_vendors: bool = False
     webhook_allow_loopback: bool = False
@@ -41,7 +45,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Requests per minute per token (or client address when anonymous); 0 disables."""
     default_intent_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 14
     max_intent_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 90
-    retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 30
+    retention_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 30
+    """Days a closed intent keeps its free text (and its threads their messages); 0 purges
+    at the scheduler's next pass."""
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=100_000_000)] = 1_048_576
     db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=200)] = 10
     redelivery_seconds: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 30

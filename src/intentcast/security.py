@@ -90,13 +90,26 @@ def load_or_create_key_file(path: Path) -> str:
 
 
 def server_key(settings: Settings) -> bytes:
-    """The server key: from ``INTENTCAST_SECRET_KEY``, or in embedded mode a key file
-    generated once in the data dir (mode 0600)."""
+    """The server key: from ``INTENTCAST_SECRET_KEY``, from the file
+    ``INTENTCAST_SECRET_KEY_FILE`` names, or in embedded mode a key file generated once in
+    the data dir (mode 0600)."""
     if settings.secret_key:
         return decode_key(settings.secret_key)
+    if settings.secret_key_file:
+        return decode_key(Path(settings.secret_key_file).read_text().strip())
     if settings.database_url is None:
         return decode_key(load_or_create_key_file(settings.data_path / "secret.key"))
     raise ValueError("INTENTCAST_SECRET_KEY must be set when INTENTCAST_DATABASE_URL is set")
+
+
+def child_key_settings(settings: Settings) -> dict[str, str]:
+    """How children find the server key: the operator's own setting when given, else the
+    path of the data dir's key file (created now if new) — never the key in an environment
+    variable, where ``/proc/<pid>/environ`` shows it."""
+    if settings.secret_key or settings.secret_key_file:
+        return {}  # already in settings.env()
+    server_key(settings)  # creates data_dir/secret.key (0600) on the first start
+    return {"INTENTCAST_SECRET_KEY_FILE": str(settings.data_path / "secret.key")}
 
 
 def key_id(secret: bytes) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from intentcast.config import Settings
 from intentcast.embedded import EmbeddedServices, die_with_parent
-from intentcast.security import encode_key, server_key
+from intentcast.security import child_key_settings
 from intentcast.store.accounts import Operators
 from intentcast.store.bootstrap import prepare_database
 from intentcast.store.db import connect
@@ -49,17 +49,13 @@ class Supervisor:
         self.children: list[Child] = []
         self._stopping = False
 
-    def _child_env(self, database_url: str, redis_url: str, secret_key: str) -> dict[str, str]:
+    def _child_env(self, database_url: str, redis_url: str, key: dict[str, str]) -> dict[str, str]:
         """The children's environment. The URLs carry the servers' passwords (the embedded
         ones' too), so they travel only here: /proc/<pid>/environ is readable by our uid alone,
         unlike a command line, and nothing prints them."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTCAST_")}
         env.update(self.settings.env())
-        env.update(
-            INTENTCAST_DATABASE_URL=database_url,
-            INTENTCAST_REDIS_URL=redis_url,
-            INTENTCAST_SECRET_KEY=secret_key,
-        )
+        env.update(INTENTCAST_DATABASE_URL=database_url, INTENTCAST_REDIS_URL=redis_url, **key)
         return env
 
     def run(self) -> int:
@@ -67,9 +63,8 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_signal)
         try:
             database_url, redis_url = self._service_urls()
-            secret = self.settings.secret_key or encode_key(server_key(self.settings))
             operator_token = asyncio.run(_prepare_database(database_url))
-            env = self._child_env(database_url, redis_url, secret)
+            env = self._child_env(database_url, redis_url, child_key_settings(self.settings))
             exe = [sys.executable, "-m", "intentcast"]
             self.children = [Child("api", [*exe, "api", "--no-migrate"])]
             self.children += [

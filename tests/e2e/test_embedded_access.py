@@ -251,3 +251,24 @@ def test_a_removed_password_file_is_replaced_by_a_new_password(tmp_path: Path) -
         assert redis.from_url(services.redis.url).ping()
         with pytest.raises(redis.AuthenticationError):
             redis.from_url(f"unix://{services.redis.socket}").ping()
+
+
+def test_children_find_the_server_key_in_its_file_not_their_environment(make_server) -> None:
+    """L6: /proc/<pid>/environ of every intentcast child names the 0600 key file, and holds
+    no key; the server still answers (the children could read it)."""
+    server: Server = make_server()
+    server.start()
+    key_file = server.data_dir / "secret.key"
+    key = key_file.read_text().strip()
+    children = [p for p in server.tree() if "intentcast" in " ".join(p.cmdline())]
+    assert len(children) >= 4  # serve, api, and the worker roles
+    for process in children:
+        environ = Path(f"/proc/{process.pid}/environ").read_bytes().decode(errors="replace")
+        assert key not in environ, process.cmdline()
+        assert "INTENTCAST_SECRET_KEY=" not in environ, process.cmdline()
+    environs = [
+        Path(f"/proc/{p.pid}/environ").read_bytes().decode(errors="replace") for p in children
+    ]
+    assert sum(f"INTENTCAST_SECRET_KEY_FILE={key_file}" in e for e in environs) >= 3
+    assert mode(key_file) == 0o600
+    assert_all_gone(server.stop(signal.SIGINT))

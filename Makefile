@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install serve test lint format openapi bench bench-matcher bench-e2e clean
+.PHONY: help install serve test lint format openapi bench bench-matcher bench-e2e bench-scrubbing clean
 
 help:
 	@echo "make serve         - install into $(VENV) and run intentcast on embedded PostgreSQL + Redis"
@@ -14,9 +14,10 @@ help:
 	@echo "make lint          - ruff, and the layer contracts (lint-imports; see pyproject.toml)"
 	@echo "make format        - ruff format + fixes"
 	@echo "make openapi       - regenerate openapi/openapi.json from the app"
-	@echo "make bench         - bench-matcher, then bench-e2e (see bench/README.md)"
+	@echo "make bench         - bench-matcher, bench-scrubbing, then bench-e2e (bench/README.md)"
 	@echo "make bench-matcher - the in-memory matcher vs brute force vs PostgreSQL"
 	@echo "make bench-e2e     - real processes: publish over HTTP -> SSE and webhook latency"
+	@echo "make bench-scrubbing - the scrubber on hostile text at the field limits (< 100 ms)"
 	@echo "  BENCH_FLAGS=\"--quick --no-write\" for a short run that leaves bench/RESULTS.md alone"
 
 $(BIN)/python:
@@ -56,6 +57,7 @@ BENCH_FLAGS ?=
 
 bench: $(STAMP)
 	$(MAKE) bench-matcher
+	$(MAKE) bench-scrubbing
 	$(MAKE) bench-e2e
 
 bench-matcher: $(STAMP)
@@ -63,3 +65,6 @@ bench-matcher: $(STAMP)
 
 bench-e2e: $(STAMP)
 	$(BIN)/python bench/e2e.py $(BENCH_FLAGS)
+
+bench-scrubbing: $(STAMP)
+	$(BIN)/python bench/scrubbing.py $(BENCH_FLAGS)

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from intentcast.domain.intents import public_text
+from intentcast.domain.intents import check_attribute_text, public_text
 from intentcast.domain.scrubbing import MARKERS, Redaction, RedactionKind, ScrubResult, scrub
 from intentcast.services import scrubbing as offload
 
@@ -478,17 +478,20 @@ def test_hostile_text_at_the_field_limits_scrubs_in_linear_time(name: str) -> No
         assert _seconds(lambda text=text: scrub(text, region="DE")) < 0.100, (name, size)
 
 
-@pytest.mark.parametrize("name", ["a(.)", "random trunk numbers", "x@y.de ", "Abcstraße 1 "])
+@pytest.mark.parametrize(
+    "name", ["a(.)", "random trunk numbers", "random card-like groups", "x@y.de ", "Abcstraße 1 "]
+)
 def test_the_largest_intent_body_scrubs_in_bounded_time(name: str) -> None:
-    """Title 200, description 5000, 30 attributes of 20 values of 200 characters: 125,000
-    characters in 631 fields.  Linear, well under a second, and run off the event loop
-    (``services.scrubbing``); the old scrubber took 2.4 s for "a(.)" bodies."""
+    """Title 200, description 5000, attributes at their 10,000-character total: a guard on
+    the complexity class (the old scrubber took 2.4 s for "a(.)" bodies), not the speed
+    target, which ``make bench-scrubbing`` measures (``bench/RESULTS.md``)."""
     rng = random.Random(name)
     make = HOSTILE[name]
-    attributes = {f"k{i:02d}": [make(200, rng) for _ in range(20)] for i in range(30)}
+    attributes = {f"k{i:02d}": [make(110, rng) for _ in range(3)] for i in range(30)}
+    check_attribute_text(attributes)  # the largest the rules allow
     title, description = make(200, rng), make(5000, rng)
     public_text(title, description, attributes, region="DE")
-    assert _seconds(lambda: public_text(title, description, attributes, region="DE"), 2) < 1.5
+    assert _seconds(lambda: public_text(title, description, attributes, region="DE"), 2) < 0.5
 
 
 # ------------------------------------------------------------------------ off the event loop

@@ -163,9 +163,48 @@ def public_text(
 
 MAX_ATTRIBUTES = 30
 MAX_ATTRIBUTE_VALUES = 20
+MAX_ATTRIBUTE_TEXT = 10_000
+"""Characters of all attribute keys and values together. Attributes are facets
+(``condition: new``), not prose; the bound keeps the text a vendor's copy is scrubbed from
+(title, description and attributes) to about 15,000 characters, which scrubs in well under
+100 ms however hostile (see ``domain/scrubbing.py``)."""
+
+NO_NUL = r"^[^\x00]*$"
+"""The one rule every free text a client sends obeys: any character but NUL (``\\u0000``),
+which PostgreSQL cannot store in text."""
+Text = Annotated[str, msgspec.Meta(pattern=NO_NUL)]
+"""A client's free text; constrain it further by annotating it again
+(``Annotated[Text, msgspec.Meta(max_length=200)]``)."""
+
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 9998
+
+
+def in_calendar(moment: date) -> bool:
+    """Whether a date, or an aware datetime converted to UTC, falls in the years
+    ``EARLIEST_YEAR``–``LATEST_YEAR``: far enough from Python's and PostgreSQL's limits that
+    adding the policy's days or converting time zones never overflows."""
+    if isinstance(moment, datetime):
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:  # beyond year 9999 in UTC
+            return False
+    return EARLIEST_YEAR <= moment.year <= LATEST_YEAR
+
+
+def check_calendar(draft: msgspec.Struct, *fields: str) -> None:
+    """For a request Struct's ``__post_init__``: a date or datetime out of the calendar is a
+    ``ValueError`` that msgspec reports as invalid input naming the field."""
+    for name in fields:
+        value = getattr(draft, name)
+        if isinstance(value, date) and not in_calendar(value):
+            raise ValueError(
+                f"`{name}` must fall between the years {EARLIEST_YEAR} and {LATEST_YEAR} (UTC)"
+            )
+
 
 AttributeKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.\-]{0,39}$")]
-AttributeText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+AttributeText = Annotated[Text, msgspec.Meta(min_length=1, max_length=200)]
 AttributeValue = (
     AttributeText
     | Annotated[list[AttributeText], msgspec.Meta(min_length=1, max_length=MAX_ATTRIBUTE_VALUES)]
@@ -179,14 +218,15 @@ Attributes = Annotated[
     ),
 ]
 Title = Annotated[
-    str, msgspec.Meta(min_length=3, max_length=200, examples=["Full-frame mirrorless body"])
+    Text, msgspec.Meta(min_length=3, max_length=200, examples=["Full-frame mirrorless body"])
 ]
-Description = Annotated[str, msgspec.Meta(max_length=5000)]
+Description = Annotated[Text, msgspec.Meta(max_length=5000)]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
 CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$", examples=["DE"])]
 Amount = Annotated[Decimal, msgspec.Meta(examples=["1650.00"], description="Decimal string.")]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+"""With a time zone; Structs holding one check it with ``check_calendar``."""
 
 
 class BudgetDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -220,7 +260,8 @@ class IntentDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """A buyer's intent as sent to `POST /v1/intents` and `POST /v1/intents/preview`."""
 
     category: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=300, examples=["electronics/cameras/mirrorless"])
+        Text,
+        msgspec.Meta(min_length=1, max_length=300, examples=["electronics/cameras/mirrorless"]),
     ]
     title: Title
     description: Description | None = None
@@ -234,6 +275,9 @@ class IntentDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     needed_by: date | None = None
     expires_at: AwareDatetime | None = None
     terms: TermsDraft | None = None
+
+    def __post_init__(self) -> None:
+        check_calendar(self, "needed_by", "expires_at")
 
 
 class IntentPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -252,6 +296,9 @@ class IntentPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     )
     needed_by: date | msgspec.UnsetType | None = msgspec.UNSET
     terms: TermsDraft | msgspec.UnsetType = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        check_calendar(self, "needed_by", "expires_at")
 
 
 class Policy(msgspec.Struct, frozen=True, kw_only=True):
@@ -309,6 +356,18 @@ def check_expiry(expires_at: datetime | None, *, now: datetime, policy: Policy) 
     return expires_at.astimezone(UTC)
 
 
+def check_attribute_text(attributes: dict[str, str | list[str]]) -> None:
+    total = sum(
+        len(key) + (len(value) if isinstance(value, str) else sum(len(v) for v in value))
+        for key, value in attributes.items()
+    )
+    if total > MAX_ATTRIBUTE_TEXT:
+        raise RuleViolation(
+            "attributes",
+            f"at most {MAX_ATTRIBUTE_TEXT:,} characters of keys and values in all ({total:,})",
+        )
+
+
 def check_needed_by(needed_by: date | None, *, now: datetime) -> date | None:
     if needed_by is not None and needed_by < now.date():
         raise RuleViolation("needed_by", "must not be in the past")
@@ -333,6 +392,7 @@ def new_intent(
     policy: Policy,
 ) -> Intent:
     """Validate a draft (``category`` already resolved) and build the intent to store."""
+    check_attribute_text(draft.attributes)
     location = check_location(draft.location, policy.location_floor)
     text = public_text(
         draft.title,
@@ -384,6 +444,8 @@ def apply_patch(
         changes["terms"] = merge_terms(intent.terms, given.pop("terms"))
     if "fulfilment" in given:
         changes["fulfilment"] = _unique(given.pop("fulfilment"))
+    if "attributes" in given:
+        check_attribute_text(given["attributes"])
     changes.update(given)  # title, description, attributes, quantity
     if {"title", "description", "attributes"} & changes.keys():
         merged = msgspec.structs.replace(intent, **changes)  # type: ignore[arg-type]

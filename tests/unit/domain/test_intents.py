@@ -20,6 +20,7 @@ from intentcast.domain.intents import (
     Terms,
     TermsDraft,
     apply_patch,
+    check_attribute_text,
     check_budget,
     check_expiry,
     check_location,
@@ -599,3 +600,16 @@ def test_a_patch_repeating_the_fulfilment_in_another_order_is_a_change() -> None
     updated, event = patch(intent, fulfilment=["delivery", "pickup", "delivery"])
     assert (updated.fulfilment, event) == (["delivery", "pickup"], "intent.updated")
     assert patch(intent, fulfilment=["pickup", "delivery", "pickup"]) == (intent, None)
+
+
+def test_attributes_hold_at_most_ten_thousand_characters_in_all() -> None:
+    """The bound that keeps scrubbing one intent under 100 ms however hostile its text."""
+    within = {f"k{i:02d}": ["x" * 110] * 3 for i in range(30)}  # 30 * (3 + 330) = 9,990
+    assert check_attribute_text(within) is None
+    over = within | {"k00": ["x" * 110] * 3 + ["y" * 11]}  # 10,001
+    with pytest.raises(RuleViolation) as caught:
+        check_attribute_text(over)
+    assert caught.value.field == "attributes"
+    patch = IntentPatch(attributes=over)
+    with pytest.raises(RuleViolation):
+        apply_patch(make_intent(), patch, region=None, now=NOW, policy=POLICY)

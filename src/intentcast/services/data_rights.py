@@ -16,7 +16,7 @@ import redis.asyncio as redis
 
 from intentcast.domain.data_rights import ERASED_NAME, PURGED
 from intentcast.domain.errors import NotFound
-from intentcast.domain.events import OutboxEventType, VendorEventType, dedupe
+from intentcast.domain.events import OutboxEventType
 from intentcast.domain.intents import LIVE_STATUSES, Intent
 from intentcast.security import Keys
 from intentcast.services.offers import (
@@ -27,7 +27,7 @@ from intentcast.services.offers import (
 )
 from intentcast.services.relay import ThreadView, thread_view
 from intentcast.services.retention import purge_copies
-from intentcast.services.reveals import RevealView, SignedReceipt, issue_receipt, reveal_view
+from intentcast.services.reveals import RevealView, SignedReceipt, reveal_view, revoke_in
 from intentcast.services.vendors import public_profiles
 from intentcast.services.work import unit_of_work
 from intentcast.store.accounts import BuyerRow, Buyers, TokenRow, Tokens, Vendors
@@ -125,17 +125,8 @@ async def erase_buyer(
         granted = await reveals.granted_of_buyer(buyer_id)
         vendors = await Vendors(conn).get_many(r.vendor_id for r in granted)
         for reveal in granted:
-            revoked = await reveals.revoke(reveal.id)
             vendor = vendors.get(reveal.vendor_id)
-            await issue_receipt(
-                conn, keys, revoked, "revoke", vendor_name=vendor.name if vendor else "", now=now
-            )
-            await work.tell_vendor(
-                reveal.vendor_id,
-                VendorEventType.REVEAL_REVOKED,
-                {"reveal_id": reveal.id, "intent_id": reveal.intent_id},
-                dedupe.reveal(reveal.id, "revoked"),
-            )
+            await revoke_in(work, keys, reveal, vendor_name=vendor.name if vendor else "", now=now)
         await reveals.forget_values(buyer_id)
         await intents.purge_text_of_buyer(buyer_id, PURGED)
         await purge_copies(conn, await intents.ids_of_buyer(buyer_id))

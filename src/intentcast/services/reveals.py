@@ -218,21 +218,24 @@ async def revoke_reveal(
             raise NotFound("reveal")
         if reveal.status == "revoked":
             return
-        reveal = await reveals.revoke(reveal_id)
-        await issue_receipt(
-            conn,
-            keys,
-            reveal,
-            "revoke",
-            vendor_name=await _vendor_name(conn, reveal.vendor_id),
-            now=now,
+        await revoke_in(
+            work, keys, reveal, vendor_name=await _vendor_name(conn, reveal.vendor_id), now=now
         )
-        await work.tell_vendor(
-            reveal.vendor_id,
-            VendorEventType.REVEAL_REVOKED,
-            {"reveal_id": reveal.id, "intent_id": reveal.intent_id},
-            dedupe.reveal(reveal.id, "revoked"),
-        )
+
+
+async def revoke_in(
+    work: Work, keys: Keys, reveal: RevealRow, *, vendor_name: str, now: datetime
+) -> None:
+    """Revoke a granted reveal inside the caller's unit of work: the ``revoke`` receipt in
+    the buyer's ledger and ``reveal.revoked`` to the vendor (whose next read is 410)."""
+    revoked = await Reveals(work.conn).revoke(reveal.id)
+    await issue_receipt(work.conn, keys, revoked, "revoke", vendor_name=vendor_name, now=now)
+    await work.tell_vendor(
+        reveal.vendor_id,
+        VendorEventType.REVEAL_REVOKED,
+        {"reveal_id": reveal.id, "intent_id": reveal.intent_id},
+        dedupe.reveal(reveal.id, "revoked"),
+    )
 
 
 async def accept_reveal_terms(

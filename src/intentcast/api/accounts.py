@@ -56,7 +56,10 @@ class BuyerPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_
     country: Country | msgspec.UnsetType | None = msgspec.UNSET
 
 
-class Buyer(msgspec.Struct, kw_only=True):
+class Buyer(msgspec.Struct, kw_only=True, tag_field="role", tag="buyer"):
+    """A buyer's own view of its account. Every account shape carries its ``role``
+    (``buyer``, ``vendor``, ``operator``), so ``GET /v1/me`` answers a tagged union."""
+
     id: str
     display_name: str
     email: str | None
@@ -87,7 +90,7 @@ class VendorPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit
     contact_email: Email | msgspec.UnsetType | None = msgspec.UNSET
 
 
-class VendorAccount(msgspec.Struct, kw_only=True):
+class VendorAccount(msgspec.Struct, kw_only=True, tag_field="role", tag="vendor"):
     """The vendor's own view of its account."""
 
     id: str
@@ -105,9 +108,8 @@ class VendorCreated(msgspec.Struct):
     """Shown once: store it now; only its hash is kept."""
 
 
-class OperatorAccount(msgspec.Struct, kw_only=True):
+class OperatorAccount(msgspec.Struct, kw_only=True, tag_field="role", tag="operator"):
     id: str
-    role: str = "operator"
 
 
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

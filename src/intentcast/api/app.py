@@ -26,7 +26,7 @@ from intentcast import __version__
 from intentcast.api.accounts import SignupController, VendorTokenController
 from intentcast.api.auth import BearerTokenMiddleware, provide_principal
 from intentcast.api.categories import CategoryController
-from intentcast.api.errors import EXCEPTION_MAP
+from intentcast.api.errors import EXCEPTION_MAP, ControlCharacterGuard, ProblemResponses
 from intentcast.api.idempotency import IdempotencyMiddleware
 from intentcast.api.intents import IntentController
 from intentcast.api.me import BuyerStreamController, MeController
@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         PrometheusConfig(
             app_name="intentcast", prefix="intentcast", group_path=True, exclude=["^/metrics$"]
         ).middleware,
+        ControlCharacterGuard(),
     ]
     if settings.rate_limit > 0:
         middleware.insert(
@@ -176,7 +177,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     enable_for_all_http_exceptions=True,
                     exception_to_problem_detail_map=EXCEPTION_MAP,
                 )
-            )
+            ),
+            ProblemResponses(PUBLIC_PATHS),
         ],
         stores={"rate_limit": RedisStore(redis_client, namespace="ic:ratelimit")},
         request_max_body_size=settings.max_body_bytes,

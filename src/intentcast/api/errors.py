@@ -11,9 +11,18 @@ import logging
 import re
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl
 
+import msgspec
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.middleware import ASGIMiddleware
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.plugins import ReceiveRoutePlugin
 from litestar.plugins.problem_details import ProblemDetailsException
+from litestar.response import ServerSentEvent
+from litestar.routes import BaseRoute, HTTPRoute
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from intentcast.domain.errors import (
     DomainError,
@@ -23,6 +32,7 @@ from intentcast.domain.errors import (
     RuleViolation,
     StateConflict,
 )
+from intentcast.domain.intents import NO_NUL
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +40,9 @@ PROBLEM_TYPE_PREFIX = "urn:intentcast:problem:"
 
 _UNKNOWN_FIELD = re.compile(r"Object contains unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
+_NAMED_BY_STRUCT = re.compile(r"^`([^`]+)` ")  # a request Struct's __post_init__ check
 _AT_PATH = re.compile(r" - at `\$(?:\.([^`]*))?`$")
+_NUL_PATTERN = f"matching regex {NO_NUL!r}"  # how msgspec reports a NUL in a Text
 
 
 class FieldError(dict[str, str]):
@@ -64,17 +76,73 @@ def problem(
     )
 
 
-def problem_body(status: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:
+def problem_body(
+    status: int, code: str, detail: str, *, title: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """The JSON body of a problem, for code that answers outside Litestar's handlers
     (middleware)."""
     return {
         "type": PROBLEM_TYPE_PREFIX + code,
-        "title": HTTPStatus(status).phrase,
+        "title": title or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
         "code": code,
         **extra,
     }
+
+
+async def send_problem(send: Send, body: dict[str, Any]) -> None:
+    """Answer with a problem from ASGI middleware (``problem_body`` builds ``body``)."""
+    encoded = msgspec.json.encode(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": body["status"],
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(encoded)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": encoded})
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ControlCharacterGuard(ASGIMiddleware):
+    """No id, path or query value this API defines holds a control character, and
+    PostgreSQL cannot store NUL at all: a path with one (``/v1/intents/int_%00``) names no
+    resource (404), and a NUL in a query parameter is a 400 naming it. Checked once here
+    for every route, before any handler runs."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if _CONTROL.search(scope["path"]):
+            await send_problem(send, problem_body(404, "not-found", "No such resource."))
+            return
+        query = scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query:
+            names = sorted(
+                {name for name, value in parse_qsl(query.decode("latin-1")) if "\x00" in value}
+            )
+            if names:
+                message = "must not contain the NUL character (\\u0000)"
+                errors = [FieldError(f"query.{name}", message) for name in names]
+                detail = "Invalid fields: " + ", ".join(e["field"] for e in errors)
+                await send_problem(
+                    send,
+                    problem_body(
+                        400,
+                        "validation-error",
+                        detail,
+                        title="The request is not valid",
+                        errors=errors,
+                    ),
+                )
+                return
+        await next_app(scope, receive, send)
 
 
 def invalid(
@@ -103,6 +171,8 @@ def _field_errors(exc: ValidationException) -> list[FieldError]:
     items = exc.extra if isinstance(exc.extra, list) else []
     for item in items:
         message = _AT_PATH.sub("", str(item.get("message", exc.detail)))
+        if message.endswith(_NUL_PATTERN):
+            message = "must not contain the NUL character (\\u0000)"
         at = _AT_PATH.search(str(item.get("message", "")))
         key = str(item.get("key") or (at.group(1) if at and at.group(1) else ""))
         key = "" if key == "data" else key.replace("[...]", "")
@@ -110,7 +180,11 @@ def _field_errors(exc: ValidationException) -> list[FieldError]:
         if source in ("query", "path", "header", "cookie"):
             errors.append(FieldError(f"{source}.{key}" if key else str(source), message))
             continue
-        named = _UNKNOWN_FIELD.search(message) or _MISSING_FIELD.search(message)
+        named = (
+            _UNKNOWN_FIELD.search(message)
+            or _MISSING_FIELD.search(message)
+            or _NAMED_BY_STRUCT.search(message)
+        )
         if named:
             key = f"{key}.{named.group(1)}" if key else named.group(1)
         errors.append(FieldError(key or "body", message))
@@ -119,15 +193,19 @@ def _field_errors(exc: ValidationException) -> list[FieldError]:
     return errors
 
 
+def malformed_json(reason: str) -> ProblemDetailsException:
+    return problem(
+        400,
+        "malformed-json",
+        f"The request body is not valid JSON: {reason}",
+        title="Malformed JSON",
+        errors=[FieldError("body", reason)],
+    )
+
+
 def validation_to_problem(exc: ValidationException) -> ProblemDetailsException:
     if "JSON is malformed" in str(exc.detail) or "malformed" in str(exc.detail).lower():
-        return problem(
-            400,
-            "malformed-json",
-            "The request body is not valid JSON.",
-            title="Malformed JSON",
-            errors=[FieldError("body", str(exc.detail))],
-        )
+        return malformed_json(str(exc.detail))
     errors = _field_errors(exc)
     names = ", ".join(e["field"] or "body" for e in errors)
     return problem(
@@ -155,13 +233,7 @@ def http_to_problem(exc: HTTPException) -> ProblemDetailsException:
     extra = exc.extra if isinstance(exc.extra, dict) else None
     if status == 400 and not extra:
         # the body could not be decoded at all (msgspec: "Input data was truncated", …)
-        return problem(
-            400,
-            "malformed-json",
-            f"The request body is not valid JSON: {detail}",
-            title="Malformed JSON",
-            errors=[FieldError("body", detail)],
-        )
+        return malformed_json(detail)
     headers = dict(exc.headers or {})
     if status == 429 and "Retry-After" not in headers:
         # Litestar's rate limiter says when the window resets; the contract wants Retry-After
@@ -172,6 +244,41 @@ def http_to_problem(exc: HTTPException) -> ProblemDetailsException:
 def internal_to_problem(exc: Exception) -> ProblemDetailsException:
     log.exception("unhandled error", exc_info=exc)
     return problem(500, "internal-error", "An unexpected error occurred; it has been logged.")
+
+
+_BODY_DECODERS = {"litestar.serialization.msgspec_hooks", __name__}
+"""Modules whose ``decode_*`` functions turn a request body into Python values: Litestar's
+(every handler's ``data`` and ``request.json()``) and ``decode_or_problem`` here."""
+
+_UNDECODABLE = {
+    UnicodeDecodeError: "the body is not UTF-8",
+    RecursionError: "the body is nested too deeply",
+    msgspec.DecodeError: "the body is not JSON",
+}
+
+
+def _raised_decoding_a_body(exc: BaseException) -> bool:
+    frame = exc.__traceback__
+    while frame is not None:
+        code = frame.tb_frame.f_code
+        if code.co_name.startswith("decode") and (
+            frame.tb_frame.f_globals.get("__name__") in _BODY_DECODERS
+        ):
+            return True
+        frame = frame.tb_next
+    return False
+
+
+def undecodable_to_problem(exc: Exception) -> ProblemDetailsException:
+    """Invalid UTF-8, nesting deeper than the decoder's recursion limit (``[`` × 1000) and
+    anything else msgspec cannot parse escape Litestar's body decoding as plain
+    ``UnicodeDecodeError``/``RecursionError``/``msgspec.DecodeError``: the client's bad
+    body, so a 400 ``malformed-json`` naming ``body``. Raised anywhere else, the same error
+    is the server's own bug and stays a logged 500."""
+    if not _raised_decoding_a_body(exc):
+        return internal_to_problem(exc)
+    reason = next(text for kind, text in _UNDECODABLE.items() if isinstance(exc, kind))
+    return malformed_json(reason)
 
 
 def domain_to_problem(exc: DomainError) -> ProblemDetailsException:
@@ -195,8 +302,6 @@ def domain_to_problem(exc: DomainError) -> ProblemDetailsException:
 def decode_or_problem(raw: bytes, kind: type[Any]) -> Any:
     """Decode a body whose type depends on the caller (msgspec cannot decode an untagged
     union of Structs); errors look exactly like Litestar's own validation errors."""
-    import msgspec
-
     try:
         return msgspec.json.decode(raw or b"{}", type=kind)
     except msgspec.ValidationError as exc:
@@ -204,13 +309,134 @@ def decode_or_problem(raw: bytes, kind: type[Any]) -> Any:
             detail="Validation failed",
             extra=[{"message": str(exc), "key": "", "source": "body"}],
         ) from None
-    except msgspec.DecodeError:
-        raise ValidationException(detail="JSON is malformed") from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        reason = next(text for kind, text in _UNDECODABLE.items() if isinstance(exc, kind))
+        raise malformed_json(reason) from None
+
+
+# ---- documenting the problems: every problem status a route can answer, in OpenAPI ---------
+
+
+class FieldProblem(msgspec.Struct):
+    field: str
+    """Where: `display_name`, `budget.currency`, `query.after`, `header.Idempotency-Key`, `body`."""
+    message: str
+
+
+class Problem(msgspec.Struct, kw_only=True):
+    """RFC 9457 problem details (`application/problem+json`); some problems add members
+    (for example `limit` on a quota)."""
+
+    type: str
+    """`urn:intentcast:problem:<code>`."""
+    title: str
+    status: int
+    detail: str
+    code: str
+    """Stable and machine-readable: `validation-error`, `malformed-json`, `not-found`, …"""
+    errors: list[FieldProblem] = msgspec.field(default_factory=list)
+    """For bad input: each field in error (absent otherwise)."""
+
+
+PROBLEM_DESCRIPTIONS = {
+    400: "The request is malformed: a field, parameter or header is invalid or the body is "
+    "not JSON. `errors` names each field.",
+    401: "No valid bearer token.",
+    403: "This token's role (or this vendor's status) may not use this route.",
+    404: "No such resource, or not one of yours.",
+    409: "Refused in the resource's current state (`code` says why), or the same "
+    "`Idempotency-Key` is still being processed.",
+    410: "Gone: the buyer revoked this reveal.",
+    413: "The request body is larger than the server accepts.",
+    422: "A value breaks a rule (`errors` names the field), or an `Idempotency-Key` was "
+    "reused with another body.",
+    429: "Too many requests: retry after `Retry-After` seconds (when rate limiting is on).",
+}
+MORE_PROBLEMS = {
+    "listCategories": {404},  # `under` names no category
+    "readReveal": {410},  # the buyer revoked the reveal
+    "acceptRevealTerms": {410},
+}
+"""Problems some operations give that do not follow from their shape (``problem_statuses``)."""
+
+
+def problem_statuses(
+    method: str, *, path_params: bool, authenticated: bool, rate_limited: bool, guarded: bool
+) -> set[int]:
+    """The problem statuses a route can answer, from what it is: every route validates
+    something (a NUL in any query parameter is a 400); a bearer token can be refused; a
+    role can be refused; a path id can name nothing; a change can meet a state, a body can
+    be too large or break a rule (and POST honours `Idempotency-Key`)."""
+    statuses = {400}
+    if authenticated:
+        statuses.add(401)
+    if rate_limited:
+        statuses.add(429)
+    if guarded:
+        statuses.add(403)
+    if path_params:
+        statuses.add(404)
+    if method in {"POST", "PUT", "PATCH", "DELETE"} and authenticated:
+        statuses.add(409)
+    if method in {"POST", "PUT", "PATCH"}:
+        statuses |= {413, 422}
+    return statuses
+
+
+class ProblemResponses(ReceiveRoutePlugin):
+    """Documents, on every operation of the OpenAPI document, the problem responses it can
+    give (``problem_statuses``), each as ``application/problem+json`` with the ``Problem``
+    schema, in place of Litestar's generic 400; and a handler answering Server-Sent Events
+    as ``text/event-stream`` (Litestar would say ``application/json``). A response a handler
+    documents itself wins.
+
+    ``public_paths``: the patterns excluded from bearer authentication and rate limiting."""
+
+    __slots__ = ("public",)
+
+    def __init__(self, public_paths: list[str]) -> None:
+        self.public = [re.compile(p) for p in public_paths]
+
+    def receive_route(self, route: BaseRoute) -> None:
+        if not isinstance(route, HTTPRoute):
+            return
+        public_path = any(p.search(route.path) for p in self.public)
+        for handler in route.route_handlers:
+            for method in handler.http_methods:
+                statuses = problem_statuses(
+                    method,
+                    path_params=bool(route.path_parameters),
+                    authenticated=not public_path and not handler.opt.get("exclude_from_auth"),
+                    rate_limited=not public_path,
+                    guarded=bool(handler.resolve_guards()),
+                )
+                statuses |= MORE_PROBLEMS.get(str(handler.operation_id), set())
+                documented = {
+                    status: ResponseSpec(
+                        data_container=Problem,
+                        description=PROBLEM_DESCRIPTIONS[status],
+                        media_type="application/problem+json",
+                        generate_examples=False,
+                    )
+                    for status in sorted(statuses)
+                }
+                if handler.parsed_fn_signature.return_type.is_subclass_of(ServerSentEvent):
+                    documented[handler.status_code] = ResponseSpec(
+                        data_container=str,
+                        description="Server-Sent Events: `id` is the event's `seq`, `event` "
+                        "its type, `data` the event as JSON.",
+                        media_type="text/event-stream",
+                        generate_examples=False,
+                    )
+                handler.responses = {**documented, **(handler.responses or {})}
 
 
 EXCEPTION_MAP = {
     DomainError: domain_to_problem,
     ValidationException: validation_to_problem,
     HTTPException: http_to_problem,
+    UnicodeDecodeError: undecodable_to_problem,
+    RecursionError: undecodable_to_problem,
+    msgspec.DecodeError: undecodable_to_problem,
     Exception: internal_to_problem,
 }

@@ -101,7 +101,8 @@ class MeController(Controller):
     async def get_me(
         self, principal: Principal, db: asyncpg.Connection, keys: Keys
     ) -> Buyer | VendorAccount | OperatorAccount:
-        """For a buyer: the persona (decrypted for its owner only). For a vendor: its account."""
+        """For a buyer: the persona (decrypted for its owner only). For a vendor: its account.
+        For an operator: its id. `role` (`buyer`, `vendor`, `operator`) tells which."""
         if principal.role == "buyer":
             return buyer_view(await accounts.buyer_account(db, principal.subject_id), keys)
         if principal.role == "vendor":

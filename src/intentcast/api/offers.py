@@ -19,7 +19,14 @@ from intentcast.api.auth import (
     requires_vendor,
     requires_verified_vendor,
 )
-from intentcast.api.types import DEFAULT_LIMIT, AfterParam, LimitParam, decode_cursor, next_cursor
+from intentcast.api.types import (
+    DEFAULT_LIMIT,
+    AfterParam,
+    LimitParam,
+    Text,
+    decode_cursor,
+    next_cursor,
+)
 from intentcast.domain.offers import OfferDraft, OfferPatch, OfferStatus
 from intentcast.domain.reveals import PersonaField
 from intentcast.security import Keys
@@ -62,7 +69,7 @@ class AcceptResult(msgspec.Struct, kw_only=True):
 
 class RatingRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     stars: Annotated[int, msgspec.Meta(ge=1, le=5)]
-    comment: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    comment: Annotated[Text, msgspec.Meta(max_length=2000)] | None = None
 
 
 class OfferController(Controller):

@@ -12,12 +12,19 @@ from litestar import Controller, get, post
 from redis.asyncio import Redis
 
 from intentcast.api.auth import requires_buyer_or_vendor, requires_verified_vendor
-from intentcast.api.types import DEFAULT_LIMIT, AfterParam, LimitParam, decode_cursor, next_cursor
+from intentcast.api.types import (
+    DEFAULT_LIMIT,
+    AfterParam,
+    LimitParam,
+    Text,
+    decode_cursor,
+    next_cursor,
+)
 from intentcast.services import relay
 from intentcast.services.relay import MessageView, ThreadView
 from intentcast.store.accounts import Principal
 
-MessageBody = Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
+MessageBody = Annotated[Text, msgspec.Meta(min_length=1, max_length=5000)]
 
 
 class MessageCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -25,7 +32,7 @@ class MessageCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class FlagRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    reason: Annotated[Text, msgspec.Meta(min_length=1, max_length=1000)]
 
 
 class ThreadSummary(msgspec.Struct, kw_only=True):

@@ -13,6 +13,7 @@ from litestar import Controller, delete, get, post
 from redis.asyncio import Redis
 
 from intentcast.api.auth import requires_buyer, requires_vendor
+from intentcast.api.types import Text
 from intentcast.domain.receipts import public_jwk
 from intentcast.domain.reveals import PersonaField
 from intentcast.security import Keys
@@ -22,7 +23,7 @@ from intentcast.store.accounts import Principal
 
 
 class RevealRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    vendor_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    vendor_id: Annotated[Text, msgspec.Meta(min_length=1, max_length=64)]
     fields: Annotated[list[PersonaField], msgspec.Meta(min_length=1, max_length=4)]
 
 

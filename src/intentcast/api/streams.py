@@ -26,10 +26,11 @@ ReadAfter = Callable[[asyncpg.Connection, str, int, int], Awaitable[list[LogEven
 
 
 def seq_param(value: str | None, name: str = "after") -> int:
-    """A resume position (`after` or `Last-Event-ID`): a non-negative integer seq."""
+    """A resume position (`after` or `Last-Event-ID`): a non-negative integer seq, in ASCII
+    digits only (``str.isdigit`` alone also takes ``١٢`` or ``²``)."""
     if value is None or value == "":
         return 0
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise invalid(f"query.{name}", "must be an event seq (a non-negative integer)", status=400)
     return int(value)
 

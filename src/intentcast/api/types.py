@@ -11,13 +11,14 @@ import msgspec
 from litestar.params import Parameter
 
 from intentcast.api.errors import invalid
+from intentcast.domain.intents import Text, in_calendar
 
 Email = Annotated[
     str,
     msgspec.Meta(
         min_length=3,
         max_length=254,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$",
         examples=["ada@example.org"],
         description="An e-mail address.",
     ),
@@ -32,10 +33,10 @@ Phone = Annotated[
         description="A phone number, international form preferred.",
     ),
 ]
-PersonName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Address = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+PersonName = Annotated[Text, msgspec.Meta(min_length=1, max_length=200)]
+Address = Annotated[Text, msgspec.Meta(min_length=1, max_length=500)]
 DisplayName = Annotated[
-    str,
+    Text,
     msgspec.Meta(
         min_length=1,
         max_length=80,
@@ -50,12 +51,12 @@ HttpUrl = Annotated[
     str,
     msgspec.Meta(
         max_length=2000,
-        pattern=r"^https?://[^\s/$.?#][^\s]*$",
+        pattern=r"^https?://[^\s\x00-\x1f\x7f/$.?#][^\s\x00-\x1f\x7f]*$",
         examples=["https://shop.example.com"],
     ),
 ]
-ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
-LongText = Annotated[str, msgspec.Meta(max_length=4000)]
+ShortText = Annotated[Text, msgspec.Meta(min_length=1, max_length=120)]
+LongText = Annotated[Text, msgspec.Meta(max_length=4000)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=200)]
 
 DEFAULT_LIMIT = 50
@@ -70,17 +71,26 @@ def encode_cursor(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
 
 
+def _not_a_cursor() -> Exception:
+    return invalid("query.after", "not a cursor returned by this API", status=400)
+
+
 def decode_cursor(cursor: str | None) -> str | None:
-    """The position a ``next`` cursor stands for; a malformed cursor is a 400 naming ``after``."""
+    """The position a ``next`` cursor stands for; a malformed cursor is a 400 naming ``after``.
+
+    Every cursor this API returns encodes printable ASCII (ids, seqs, ISO times), so
+    anything else (NUL, control characters, other scripts) is refused here, before it can
+    reach a query."""
     if cursor is None or cursor == "":
         return None
     try:
         decoded = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        if not decoded:
-            raise ValueError("empty cursor")
-        return decoded.decode()
+        text = decoded.decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise invalid("query.after", "not a cursor returned by this API", status=400) from None
+        raise _not_a_cursor() from None
+    if not text or not text.isprintable():
+        raise _not_a_cursor()
+    return text
 
 
 def encode_time_cursor(moment: datetime, item_id: str) -> str:
@@ -94,9 +104,12 @@ def decode_time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         return None
     stamp, _, item_id = raw.partition("|")
     try:
-        return datetime.fromisoformat(stamp), item_id
+        moment = datetime.fromisoformat(stamp)
     except ValueError:
-        raise invalid("query.after", "not a cursor returned by this API", status=400) from None
+        raise _not_a_cursor() from None
+    if moment.tzinfo is None or not in_calendar(moment):
+        raise _not_a_cursor()
+    return moment, item_id
 
 
 def next_cursor(items: list, limit: int, key: str = "id") -> str | None:  # type: ignore[type-arg]

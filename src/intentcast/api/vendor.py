@@ -22,6 +22,7 @@ from intentcast.api.types import (
     DEFAULT_LIMIT,
     AfterParam,
     LimitParam,
+    Text,
     decode_cursor,
     decode_time_cursor,
     encode_time_cursor,
@@ -52,7 +53,7 @@ class EventPage(msgspec.Struct):
 
 class WebhookCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: Annotated[
-        str,
+        Text,
         msgspec.Meta(
             min_length=8, max_length=2000, examples=["https://shop.example.com/hooks/intentcast"]
         ),
@@ -113,7 +114,7 @@ class DeliveryPage(msgspec.Struct):
 
 
 class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    after_seq: Annotated[int, msgspec.Meta(ge=0)] = 0
+    after_seq: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] = 0
     """Deliver again every event with a greater `seq`."""
     limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1000
 

@@ -32,15 +32,15 @@ from intentcast.domain.errors import (
     OfferNotLive,
     RuleViolation,
 )
-from intentcast.domain.intents import AwareDatetime, Quantity, is_live
+from intentcast.domain.intents import AwareDatetime, Quantity, Text, check_calendar, is_live
 from intentcast.domain.money import Price, check_money
 
 OfferStatus = Literal["live", "withdrawn", "expired", "accepted", "declined"]
 OfferSort = Literal["price", "rating", "newest"]
 
-OfferTitle = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-OfferDetails = Annotated[str, msgspec.Meta(max_length=5000)]
-OfferTerms = Annotated[str, msgspec.Meta(max_length=2000)]
+OfferTitle = Annotated[Text, msgspec.Meta(min_length=1, max_length=200)]
+OfferDetails = Annotated[Text, msgspec.Meta(max_length=5000)]
+OfferTerms = Annotated[Text, msgspec.Meta(max_length=2000)]
 DeliveryDays = Annotated[int, msgspec.Meta(ge=0, le=365)]
 
 __all__ = [
@@ -70,6 +70,9 @@ class OfferDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     delivery_days: DeliveryDays | None = None
     terms: OfferTerms | None = None
 
+    def __post_init__(self) -> None:
+        check_calendar(self, "valid_until")
+
 
 class OfferPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A revision: the fields given replace the current ones and `version` goes up."""
@@ -81,6 +84,9 @@ class OfferPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     valid_until: AwareDatetime | None | msgspec.UnsetType = msgspec.UNSET
     delivery_days: DeliveryDays | None | msgspec.UnsetType = msgspec.UNSET
     terms: OfferTerms | None | msgspec.UnsetType = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        check_calendar(self, "valid_until")
 
 
 def check_offer_fields(

@@ -16,7 +16,7 @@ import msgspec
 
 from intentcast.domain.codes import is_country
 from intentcast.domain.errors import RuleViolation
-from intentcast.domain.intents import Attributes, Fulfilment
+from intentcast.domain.intents import Attributes, Fulfilment, Text
 from intentcast.domain.location import canonical_cell
 from intentcast.domain.matching import Subscription, normalise_attributes, normalise_keyword
 from intentcast.domain.money import Money, check_money
@@ -50,8 +50,8 @@ class AreaDraft(
     radius_km: Annotated[float, msgspec.Meta(gt=0)] | None = None
 
 
-CategoryRef = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
-Keyword = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+CategoryRef = Annotated[Text, msgspec.Meta(min_length=1, max_length=300)]
+Keyword = Annotated[Text, msgspec.Meta(min_length=1, max_length=100)]
 
 
 class SubscriptionDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

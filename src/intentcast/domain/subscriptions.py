@@ -41,7 +41,7 @@ class AreaDraft(
 
     cells: (
         Annotated[
-            list[Annotated[str, msgspec.Meta(max_length=16)]], msgspec.Meta(max_length=MAX_CELLS)
+            list[Annotated[Text, msgspec.Meta(max_length=16)]], msgspec.Meta(max_length=MAX_CELLS)
         ]
         | None
     ) = None

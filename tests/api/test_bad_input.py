@@ -569,70 +569,35 @@ async def test_nul_in_headers_is_4xx(client, world) -> None:
     assert not wrong
 
 
-def _strings_in(schema, defs, seen, where="", inherited=None) -> list[tuple[str, dict]]:
-    """Every string schema reachable from ``schema`` (a msgspec JSON schema), with where it
-    is; a union's string part keeps the constraints written beside the ``anyOf``."""
-    if "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[1]
-        if name in seen:
-            return []
-        seen.add(name)
-        return _strings_in(defs[name], defs, seen, name)
-    own = {k: schema[k] for k in ("pattern", "enum", "const", "format") if k in schema}
-    constraints = {**(inherited or {}), **own}
-    found = []
-    if schema.get("type") == "string":
-        found.append((where, {**constraints, **schema}))
-    for key in ("items", "additionalProperties", "propertyNames"):
-        if isinstance(schema.get(key), dict):
-            found += _strings_in(schema[key], defs, seen, f"{where}.{key}")
-    for key in ("oneOf", "anyOf", "allOf"):
-        for part in schema.get(key, []):
-            found += _strings_in(part, defs, seen, where, constraints)
-    for name, part in schema.get("properties", {}).items():
-        found += _strings_in(part, defs, seen, f"{where}.{name}")
-    return found
-
-
-def test_every_text_a_client_sends_refuses_nul() -> None:
-    """Every string of every request body is the shared `Text` type or has a narrower
-    pattern, so a new field cannot let a NUL through to PostgreSQL. Read from the bodies'
-    msgspec schemas, which is what is enforced (Litestar's OpenAPI drops the constraints of
-    strings nested in a union, as in `attributes`)."""
-    import re
-
-    import msgspec
-    from litestar.routes import HTTPRoute
-
-    from intentcast.api.accounts import BuyerPatch, VendorPatch
-    from intentcast.api.app import create_app
-    from intentcast.config import load_settings
-
-    settings = load_settings(
-        {}, database_url="postgresql://unused", redis_url="redis://unused", secret_key="A" * 43
-    )
-    bodies = {BuyerPatch, VendorPatch}  # PATCH /v1/me decodes one of these by role
-    for route in create_app(settings).routes:
-        if isinstance(route, HTTPRoute):
-            for handler in route.route_handlers:
-                data = handler.parsed_fn_signature.parameters.get("data")
-                if data is not None:
-                    bodies.add(data.annotation)
-    strings = []
-    for body in bodies:
-        (schema,), defs = msgspec.json.schema_components([body])
-        strings += _strings_in(schema, defs, set())
-    assert len(bodies) >= 17 and len(strings) > 40
-    lets_nul_through = sorted(
-        where
-        for where, schema in strings
-        if "enum" not in schema
-        and "const" not in schema
-        and schema.get("format") not in ("date", "date-time", "decimal")
-        and (
-            "pattern" not in schema
-            or re.search(schema["pattern"], "\x00")
-            or re.search(schema["pattern"], "ab\x00cd")
+async def test_a_nul_anywhere_in_any_json_body_is_refused_naming_it(client, world) -> None:
+    """Checked where every body is decoded (``CheckedRequest``, ``decode_or_problem``), so no
+    field, however deep or however new, lets a NUL through to PostgreSQL: even fields a
+    Struct does not know are named for their NUL first."""
+    body = {"zz": ["ok", {"deep": "a\x00b"}], "k\x00": 1, "top": "\x00"}
+    wrong = {}
+    for method, path, role in JSON_ROUTES:
+        response = await client.request(
+            method, path.format(**vars(world)), json=body, headers=headers_for(world, role)
         )
-    )
-    assert not lets_nul_through
+        fields = problem_fields(response)
+        if fields != ["body", "top", "zz.deep"]:
+            wrong[f"{method} {path} as {role}"] = fields
+        elif {e["message"] for e in response.json()["errors"]} != {
+            "must not contain the NUL character (\\u0000)"
+        }:
+            wrong[f"{method} {path} as {role}"] = response.json()["errors"]
+    assert not wrong
+    # the JSON escape for a backslash followed by `u0000` is text, not a NUL
+    fine = await client.post("/v1/buyers", json={"display_name": "\\u0000"})
+    assert fine.status_code == 201, fine.text
+    assert fine.json()["buyer"]["display_name"] == "\\u0000"
+
+
+def test_nul_fields_walks_any_depth_without_recursion() -> None:
+    from intentcast.api.errors import nul_fields
+
+    deep: object = "a\x00"
+    for _ in range(5000):
+        deep = [{"x": deep}]
+    assert nul_fields(deep) == ["x" + ".x" * 4999]
+    assert nul_fields({"a": ["b", "c"], "d": {"e": 1.5, "f": None}}) == []

@@ -26,7 +26,12 @@ from intentcast import __version__
 from intentcast.api.accounts import SignupController, VendorTokenController
 from intentcast.api.auth import BearerTokenMiddleware, provide_principal
 from intentcast.api.categories import CategoryController
-from intentcast.api.errors import EXCEPTION_MAP, ControlCharacterGuard, ProblemResponses
+from intentcast.api.errors import (
+    EXCEPTION_MAP,
+    CheckedRequest,
+    ControlCharacterGuard,
+    ProblemResponses,
+)
 from intentcast.api.idempotency import IdempotencyMiddleware
 from intentcast.api.intents import IntentController
 from intentcast.api.me import BuyerStreamController, MeController
@@ -182,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         stores={"rate_limit": RedisStore(redis_client, namespace="ic:ratelimit")},
         request_max_body_size=settings.max_body_bytes,
+        request_class=CheckedRequest,
         openapi_config=_openapi_config(),
         debug=False,
     )

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
+from litestar import Request
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.middleware import ASGIMiddleware
@@ -32,7 +33,6 @@ from intentcast.domain.errors import (
     RuleViolation,
     StateConflict,
 )
-from intentcast.domain.intents import NO_NUL
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ PROBLEM_TYPE_PREFIX = "urn:intentcast:problem:"
 _UNKNOWN_FIELD = re.compile(r"Object contains unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
 _NAMED_BY_STRUCT = re.compile(r"^`([^`]+)` ")  # a request Struct's __post_init__ check
+NUL_MESSAGE = "must not contain the NUL character (\\u0000)"
 _AT_PATH = re.compile(r" - at `\$(?:\.([^`]*))?`$")
-_NUL_PATTERN = f"matching regex {NO_NUL!r}"  # how msgspec reports a NUL in a Text
 
 
 class FieldError(dict[str, str]):
@@ -128,8 +128,7 @@ class ControlCharacterGuard(ASGIMiddleware):
                 {name for name, value in parse_qsl(query.decode("latin-1")) if "\x00" in value}
             )
             if names:
-                message = "must not contain the NUL character (\\u0000)"
-                errors = [FieldError(f"query.{name}", message) for name in names]
+                errors = [FieldError(f"query.{name}", NUL_MESSAGE) for name in names]
                 detail = "Invalid fields: " + ", ".join(e["field"] for e in errors)
                 await send_problem(
                     send,
@@ -171,8 +170,6 @@ def _field_errors(exc: ValidationException) -> list[FieldError]:
     items = exc.extra if isinstance(exc.extra, list) else []
     for item in items:
         message = _AT_PATH.sub("", str(item.get("message", exc.detail)))
-        if message.endswith(_NUL_PATTERN):
-            message = "must not contain the NUL character (\\u0000)"
         at = _AT_PATH.search(str(item.get("message", "")))
         key = str(item.get("key") or (at.group(1) if at and at.group(1) else ""))
         key = "" if key == "data" else key.replace("[...]", "")
@@ -299,10 +296,63 @@ def domain_to_problem(exc: DomainError) -> ProblemDetailsException:
     return problem(status, exc.code, exc.message, **exc.extra)
 
 
+def nul_fields(value: Any) -> list[str]:
+    """Where a decoded JSON value holds a NUL: each string (or object key) with one, named
+    like validation errors name fields (``attributes.mount``, ``keywords``; ``body`` for
+    the top level). Iterative: as deep as the decoder allowed."""
+    found: set[str] = set()
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                found.add(path or "body")
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if "\x00" in key:
+                    found.add(path or "body")
+                name = key.replace("\x00", "\\u0000")
+                stack.append((f"{path}.{name}" if path else name, inner))
+        elif isinstance(item, list):
+            stack.extend((path, inner) for inner in item)
+    return sorted(found)
+
+
+def refuse_nul(raw: bytes, value: Any) -> None:
+    """A 400 naming every field of a decoded body that holds a NUL, which PostgreSQL cannot
+    store in text. JSON can only spell NUL as the escape ``\\u0000`` (a raw NUL byte is not
+    JSON), so bodies without one cost a byte search."""
+    if b"\\u0000" not in raw:
+        return
+    fields = nul_fields(value)
+    if fields:
+        raise problem(
+            400,
+            "validation-error",
+            f"Invalid fields: {', '.join(fields)}",
+            title="The request is not valid",
+            errors=[FieldError(field, NUL_MESSAGE) for field in fields],
+        )
+
+
+class CheckedRequest(Request[Any, Any, Any]):
+    """The app's request class. Every handler's ``data`` is decoded through ``json()``, so
+    this is the one place a NUL in any string of any JSON body (``domain.intents.Text``) is
+    refused, before the body is converted to its Struct."""
+
+    async def json(self) -> Any:
+        value = await super().json()
+        refuse_nul(await self.body(), value)
+        return value
+
+
 def decode_or_problem(raw: bytes, kind: type[Any]) -> Any:
     """Decode a body whose type depends on the caller (msgspec cannot decode an untagged
-    union of Structs); errors look exactly like Litestar's own validation errors."""
+    union of Structs); errors look exactly like Litestar's own validation errors, and a NUL
+    is refused as ``CheckedRequest`` refuses it."""
     try:
+        if b"\\u0000" in raw:
+            refuse_nul(raw, msgspec.json.decode(raw))
         return msgspec.json.decode(raw or b"{}", type=kind)
     except msgspec.ValidationError as exc:
         raise ValidationException(

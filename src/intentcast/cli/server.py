@@ -45,10 +45,13 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
     settings = command_settings(host=host, port=port)
     stack = contextlib.ExitStack()
     if settings.embedded:
-        from intentcast.embedded import EmbeddedServices
+        from intentcast.embedded import EmbeddedError, EmbeddedServices
 
         key = child_key_settings(settings)  # the key file's path, not the key
-        services = stack.enter_context(EmbeddedServices(settings.data_path))
+        try:
+            services = stack.enter_context(EmbeddedServices(settings.data_path))
+        except EmbeddedError as exc:  # e.g. intentcast[embedded] is not installed
+            raise click.ClickException(str(exc)) from None
         settings = command_settings(
             host=host,
             port=port,

@@ -16,7 +16,7 @@ from intentcast.api.auth import requires_buyer, requires_vendor
 from intentcast.api.types import Text
 from intentcast.domain.receipts import public_jwk
 from intentcast.domain.reveals import PersonaField
-from intentcast.security import Keys
+from intentcast.security import Keys, receipt_jwk
 from intentcast.services import reveals
 from intentcast.services.reveals import RevealedData, RevealView, SignedReceipt
 from intentcast.store.accounts import Principal
@@ -142,3 +142,15 @@ class ReceiptController(Controller):
         """An Ed25519 public key as a JWK; verify a receipt's signature over
         `json.dumps(receipt, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`."""
         return public_jwk(keys.receipt_key)
+
+    @get(
+        "/v1/receipts/public-keys",
+        operation_id="receiptPublicKeys",
+        summary="Every key that has signed consent receipts",
+        exclude_from_auth=True,
+    )
+    async def public_keys(self, keys: Keys) -> dict[str, list[dict[str, str]]]:
+        """A JWK Set (RFC 7517): the key that signs receipts now first, then those of the
+        server keys before it (rotated or retired), each with its `kid`. A receipt signed
+        before a key rotation verifies with one of them."""
+        return {"keys": [receipt_jwk(key) for key in keys.receipt_public_keys()]}

@@ -40,6 +40,8 @@ class BuyerEventType(StrEnum):
     OFFER_UPDATED = "offer.updated"
     OFFER_WITHDRAWN = "offer.withdrawn"
     MESSAGE_CREATED = "message.created"
+    INTENT_REMOVED = "intent.removed"
+    """An operator removed one of the buyer's intents (with the operator's reason)."""
 
 
 class dedupe:
@@ -66,3 +68,8 @@ class dedupe:
     @staticmethod
     def matched(intent_id: str) -> str:
         return f"matched:{intent_id}"
+
+    @staticmethod
+    def removed(intent_id: str) -> str:
+        """An operator's removal of an intent (it happens once: the intent stays closed)."""
+        return f"removed:{intent_id}"

@@ -141,8 +141,11 @@ class Intents:
         )
         return None if row is None else _intent(row)
 
-    async def get(self, intent_id: str) -> Intent | None:
-        row = await self.conn.fetchrow(f"SELECT {_COLUMNS} FROM intents WHERE id = $1", intent_id)
+    async def get(self, intent_id: str, *, for_update: bool = False) -> Intent | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self.conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM intents WHERE id = $1{lock}", intent_id
+        )
         return None if row is None else _intent(row)
 
     async def require(self, intent_id: str) -> Intent:
@@ -167,6 +170,23 @@ class Intents:
                  ORDER BY published_at DESC, id DESC LIMIT $5""",
             buyer_id,
             statuses,
+            before[0] if before else None,
+            before[1] if before else None,
+            limit,
+        )
+        return [_intent(r) for r in rows]
+
+    async def page(
+        self, *, status: str | None, limit: int, before: tuple[datetime, str] | None
+    ) -> list[Intent]:
+        """Every buyer's intents, newest first (the operators' list); ``before`` is the
+        (published_at, id) of the last item seen."""
+        rows = await self.conn.fetch(
+            f"""SELECT {_COLUMNS} FROM intents
+                 WHERE ($1::text IS NULL OR status = $1)
+                   AND ($2::timestamptz IS NULL OR (published_at, id) < ($2, $3))
+                 ORDER BY published_at DESC, id DESC LIMIT $4""",
+            status,
             before[0] if before else None,
             before[1] if before else None,
             limit,

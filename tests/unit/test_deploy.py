@@ -502,6 +502,39 @@ def test_embedded_servers_are_an_extra_and_the_license_is_spdx() -> None:
     assert "-e '.[embedded,test]'" in makefile
 
 
+def test_every_package_the_code_imports_is_a_runtime_dependency() -> None:
+    """The image installs plain ``intentcast``: a module imported by the code but declared
+    only in the ``test`` extra would pass every test and fail in production (it happened:
+    standardwebhooks). The embedded servers may come from the ``embedded`` extra."""
+    import ast
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower() for r in requirements}
+
+    allowed = names(project["dependencies"]) | names(project["optional-dependencies"]["embedded"])
+    distributions = packages_distributions()
+    missing = set()
+    for path in (ROOT / "src" / "intentcast").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top in sys.stdlib_module_names or top == "intentcast":
+                    continue
+                dists = {d.lower().replace("_", "-") for d in distributions.get(top, [top])}
+                if not dists & allowed:
+                    missing.add(f"{top} ({path.relative_to(ROOT)})")
+    assert not missing, f"imported but not in [project] dependencies: {sorted(missing)}"
+
+
 @pytest.mark.parametrize("command", [["migrate"], ["api", "--port", "0"], ["serve"]])
 def test_embedded_mode_without_the_extra_says_what_to_do(
     tmp_path: Path, command: list[str]

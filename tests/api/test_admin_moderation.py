@@ -196,3 +196,178 @@ async def test_removing_a_closed_or_unknown_intent_or_without_reason_is_refused(
     assert [e["target"] for e in await _audit(client, operator, action="intent.remove")] == [
         intent["id"]
     ]
+
+
+# ---- flags ----------------------------------------------------------------------------------
+
+
+async def _flagged_thread(client, db, buyer, vendor):
+    """A thread on a matched intent with a vendor message and a buyer message carrying
+    contact data, both flagged (the vendor's by the buyer, the buyer's by the vendor)."""
+    intent = await publish(client, buyer)
+    await matched(db, intent["id"], vendor)
+    opened = await client.post(
+        f"/v1/intents/{intent['id']}/threads",
+        json={"body": "Send me cash first, we talk off-platform"},
+        headers=vendor.headers,
+    )
+    assert opened.status_code == 201, opened.text
+    thread = opened.json()
+    from_vendor = thread["messages"][0]
+    from_buyer = (
+        await client.post(
+            f"/v1/threads/{thread['id']}/messages",
+            json={"body": "No. Reach me at ada@example.org"},
+            headers=buyer.headers,
+        )
+    ).json()
+    for message, who, why in ((from_vendor, buyer, "scam"), (from_buyer, vendor, "rude")):
+        flagged = await client.post(
+            f"/v1/messages/{message['id']}/flag", json={"reason": why}, headers=who.headers
+        )
+        assert flagged.status_code == 202, flagged.text
+    return intent, thread, from_vendor, from_buyer
+
+
+async def _flags(client, operator, **params: Any) -> list[dict[str, Any]]:
+    response = await client.get("/v1/admin/flags", params=params, headers=operator.headers)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+async def _resolve(client, operator, message_id: str, **body: Any):
+    return await client.post(
+        f"/v1/admin/flags/{message_id}/resolve", json=body, headers=operator.headers
+    )
+
+
+async def test_the_flag_queue_shows_messages_as_the_vendor_sees_them(
+    client, db, buyer, vendor, operator
+) -> None:
+    intent, thread, from_vendor, from_buyer = await _flagged_thread(client, db, buyer, vendor)
+    queue = await _flags(client, operator)
+    assert [f["id"] for f in queue] == [from_buyer["id"], from_vendor["id"]]
+    newest = queue[0]
+    assert newest["thread_id"] == thread["id"] and newest["intent_id"] == intent["id"]
+    assert newest["vendor_id"] == vendor.id and newest["sender"] == "buyer"
+    assert newest["flagged_by"] == "vendor" and newest["flag_reason"] == "rude"
+    assert newest["body"] == from_buyer["shown_to_vendor"]
+    assert "ada@example.org" not in str(queue) and buyer.id not in str(queue)
+    assert newest["resolution"] is None and newest["removed"] is False
+    assert queue[1]["flagged_by"] == "buyer" and queue[1]["sender"] == "vendor"
+    assert await _flags(client, operator, status="resolved") == []
+    page = await client.get("/v1/admin/flags", params={"limit": 1}, headers=operator.headers)
+    second = await client.get(
+        "/v1/admin/flags",
+        params={"limit": 1, "after": page.json()["next"]},
+        headers=operator.headers,
+    )
+    assert [f["id"] for f in second.json()["items"]] == [from_vendor["id"]]
+    bad = await client.get("/v1/admin/flags", params={"status": "all"}, headers=operator.headers)
+    assert bad.status_code == 400 and "status" in bad.text
+
+
+async def test_dismissing_a_flag_changes_nothing_but_the_queue(
+    client, db, buyer, vendor, operator
+) -> None:
+    _, thread, from_vendor, _ = await _flagged_thread(client, db, buyer, vendor)
+    dismissed = await _resolve(client, operator, from_vendor["id"], action="dismiss")
+    assert dismissed.status_code == 200, dismissed.text
+    resolution = dismissed.json()["resolution"]
+    assert resolution["action"] == "dismiss" and resolution["by"] == operator.id
+    assert resolution["reason"] is None and dismissed.json()["removed"] is False
+    assert [f["id"] for f in await _flags(client, operator, status="resolved")] == [
+        from_vendor["id"]
+    ]
+    assert from_vendor["id"] not in [f["id"] for f in await _flags(client, operator)]
+    seen = (await client.get(f"/v1/threads/{thread['id']}", headers=buyer.headers)).json()
+    assert seen["messages"][0]["body"] == from_vendor["body"]
+    (entry,) = await _audit(client, operator, target=from_vendor["id"])
+    assert entry["action"] == "flag.resolve" and entry["actor"] == operator.id
+    assert entry["details"]["action"] == "dismiss"
+    assert entry["details"]["vendor_id"] == vendor.id
+
+    again = await _resolve(client, operator, from_vendor["id"], action="remove_message")
+    assert again.status_code == 409 and again.json()["code"] == "flag-resolved"
+
+
+async def test_removing_a_message_blanks_it_for_both_sides_and_in_their_logs(
+    client, db, buyer, vendor, operator
+) -> None:
+    _, thread, _, from_buyer = await _flagged_thread(client, db, buyer, vendor)
+    removed = await _resolve(
+        client, operator, from_buyer["id"], action="remove_message", reason="Harassment"
+    )
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["removed"] is True
+    assert removed.json()["body"] == "[removed by a moderator]"
+    for who in (buyer, vendor):
+        seen = (await client.get(f"/v1/threads/{thread['id']}", headers=who.headers)).json()
+        tombstone = next(m for m in seen["messages"] if m["id"] == from_buyer["id"])
+        assert tombstone["body"] == "[removed by a moderator]"
+        assert tombstone["sender"] == "buyer"
+        assert "ada@example.org" not in str(seen) and "No. Reach me" not in str(seen)
+    logs = await db.fetch(
+        """SELECT data::text AS data FROM vendor_events WHERE type = 'message.created'
+           UNION ALL SELECT data::text FROM buyer_events WHERE type = 'message.created'"""
+    )
+    assert any(from_buyer["id"] in r["data"] for r in logs)
+    assert not any("No. Reach me" in r["data"] for r in logs)
+    (entry,) = await _audit(client, operator, target=from_buyer["id"])
+    assert entry["reason"] == "Harassment" and entry["details"]["action"] == "remove_message"
+
+
+async def test_suspending_the_vendor_of_a_flagged_message(
+    client, db, buyer, vendor, operator
+) -> None:
+    _, _, from_vendor, from_buyer = await _flagged_thread(client, db, buyer, vendor)
+    no_reason = await _resolve(client, operator, from_vendor["id"], action="suspend_vendor")
+    assert no_reason.status_code == 422
+    assert no_reason.json()["errors"][0]["field"] == "reason"
+    buyers_words = await _resolve(
+        client, operator, from_buyer["id"], action="suspend_vendor", reason="x"
+    )
+    assert buyers_words.status_code == 422
+    assert buyers_words.json()["errors"][0]["field"] == "action"
+
+    suspended = await _resolve(
+        client, operator, from_vendor["id"], action="suspend_vendor", reason="Scam attempt"
+    )
+    assert suspended.status_code == 200, suspended.text
+    assert suspended.json()["resolution"]["action"] == "suspend_vendor"
+    me = await client.get("/v1/me", headers=vendor.headers)
+    assert me.json()["status"] == "suspended" and me.json()["status_reason"] == "Scam attempt"
+    refused = await client.get("/v1/vendor/matches", headers=vendor.headers)
+    assert refused.status_code == 403 and refused.json()["code"] == "vendor-suspended"
+    actions = {e["action"]: e for e in await _audit(client, operator)}
+    assert actions["vendor.suspend"]["target"] == vendor.id
+    assert actions["vendor.suspend"]["reason"] == "Scam attempt"
+    assert actions["flag.resolve"]["target"] == from_vendor["id"]
+    assert actions["flag.resolve"]["details"]["action"] == "suspend_vendor"
+    # the flag on the buyer's message is still open
+    assert [f["id"] for f in await _flags(client, operator)] == [from_buyer["id"]]
+
+
+async def test_resolving_an_unknown_flag_or_with_a_bad_body_is_refused(
+    client, db, buyer, vendor, operator
+) -> None:
+    _, thread, from_vendor, _ = await _flagged_thread(client, db, buyer, vendor)
+    unknown = await _resolve(client, operator, "msg_nope", action="dismiss")
+    assert unknown.status_code == 404
+    unflagged = (
+        await client.post(
+            f"/v1/threads/{thread['id']}/messages", json={"body": "fine"}, headers=buyer.headers
+        )
+    ).json()
+    not_flagged = await _resolve(client, operator, unflagged["id"], action="dismiss")
+    assert not_flagged.status_code == 404
+    for body, field in (
+        ({}, "action"),
+        ({"action": "ban"}, "action"),
+        ({"action": "dismiss", "note": "x"}, "note"),
+        ({"action": "dismiss", "reason": ""}, "reason"),
+    ):
+        response = await _resolve(client, operator, from_vendor["id"], **body)
+        assert response.status_code == 400, (body, response.text)
+        assert field in response.text, (body, response.text)
+    assert await _audit(client, operator, action="flag.resolve") == []

@@ -14,6 +14,7 @@ from tests.helpers import (
     feed,
     matched,
     publish,
+    settled,
     subscribe,
     types,
 )
@@ -371,3 +372,66 @@ async def test_resolving_an_unknown_flag_or_with_a_bad_body_is_refused(
         assert response.status_code == 400, (body, response.text)
         assert field in response.text, (body, response.text)
     assert await _audit(client, operator, action="flag.resolve") == []
+
+
+# ---- stats ----------------------------------------------------------------------------------
+
+
+async def test_stats_count_activity_vendors_flags_lag_and_backlogs(
+    client, db, buyer, vendor, operator, pipeline
+) -> None:
+    await create_vendor(client, verified=False)
+    await subscribe(client, vendor)
+    intents = [await publish(client, buyer) for _ in range(3)]
+    await feed(client, vendor, at_least=3)
+    await client.patch(
+        f"/v1/intents/{intents[0]['id']}", json={"status": "withdrawn"}, headers=buyer.headers
+    )
+    offered = await client.post(
+        f"/v1/intents/{intents[1]['id']}/offers",
+        json={"price": PRICE, "title": "A7 IV"},
+        headers=vendor.headers,
+    )
+    assert offered.status_code == 201, offered.text
+    await _flagged_thread(client, db, buyer, vendor)
+    await settled(db)
+
+    response = await client.get("/v1/admin/stats", headers=operator.headers)
+    assert response.status_code == 200, response.text
+    stats = response.json()
+    assert stats["intents"]["open"] == 3 and stats["intents"]["withdrawn"] == 1
+    assert stats["intents"]["removed"] == 0
+    hours = stats["activity"]["per_hour"]
+    assert stats["activity"]["hours"] == 24 and len(hours) == 24
+    assert hours == sorted(hours, key=lambda h: h["hour"])
+    assert sum(h["intents_published"] for h in hours) == 4
+    # four by the matcher, and one more by hand for the flagged thread's intent
+    assert sum(h["matches"] for h in hours) == 5
+    assert sum(h["offers"] for h in hours) == 1
+    assert stats["vendors"] == {"pending": 1, "verified": 1, "suspended": 0}
+    assert stats["flags_open"] == 2
+    lag = stats["delivery_lag"]
+    assert lag["window_s"] == 3600
+    assert lag["matcher"]["count"] >= 4
+    assert 0 <= lag["matcher"]["p50"] <= lag["matcher"]["p95"] <= lag["matcher"]["max"]
+    assert lag["webhook_first_attempt"] == {"count": 0, "p50": None, "p95": None, "max": None}
+    backlogs = stats["backlogs"]
+    assert backlogs["outbox_unprocessed"] == 0 and backlogs["outbox_oldest_s"] is None
+    assert backlogs["webhooks_pending"] == 0 and backlogs["webhooks_due"] == 0
+    streams = {s["stream"]: s for s in backlogs["streams"]}
+    assert set(streams) == {"ic:work", "ic:deliver", "ic:subs"}
+    assert streams["ic:work"]["length"] >= 5
+    (matchers,) = streams["ic:work"]["groups"]
+    assert matchers["name"] == "matchers" and matchers["consumers"] >= 1
+    assert matchers["pending"] == 0
+    assert streams["ic:subs"]["length"] >= 1 and streams["ic:subs"]["groups"] == []
+
+
+async def test_stats_show_an_unprocessed_backlog(client, db, buyer, operator) -> None:
+    """No matcher runs: what was published waits in the outbox, and the stats say so."""
+    await publish(client, buyer)
+    stats = (await client.get("/v1/admin/stats", headers=operator.headers)).json()
+    assert stats["backlogs"]["outbox_unprocessed"] == 1
+    assert stats["backlogs"]["outbox_oldest_s"] >= 0
+    assert stats["delivery_lag"]["matcher"]["count"] == 0
+    assert stats["vendors"] == {"pending": 0, "verified": 0, "suspended": 0}

@@ -94,7 +94,8 @@ class ScaleOut(Supervisor):
                 copier.join(timeout=2)
             if self.services is not None:
                 self.services.stop()
-            self._say("stopped")
+            if self.children:
+                self._say("stopped")
 
     def _migrate(self, env: dict[str, str]) -> None:
         """One ``intentcast migrate`` before any API process starts (they run ``--no-migrate``)."""

@@ -37,6 +37,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     hands its children the data dir's key file this way, so the key itself is in no
     process environment."""
     log_level: LogLevel = "info"
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per line from every process (``intentcast.logs``)."""
+    metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+    """``intentcast worker``: serve ``/metrics`` and ``/health`` on this port; 0: none."""
     auto_verify_vendors: bool = False
     webhook_allow_loopback: bool = False
     location_floor: Annotated[int, msgspec.Meta(ge=0, le=15)] = 7

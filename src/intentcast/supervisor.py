@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from intentcast.config import Settings
 from intentcast.embedded import EmbeddedServices, die_with_parent
+from intentcast.logs import announce
+from intentcast.metrics import MULTIPROC_ENV, fresh_multiprocess_dir, process_exited
 from intentcast.security import child_key_settings
 from intentcast.store.accounts import Operators
 from intentcast.store.bootstrap import prepare_database
@@ -48,6 +50,7 @@ class Supervisor:
         self.services: EmbeddedServices | None = None
         self.children: list[Child] = []
         self._stopping = False
+        self.metrics_dir = settings.data_path / "metrics"
 
     def _child_env(self, database_url: str, redis_url: str, key: dict[str, str]) -> dict[str, str]:
         """The children's environment. The URLs carry the servers' passwords (the embedded
@@ -56,6 +59,10 @@ class Supervisor:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTCAST_")}
         env.update(self.settings.env())
         env.update(INTENTCAST_DATABASE_URL=database_url, INTENTCAST_REDIS_URL=redis_url, **key)
+        # every child counts into its own files here (emptied: the previous run's counts are
+        # gone); the API's /metrics merges them, and no worker opens a port of its own
+        env[MULTIPROC_ENV] = str(fresh_multiprocess_dir(self.metrics_dir))
+        env.pop("INTENTCAST_METRICS_PORT", None)
         return env
 
     def run(self) -> int:
@@ -73,18 +80,29 @@ class Supervisor:
             for child in self.children:
                 self._start(child, env)
             url = f"http://{self.settings.host}:{self.settings.port}"
-            print(f"intentcast {_version()} serving on {url}", flush=True)
+            announce(
+                self.settings,
+                f"intentcast {_version()} serving on {url}",
+                "intentcast serving",
+                version=_version(),
+                url=url,
+            )
             if self.services is not None:
-                print(f"data dir: {self.settings.data_path}", flush=True)
+                announce(
+                    self.settings,
+                    f"data dir: {self.settings.data_path}",
+                    "embedded data dir",
+                    data_dir=str(self.settings.data_path),
+                )
             if operator_token:
-                print(f"operator token (shown once, keep it): {operator_token}", flush=True)
+                self._show_operator_token(operator_token)
             self._supervise(env)
             return 0
         finally:
             self._stop_children()
             if self.services is not None:
                 self.services.stop()
-            print("intentcast stopped", flush=True)
+            announce(self.settings, "intentcast stopped")
 
     def _service_urls(self) -> tuple[str, str]:
         """The configured PostgreSQL and Redis URLs; for those unset, the embedded servers'
@@ -98,6 +116,24 @@ class Supervisor:
         if not (database_url and redis_url):  # `embedded` is true whenever one is unset
             raise RuntimeError("no PostgreSQL or Redis URL to serve with")
         return database_url, redis_url
+
+    def _show_operator_token(self, token: str) -> None:
+        """The first operator's token, once: on standard output in text mode. JSON lines go
+        to log collectors, which must never see a token: there it goes to a file only its
+        owner can read, and the log says where."""
+        if self.settings.log_format != "json":
+            print(f"operator token (shown once, keep it): {token}", flush=True)
+            return
+        path = self.settings.data_path / "operator-token"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(token + "\n")
+        log.warning(
+            "operator token written to %s (shown once: keep it, then delete the file)",
+            path,
+            extra={"operator_token_file": str(path)},
+        )
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stopping = True
@@ -126,10 +162,13 @@ class Supervisor:
                         child.restarts = 0
                     delay = min(MAX_BACKOFF_S, 0.5 * 2**child.restarts)
                     child.next_start = now + delay
+                    process_exited(child.process.pid, self.metrics_dir)
                     log.error("%s exited with %s; restarting in %.1fs", child.name, code, delay)
-                    print(
-                        f"{child.name} exited with {code}; restarting in {delay:.1f}s", flush=True
-                    )
+                    if self.settings.log_format != "json":  # the log line says it in JSON
+                        print(
+                            f"{child.name} exited with {code}; restarting in {delay:.1f}s",
+                            flush=True,
+                        )
                 elif now >= child.next_start:
                     child.restarts += 1
                     child.next_start = 0.0

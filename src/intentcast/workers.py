@@ -21,6 +21,7 @@ from intentcast.config import Settings
 from intentcast.delivery.webhooks import next_delay
 from intentcast.delivery.worker import POLL_S, DeliveryWorker, RetryDelay
 from intentcast.matching.worker import RECLAIM_EVERY_S, Matcher
+from intentcast.metrics import sample_backlogs, serve_worker_endpoints
 from intentcast.security import Sealer, server_key
 from intentcast.services.intents import expire_due_intents
 from intentcast.services.offers import expire_due_offers
@@ -124,8 +125,18 @@ async def run_outbox_relay(ctx: WorkerContext) -> None:
         await ctx.sleep(RELAY_TICK_S)
 
 
+async def run_backlog_sampler(ctx: WorkerContext) -> None:
+    """Every scheduler tick, sample the outbox and work-stream backlogs into the gauges."""
+    while not ctx.stopping.is_set():
+        try:
+            await sample_backlogs(ctx.pool, ctx.redis)
+        except Exception:  # a missed sample is taken on the next tick
+            log.exception("sampling the backlogs failed")
+        await ctx.sleep(SCHEDULER_TICK_S)
+
+
 async def run_scheduler_role(ctx: WorkerContext) -> None:
-    await asyncio.gather(run_scheduler(ctx), run_outbox_relay(ctx))
+    await asyncio.gather(run_scheduler(ctx), run_outbox_relay(ctx), run_backlog_sampler(ctx))
 
 
 async def run_matcher(ctx: WorkerContext) -> None:
@@ -163,9 +174,20 @@ async def run_worker(role: str, settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, ctx.stopping.set)
     log.info("worker %s started", role)
+    role_task: asyncio.Task[None] | None = None
+
+    def alive() -> bool:
+        return role_task is not None and not role_task.done() and not ctx.stopping.is_set()
+
+    endpoints = None
     try:
-        await ROLES[role](ctx)
+        if settings.metrics_port:
+            endpoints = await serve_worker_endpoints(settings.host, settings.metrics_port, alive)
+        role_task = asyncio.create_task(ROLES[role](ctx))
+        await role_task
     finally:
+        if endpoints is not None:
+            endpoints.close()
         await pool.close()
         await redis_client.aclose()
         log.info("worker %s stopped", role)

@@ -19,7 +19,6 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.stores.redis import RedisStore
 
 from intentcast import __version__
@@ -36,6 +35,7 @@ from intentcast.api.idempotency import IdempotencyMiddleware
 from intentcast.api.intents import IntentController
 from intentcast.api.me import BuyerStreamController, MeController
 from intentcast.api.meta import MetaController
+from intentcast.api.observability import AppLogging, MetricsController, RequestObservability
 from intentcast.api.offers import BuyerOfferController, OfferController
 from intentcast.api.relay import RelayController
 from intentcast.api.reveals import ReceiptController, RevealController, VendorRevealController
@@ -75,11 +75,6 @@ def _rate_limit_identifier(request: Request[Any, Any, Any]) -> str:
         return f"{principal.role}:{principal.subject_id}"
     client = request.client
     return "anon:" + (client.host if client else "unknown")
-
-
-class MetricsController(PrometheusController):
-    path = "/metrics"
-    include_in_schema = False
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -125,9 +120,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     middleware: list[Any] = [
         DefineMiddleware(BearerTokenMiddleware, exclude=PUBLIC_PATHS),
         IdempotencyMiddleware(settings.max_body_bytes),
-        PrometheusConfig(
-            app_name="intentcast", prefix="intentcast", group_path=True, exclude=["^/metrics$"]
-        ).middleware,
         ControlCharacterGuard(),
     ]
     if settings.rate_limit > 0:
@@ -141,7 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ).middleware,
         )
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             MetaController,
             MetricsController,
@@ -190,7 +182,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=CheckedRequest,
         openapi_config=_openapi_config(),
         debug=False,
+        logging_config=AppLogging(),  # the process configured logging (intentcast.logs)
     )
+    # outside routing and every middleware: 404s, 401s and 500s get a request id too
+    app.asgi_handler = RequestObservability(app.asgi_handler)
+    return app
 
 
 def _openapi_config() -> OpenAPIConfig:

@@ -16,6 +16,7 @@ from litestar.response import ServerSentEventMessage
 
 from intentcast.api.errors import invalid
 from intentcast.delivery.live import RESYNC, LiveHub
+from intentcast.metrics import counted_stream, observe_delivery_lag
 from intentcast.services.feed import buyer_log, vendor_log
 from intentcast.store.events import LogEvent, encode_event
 
@@ -77,6 +78,7 @@ async def event_stream(
                 continue
             if event.seq == last + 1:
                 last = event.seq
+                observe_delivery_lag("sse", event.created_at)
                 yield _message(event)
             else:  # a gap: read the log
                 async for message in catch_up():
@@ -104,7 +106,11 @@ class EventStreams:
         self.buyer_hub = buyer_hub
 
     def vendor(self, vendor_id: str, start: int) -> AsyncIterator[ServerSentEventMessage]:
-        return event_stream(self.pool, self.vendor_hub, vendor_id, start, _read_vendor_log)
+        return counted_stream(
+            event_stream(self.pool, self.vendor_hub, vendor_id, start, _read_vendor_log), "vendor"
+        )
 
     def buyer(self, buyer_id: str, start: int) -> AsyncIterator[ServerSentEventMessage]:
-        return event_stream(self.pool, self.buyer_hub, buyer_id, start, _read_buyer_log)
+        return counted_stream(
+            event_stream(self.pool, self.buyer_hub, buyer_id, start, _read_buyer_log), "buyer"
+        )

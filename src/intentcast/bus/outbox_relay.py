@@ -26,13 +26,19 @@ RELAY_BATCH = 500
 
 
 def outbox_fields(event: OutboxEvent) -> dict[str, str | bytes]:
-    """An outbox row as a work-stream message."""
-    return {
+    """An outbox row as a work-stream message (with when it was recorded, for the match
+    latency, and the request that recorded it, for the matcher's log lines)."""
+    fields: dict[str, str | bytes] = {
         "outbox_id": str(event.id),
         "type": event.event_type,
         "aggregate_id": event.aggregate_id,
         "payload": msgspec.json.encode(event.payload),
     }
+    if event.created_at is not None:
+        fields["created_at"] = event.created_at.isoformat()
+    if event.request_id is not None:
+        fields["request_id"] = event.request_id
+    return fields
 
 
 async def _xadd(client: redis.Redis, events: list[OutboxEvent]) -> None:

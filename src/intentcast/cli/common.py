@@ -5,26 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import click
 
 from intentcast.config import ConfigError, Settings, load_settings
+from intentcast.logs import configure_logging
 
 T = TypeVar("T")
 
 
-def command_settings(**overrides: object) -> Settings:
-    """The process settings (with ``overrides`` that are not ``None``), logging set up."""
+def command_settings(process: str = "cli", **overrides: object) -> Settings:
+    """The process settings (with ``overrides`` that are not ``None``), logging set up for
+    ``process`` (how its lines name it: ``api``, ``worker:matcher``, ...)."""
     try:
         settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigError as exc:
         raise click.UsageError(f"configuration: {exc}") from None
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings, process=process)
     return settings
 
 

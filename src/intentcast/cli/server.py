@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import click
 
 from intentcast.cli.common import command_settings, database_url
-from intentcast.config import load_settings
+from intentcast.config import Settings, load_settings
 from intentcast.security import child_key_settings, server_key
 
 
@@ -25,7 +27,7 @@ def serve(host: str | None, port: int | None) -> None:
     from intentcast.supervisor import Supervisor
     from intentcast.workers import ROLES
 
-    settings = command_settings(host=host, port=port)
+    settings = command_settings("supervisor", host=host, port=port)
     try:
         code = Supervisor(settings, sorted(ROLES)).run()
     except EmbeddedError as exc:
@@ -42,7 +44,10 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
-    settings = command_settings(host=host, port=port)
+    from intentcast.logs import logging_config
+
+    settings = command_settings("api", host=host, port=port)
+    _count_metrics_across_processes(settings)
     stack = contextlib.ExitStack()
     if settings.embedded:
         from intentcast.embedded import EmbeddedError, EmbeddedServices
@@ -53,6 +58,7 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
         except EmbeddedError as exc:  # e.g. intentcast[embedded] is not installed
             raise click.ClickException(str(exc)) from None
         settings = command_settings(
+            "api",
             host=host,
             port=port,
             database_url=settings.database_url or services.postgres.url,
@@ -74,8 +80,32 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
             port=settings.port,
             workers=settings.web_workers,
             log_level=settings.log_level,
-            log_access=False,
+            log_dictconfig=logging_config(settings, process="api"),
+            log_access=False,  # the app writes the access lines, with their request ids
         ).serve()
+
+
+def _count_metrics_across_processes(settings: Settings) -> None:
+    """granian's workers are processes of their own: unless a supervisor chose a directory
+    already, they count into a fresh one in the data dir, which ``/metrics`` merges. Called
+    before anything imports prometheus_client (it picks its storage on import, and granian
+    forks its workers from this process)."""
+    if os.environ.get(_MULTIPROC_ENV):
+        return
+    path = settings.data_path / "metrics" / f"api-{settings.port}"
+    try:
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True, mode=0o700)
+    except OSError as exc:  # e.g. a read-only file system: each worker counts on its own
+        logging.getLogger(__name__).warning(
+            "no metrics directory (%s): /metrics shows one web worker's counts", exc
+        )
+        return
+    os.environ[_MULTIPROC_ENV] = str(path)
+
+
+_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # intentcast.metrics.MULTIPROC_ENV, not imported
 
 
 @click.command()
@@ -85,11 +115,18 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
     type=click.Choice(["matcher", "delivery", "scheduler"]),
     help="Worker role.",
 )
-def worker(role: str) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve /metrics and /health (200 while the worker runs) on this port, on "
+    "INTENTCAST_HOST (INTENTCAST_METRICS_PORT; default: none).",
+)
+def worker(role: str, metrics_port: int | None) -> None:
     """Run one worker role; any number of each may run at once."""
     from intentcast.workers import run_worker
 
-    settings = command_settings()
+    settings = command_settings(f"worker:{role}", metrics_port=metrics_port)
     if settings.embedded:
         raise click.UsageError(
             "workers need INTENTCAST_DATABASE_URL and INTENTCAST_REDIS_URL "

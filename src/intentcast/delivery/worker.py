@@ -21,6 +21,8 @@ import redis.asyncio as redis
 from intentcast.bus import DELIVER_STREAM, DELIVERY_GROUP
 from intentcast.config import Settings
 from intentcast.delivery.webhooks import NOT_ALLOWED, Outcome, Resolver, next_delay, send
+from intentcast.logs import using_request_id
+from intentcast.metrics import WEBHOOK_ATTEMPTS, observe_delivery_lag
 from intentcast.security import Sealer
 from intentcast.store.events import VendorEvents, encode_event
 from intentcast.store.webhooks import Webhooks
@@ -58,7 +60,14 @@ class DeliveryWorker:
         self.retry_delay = retry_delay
         self.resolver = resolver  # None: the system resolver (tests inject answers)
 
-    async def attempt(self, delivery_id: str) -> None:
+    async def attempt(self, delivery_id: str, request_id: str | None = None) -> None:
+        """One attempt at ``delivery_id``, logged under ``request_id`` (the request that
+        caused the event, when the stream message carried it; retries found by the poll
+        have none)."""
+        with using_request_id(request_id):
+            await self._attempt(delivery_id)
+
+    async def _attempt(self, delivery_id: str) -> None:
         async with self.slots, self.pool.acquire() as conn:
             store = Webhooks(conn)
             delivery = await store.claim(delivery_id)
@@ -75,6 +84,12 @@ class DeliveryWorker:
                     error="endpoint or event no longer exists",
                     next_attempt_in_s=None,
                 )
+                WEBHOOK_ATTEMPTS.labels("failed").inc()
+                log.info(
+                    "webhook delivery %s dropped: endpoint or event no longer exists",
+                    delivery_id,
+                    extra={"delivery_id": delivery_id, "outcome": "failed"},
+                )
                 return
             secret = self.sealer.open(endpoint.secret_sealed, context=f"{endpoint.id}:secret")
             result = await send(
@@ -86,18 +101,31 @@ class DeliveryWorker:
                 allow_loopback=self.settings.webhook_allow_loopback,
                 resolver=self.resolver,
             )
-            if result.detail:
-                # The vendor's log gets only result.error (generic); the operator gets the
-                # reason. Never the URL (its path or query may hold the vendor's token).
-                log.log(
-                    logging.WARNING if result.error == NOT_ALLOWED else logging.INFO,
-                    "webhook delivery %s to endpoint %s (attempt %d): %s: %s",
-                    delivery_id,
-                    endpoint.id,
-                    delivery.attempts + 1,
-                    result.outcome,
-                    result.detail,
-                )
+            # The vendor's log gets only result.error (generic); the operator gets the
+            # reason. Never the URL (its path or query may hold the vendor's token).
+            log.log(
+                logging.WARNING if result.error == NOT_ALLOWED else logging.INFO,
+                "webhook delivery %s of %s to endpoint %s (attempt %d): %s%s",
+                delivery_id,
+                event.id,
+                endpoint.id,
+                delivery.attempts + 1,
+                result.outcome,
+                f": {result.detail}" if result.detail else "",
+                extra={
+                    "delivery_id": delivery_id,
+                    "event_id": event.id,
+                    "endpoint_id": endpoint.id,
+                    "vendor_id": delivery.vendor_id,
+                    "attempt": delivery.attempts + 1,
+                    "outcome": str(result.outcome),
+                    "status_code": result.status_code,
+                    "duration_ms": round(result.duration_ms, 1),
+                },
+            )
+            WEBHOOK_ATTEMPTS.labels(str(result.outcome)).inc()
+            if result.outcome == Outcome.DELIVERED:
+                observe_delivery_lag("webhook", event.created_at)
             retry_in = None
             if result.outcome == Outcome.RETRY:
                 retry_in = self.retry_delay(delivery.attempts + 1, retry_after=result.retry_after)
@@ -124,8 +152,8 @@ class DeliveryWorker:
         await self.ensure_group()
         tasks: set[asyncio.Task[None]] = set()
 
-        def spawn(delivery_id: str) -> None:
-            task = asyncio.create_task(self.attempt(delivery_id))
+        def spawn(delivery_id: str, request_id: str | None = None) -> None:
+            task = asyncio.create_task(self.attempt(delivery_id, request_id))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
@@ -144,7 +172,11 @@ class DeliveryWorker:
                     )
                     for _, entries in response or []:
                         for message_id, fields in entries:
-                            spawn(fields[b"delivery_id"].decode())
+                            request_id = fields.get(b"request_id")
+                            spawn(
+                                fields[b"delivery_id"].decode(),
+                                request_id.decode() if request_id else None,
+                            )
                             # the row, not the message, is the durable record: ack at once
                             await self.redis.xack(DELIVER_STREAM, DELIVERY_GROUP, message_id)
                 except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:

@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -29,7 +30,9 @@ from intentcast.domain.events import OutboxEventType, VendorEventType, dedupe
 from intentcast.domain.intents import Intent
 from intentcast.domain.matching import Subscription, matchable, matches
 from intentcast.domain.vendor_view import vendor_view
+from intentcast.logs import using_request_id
 from intentcast.matching.index import SubscriptionIndex
+from intentcast.metrics import MATCHES, observe_delivery_lag, observe_match_latency
 from intentcast.services.work import Work, unit_of_work
 from intentcast.store.intents import Intents
 from intentcast.store.matches import Matches
@@ -100,24 +103,62 @@ class Matcher:
                 raise
 
     async def handle(self, fields: dict[bytes, bytes], *, refresh: bool = True) -> None:
+        """Handle one work-stream message, logging under the request id it carries."""
+        request_id = fields.get(b"request_id")
+        with using_request_id(request_id.decode() if request_id else None):
+            await self._handle(fields, refresh=refresh)
+
+    async def _handle(self, fields: dict[bytes, bytes], *, refresh: bool) -> None:
         event_type = fields[b"type"].decode()
         aggregate_id = fields[b"aggregate_id"].decode()
         outbox_id = int(fields[b"outbox_id"])
+        recorded = fields.get(b"created_at")
+        new_matches = 0
         async with self.pool.acquire() as conn:
             if refresh:
                 await self.refresh(conn)
             async with unit_of_work(conn, self.redis) as work:
                 if event_type == OutboxEventType.SUBSCRIPTION_CHANGED:
-                    await self.backfill(work, aggregate_id)
+                    new_matches = await self.backfill(work, aggregate_id)
                 else:
                     intent = await Intents(conn).get(aggregate_id)
                     if intent is not None:
-                        await self.on_intent_event(work, intent, event_type, outbox_id)
+                        new_matches = await self.on_intent_event(
+                            work, intent, event_type, outbox_id
+                        )
                 await Outbox(conn).mark_processed(outbox_id)
+        # committed: count and tell the log what it produced
+        recorded_at = datetime.fromisoformat(recorded.decode()) if recorded else None
+        MATCHES.inc(new_matches)
+        if recorded_at is not None:
+            for _ in work.vendor_events:
+                observe_delivery_lag("feed", recorded_at)
+            if new_matches and event_type == OutboxEventType.INTENT_PUBLISHED:
+                observe_match_latency(recorded_at)
+        matched_vendors = sum(
+            1 for _, e in work.vendor_events if e.type == VendorEventType.INTENT_MATCHED
+        )
+        log.info(
+            "%s %s: %d new matches, %d vendors newly matched, %d vendor events",
+            event_type,
+            aggregate_id,
+            new_matches,
+            matched_vendors,
+            len(work.vendor_events),
+            extra={
+                "event": event_type,
+                "aggregate_id": aggregate_id,
+                "outbox_id": outbox_id,
+                "matches": new_matches,
+                "vendors_told": len(work.vendor_events),
+            },
+        )
 
     async def on_intent_event(
         self, work: Work, intent: Intent, event_type: str, outbox_id: int
-    ) -> None:
+    ) -> int:
+        """Tell followers of an update or close; match a published or updated open intent.
+        Returns how many new matches were recorded."""
         view = msgspec.to_builtins(vendor_view(intent, location_floor=self.settings.location_floor))
         if event_type in (OutboxEventType.INTENT_UPDATED, OutboxEventType.INTENT_CLOSED):
             # every vendor that matched (and was not blocked since) hears about the change, in
@@ -134,7 +175,8 @@ class Matcher:
             and intent.status == "open"
         ):
             candidates = self.index.match(matchable(intent))
-            await self.record_matches(work, intent, view, candidates)
+            return await self.record_matches(work, intent, view, candidates)
+        return 0
 
     async def record_matches(
         self,
@@ -174,14 +216,16 @@ class Matcher:
         )
         return len(new)
 
-    async def backfill(self, work: Work, subscription_id: str) -> None:
-        """Match a new or changed subscription against the intents already open."""
+    async def backfill(self, work: Work, subscription_id: str) -> int:
+        """Match a new or changed subscription against the intents already open; return
+        how many new matches were recorded."""
         conn = work.conn
         if await Subscriptions(conn).is_active(subscription_id) is None:
-            return
+            return 0
         subscription = self.index.get(subscription_id)
         if subscription is None:
-            return
+            return 0
+        recorded = 0
         intents = await Intents(conn).open_in_categories(
             list(subscription.categories), BACKFILL_LIMIT
         )
@@ -190,7 +234,8 @@ class Matcher:
                 view = msgspec.to_builtins(
                     vendor_view(intent, location_floor=self.settings.location_floor)
                 )
-                await self.record_matches(work, intent, view, [subscription])
+                recorded += await self.record_matches(work, intent, view, [subscription])
+        return recorded
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.ensure_group()

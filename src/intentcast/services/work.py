@@ -35,6 +35,8 @@ from intentcast.bus import (
 )
 from intentcast.bus.outbox_relay import outbox_fields
 from intentcast.domain.events import BuyerEventType, OutboxEventType, VendorEventType
+from intentcast.logs import current_request_id
+from intentcast.metrics import INTENTS_PUBLISHED
 from intentcast.store.events import BuyerEvents, LogEvent, VendorEvents, encode_event
 from intentcast.store.outbox import Outbox, OutboxEvent
 from intentcast.store.webhooks import Webhooks
@@ -60,8 +62,9 @@ class Work:
     async def record(
         self, event: OutboxEventType, aggregate_id: str, payload: dict[str, Any]
     ) -> OutboxEvent:
-        """An outbox row for the matcher, published right after commit."""
-        row = await Outbox(self.conn).add(event, aggregate_id, payload)
+        """An outbox row for the matcher, published right after commit. It carries the
+        current request id, so the matcher's log lines about it name the same request."""
+        row = await Outbox(self.conn).add(event, aggregate_id, payload, current_request_id())
         self.outbox.append(row)
         return row
 
@@ -116,6 +119,11 @@ class Work:
 
     async def announce(self, client: redis.Redis) -> None:
         """One pipeline for everything; then mark the outbox rows published."""
+        INTENTS_PUBLISHED.inc(
+            sum(1 for row in self.outbox if row.event_type == OutboxEventType.INTENT_PUBLISHED)
+        )
+        request_id = current_request_id()
+        request_fields = {"request_id": request_id} if request_id else {}
         if not (
             self.outbox
             or self.vendor_events
@@ -144,7 +152,7 @@ class Work:
                 for delivery_id in self.deliveries:
                     pipe.xadd(
                         DELIVER_STREAM,
-                        {"delivery_id": delivery_id},
+                        {"delivery_id": delivery_id, **request_fields},
                         maxlen=STREAM_MAXLEN,
                         approximate=True,
                     )

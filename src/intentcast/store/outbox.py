@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -13,23 +14,38 @@ class OutboxEvent(msgspec.Struct, frozen=True):
     event_type: str
     aggregate_id: str
     payload: dict[str, Any]
+    created_at: datetime | None = None
+    request_id: str | None = None
+    """The API request that recorded the event (for log correlation), if any."""
 
 
 class Outbox:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def add(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> OutboxEvent:
+    async def add(
+        self,
+        event_type: str,
+        aggregate_id: str,
+        payload: dict[str, Any],
+        request_id: str | None = None,
+    ) -> OutboxEvent:
         """Record an event; call inside the transaction that makes the change."""
-        outbox_id = await self.conn.fetchval(
-            """INSERT INTO outbox (event_type, aggregate_id, payload) VALUES ($1, $2, $3)
-               RETURNING id""",
+        row = await self.conn.fetchrow(
+            """INSERT INTO outbox (event_type, aggregate_id, payload, request_id)
+               VALUES ($1, $2, $3, $4) RETURNING id, created_at""",
             event_type,
             aggregate_id,
             payload,
+            request_id,
         )
         return OutboxEvent(
-            id=outbox_id, event_type=event_type, aggregate_id=aggregate_id, payload=payload
+            id=row["id"],
+            event_type=event_type,
+            aggregate_id=aggregate_id,
+            payload=payload,
+            created_at=row["created_at"],
+            request_id=request_id,
         )
 
     async def claim_stale(
@@ -39,7 +55,7 @@ class Outbox:
         rows, oldest first, that were never published for ``unpublished_age_s`` seconds, or
         published but not processed for ``unprocessed_age_s``. Call inside a transaction."""
         rows = await self.conn.fetch(
-            """SELECT id, event_type, aggregate_id, payload FROM outbox
+            """SELECT id, event_type, aggregate_id, payload, created_at, request_id FROM outbox
                 WHERE processed_at IS NULL
                   AND ((published_at IS NULL
                         AND created_at < now() - make_interval(secs => $1))
@@ -60,6 +76,13 @@ class Outbox:
         await self.conn.executemany(
             "INSERT INTO outbox (event_type, aggregate_id, payload) VALUES ($1, $2, $3)", events
         )
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many rows are unprocessed, and when the oldest of them was recorded."""
+        row = await self.conn.fetchrow(
+            "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE processed_at IS NULL"
+        )
+        return row["n"], row["oldest"]
 
     async def mark_processed(self, outbox_id: int) -> None:
         await self.conn.execute(

@@ -383,6 +383,9 @@ def test_systemd_worker_roles_each_have_their_own_metrics_port() -> None:
     api = unit_file(SYSTEMD / "intentcast-api@.service")
     (exec_start,) = unit_values(api, "Service", "ExecStart")
     assert "--port %i" in exec_start
+    # ProtectSystem=strict: the API's metric files go to its own runtime directory
+    (runtime,) = unit_values(api, "Service", "RuntimeDirectory")
+    assert unit_environment(api)["INTENTCAST_DATA_DIR"] == f"%t/{runtime}"
 
 
 # --------------------------------------------------------------------------- order, secrets

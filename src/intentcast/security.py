@@ -160,6 +160,28 @@ class Keyring:
             retired_receipt_keys=self.retired_receipt_keys,
         )
 
+    def added(self, new_key: bytes) -> Keyring:
+        """This keyring with ``new_key`` known but not current (second), to be made current
+        later with :meth:`promoted` — once every host has a keyring holding it, so no
+        process meets a value under a key it does not have."""
+        return Keyring(
+            (self.current, new_key, *self.previous),
+            pseudonym_key=self.pseudonym_key,
+            retired_receipt_keys=self.retired_receipt_keys,
+        )
+
+    def promoted(self, promoted_id: str) -> Keyring:
+        """This keyring with its key ``promoted_id`` current (the others keep their order)."""
+        ids = self.key_ids
+        if promoted_id not in ids:
+            raise ValueError(f"no key {promoted_id} in the keyring (it holds {', '.join(ids)})")
+        promoted = self.keys[ids.index(promoted_id)]
+        return Keyring(
+            (promoted, *(k for k in self.keys if k != promoted)),
+            pseudonym_key=self.pseudonym_key,
+            retired_receipt_keys=self.retired_receipt_keys,
+        )
+
     def retired(self, retired_id: str) -> Keyring:
         """This keyring without the previous key ``retired_id`` (its receipt public key is
         kept); ``ValueError`` for the current key or an id the keyring does not hold."""

@@ -204,12 +204,17 @@ async def test_keys_rotate_while_the_server_runs_and_writes(server: Server) -> N
         assert verifying_kids(jwks, ledger[-1]) == [old_jwk["kid"]]
 
 
-async def test_a_key_in_use_is_not_retired(server: Server) -> None:
+async def test_a_key_added_then_made_current_and_a_key_in_use_is_not_retired(
+    server: Server,
+) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         await create_buyer(http, display_name="ada", **PERSONA)
-    rotated = keys_command(server, "rotate", "--no-reseal")
+    added = keys_command(server, "add")  # known first, made current later (several hosts)
+    assert added.returncode == 0, added.stderr
+    old_id, new_id = keyring_of(server).key_ids
+    rotated = keys_command(server, "rotate", "--to", new_id, "--no-reseal")
     assert rotated.returncode == 0, rotated.stderr
-    new_id, old_id = keyring_of(server).key_ids
+    assert keyring_of(server).key_ids == [new_id, old_id]
     refused = keys_command(server, "retire", old_id)
     assert refused.returncode != 0
     assert f"key {old_id} may still open 3 value(s)" in refused.stderr

@@ -91,6 +91,23 @@ def test_rotation_puts_the_new_key_first_and_keeps_the_old_ones() -> None:
     assert rotated.key_ids == [key_id(new), key_id(old)]
 
 
+def test_an_added_key_is_known_before_it_is_made_current() -> None:
+    current, old, staged = new_key(), new_key(), new_key()
+    keyring = Keyring([old]).rotated(current).added(staged)
+    assert keyring.current == current
+    assert (
+        Sealer(current, previous=keyring.previous).open(
+            Sealer(staged).seal("Ada", context="c"), context="c"
+        )
+        == "Ada"
+    )  # a process on this keyring opens what one that promoted it seals
+    promoted = keyring.promoted(key_id(staged))
+    assert promoted.keys == (staged, current, old)
+    assert promoted.pseudonym_key == Keyring([old]).pseudonym_key
+    with pytest.raises(ValueError, match="no key 00000000"):
+        keyring.promoted("00000000")
+
+
 def test_the_current_key_and_unknown_ids_cannot_be_retired() -> None:
     keyring = Keyring([new_key()]).rotated(new_key())
     with pytest.raises(ValueError, match="current key"):

@@ -23,7 +23,7 @@ _ENV_KEY_HELP = (
 
 @click.group()
 def keys() -> None:
-    """Server key rotation: rotate, reseal, status, retire."""
+    """Server key rotation: rotate, reseal, status, retire (and add, for several hosts)."""
 
 
 def _keyring_file(settings: Settings) -> Path:
@@ -101,24 +101,57 @@ _batch_size = click.option(
     help="Re-seal every value under the new key now. With --no-reseal, copy the new "
     "keyring file to every host first, then run `intentcast keys reseal`.",
 )
-def rotate(batch_size: int, reseal: bool) -> None:
+@click.option(
+    "--to",
+    "promoted_id",
+    metavar="KEY_ID",
+    help="Make this key of the keyring current (one `intentcast keys add` put there) "
+    "instead of a new one.",
+)
+def rotate(batch_size: int, reseal: bool, promoted_id: str | None) -> None:
     """Make a new server key current, then re-seal every sealed value under it.
 
     The keys before it stay in the keyring file (values under them still open, receipts
     they signed still verify) until `intentcast keys retire`. Running processes pick up
     the new key within seconds; no restart is needed.
     """
-    from intentcast.services.keys import rotate_keyring_file, settle_deadline
+    from intentcast.services.keys import (
+        promote_in_keyring_file,
+        rotate_keyring_file,
+        settle_deadline,
+    )
 
     settings = command_settings()
     path = _keyring_file(settings)
-    keyring = rotate_keyring_file(path)
+    try:
+        keyring = (
+            promote_in_keyring_file(path, promoted_id) if promoted_id else rotate_keyring_file(path)
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     written_at = time.monotonic()
     click.echo(f"keyring {path}: key {keyring.key_ids[0]} is current")
     click.echo(f"  previous key(s), kept until retired: {', '.join(keyring.key_ids[1:])}")
     click.echo("back up the keyring file again now: dumps from here on need the new key")
     if reseal:
         _reseal(settings, batch_size=batch_size, settle_until=settle_deadline(written_at))
+
+
+@keys.command()
+def add() -> None:
+    """Add a new key to the keyring file without making it current.
+
+    For keyring files kept on several hosts: copy the file to every host (restart the
+    processes if they get a private copy of it), then `intentcast keys rotate --to KEY_ID`
+    and copy it again. Every process then already knows the key it meets values under.
+    """
+    from intentcast.services.keys import add_key_to_keyring_file
+
+    settings = command_settings()
+    path = _keyring_file(settings)
+    keyring = add_key_to_keyring_file(path)
+    click.echo(f"keyring {path}: key {keyring.key_ids[1]} added (not current)")
+    click.echo(f"  make it current with `intentcast keys rotate --to {keyring.key_ids[1]}`")
 
 
 @keys.command("reseal")

@@ -218,6 +218,24 @@ def rotate_keyring_file(path: Path, *, new_key: bytes | None = None) -> Keyring:
     return keyring
 
 
+def add_key_to_keyring_file(path: Path, *, new_key: bytes | None = None) -> Keyring:
+    """Add a new random key (or ``new_key``) to the keyring file without making it current
+    (:meth:`Keyring.added`). Returns the new keyring."""
+    with _keyring_lock(path):
+        keyring = read_keyring_file(path).added(new_key or os.urandom(32))
+        write_keyring_file(path, keyring)
+    return keyring
+
+
+def promote_in_keyring_file(path: Path, promoted_id: str) -> Keyring:
+    """Make the key ``promoted_id`` of the keyring file current (``ValueError`` if it holds
+    no such key). Returns the new keyring."""
+    with _keyring_lock(path):
+        keyring = read_keyring_file(path).promoted(promoted_id)
+        write_keyring_file(path, keyring)
+    return keyring
+
+
 class KeyInUse(Exception):
     """A key cannot be retired while sealed values use it."""
 

@@ -71,7 +71,9 @@ class CategoryController(Controller):
         ] = None,
     ) -> CategoryTree:
         """Intents name a category by path (`electronics/cameras/mirrorless`) or by Google
-        Product Taxonomy id (`gpc:<id>`); a subscription to a path covers its whole subtree."""
+        Product Taxonomy id (`gpc:<id>`); a subscription to a path covers its whole subtree.
+        Retired categories are left out (they take no new intents or subscriptions). An
+        operator's edit shows here within seconds."""
         current = await taxonomy.current(db)
         nodes = current.tree()
         if under is not None:
@@ -80,4 +82,4 @@ class CategoryController(Controller):
             if node is None:
                 raise not_found("category")
             nodes = [node]
-        return CategoryTree(items=_prune(nodes, depth), count=len(current))
+        return CategoryTree(items=_prune(nodes, depth), count=current.active_count())

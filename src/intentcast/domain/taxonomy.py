@@ -38,6 +38,7 @@ __all__ = [
     "default_categories",
     "merge_google_taxonomy",
     "parse_google_taxonomy",
+    "relocated_paths",
     "slugify",
 ]
 
@@ -87,12 +88,15 @@ class TaxonomyFormatError(TaxonomyError):
 
 
 class Category(msgspec.Struct, frozen=True):
-    """One node of the tree. `path` is the slugs from the root joined by ``/``."""
+    """One node of the tree. `path` is the slugs from the root joined by ``/``. A `retired`
+    category takes no new intents or subscriptions (what already uses it keeps working) and
+    is left out of the served tree; it still resolves, so the refusal can say why."""
 
     path: str
     name: str
     parent: str | None
     gpc_id: int | None = None
+    retired: bool = False
 
     @property
     def slug(self) -> str:
@@ -130,6 +134,11 @@ def slugify(name: str) -> str:
     text = unicodedata.normalize("NFKD", name.translate(_FOLD))
     text = text.encode("ascii", "ignore").decode("ascii").lower()
     return _NON_ALNUM_RE.sub("-", text).strip("-")
+
+
+def is_slug(text: str) -> bool:
+    """A valid path segment: lowercase ASCII letters and digits, single hyphens between."""
+    return _SLUG_RE.fullmatch(text) is not None
 
 
 def _join(parent: str | None, slug: str) -> str:
@@ -450,6 +459,8 @@ class Taxonomy:
             for path in self._names[name]:
                 offer(path, score)
 
+        for path in [p for p in scores if self._by_path[p].retired]:
+            del scores[path]
         path_score = {path: ratio(query_path, path) for path in scores}
         ranked = sorted(
             scores,
@@ -466,7 +477,44 @@ class Taxonomy:
                 "path": category.path,
                 "name": category.name,
                 "gpc_id": category.gpc_id,
-                "children": [build(child) for child in self._children.get(path, ())],
+                "children": [
+                    build(child)
+                    for child in self._children.get(path, ())
+                    if not self._by_path[child].retired
+                ],
             }
 
-        return [build(root) for root in self._children[None]]
+        return [build(root) for root in self._children[None] if not self._by_path[root].retired]
+
+    def active_count(self) -> int:
+        """How many categories are not retired (the served tree's size)."""
+        return sum(1 for c in self._order if not c.retired)
+
+    def subtree(self, path: str) -> list[Category]:
+        """``path`` and every category under it, parents first. KeyError if unknown."""
+        category = self.resolve(path)
+        if category is None:
+            raise KeyError(path)
+        prefix = category.path + "/"
+        return [c for c in self._order if c.path == category.path or c.path.startswith(prefix)]
+
+
+def relocated_paths(
+    taxonomy: Taxonomy, path: str, *, parent: str | None, slug: str
+) -> dict[str, str]:
+    """Old path → new path for `path` and its subtree when it moves under `parent` (None:
+    a root) as `slug`; empty when nothing moves. Raises `TaxonomyError` when `parent` lies
+    in the subtree itself, or a new path is taken by another category."""
+    category = taxonomy.resolve(path)
+    if category is None:
+        raise KeyError(path)
+    if parent is not None and (parent == category.path or parent.startswith(category.path + "/")):
+        raise TaxonomyError(f"{category.path!r} cannot move under itself")
+    target = _join(parent, slug)
+    if target == category.path:
+        return {}
+    moved = {c.path: target + c.path[len(category.path) :] for c in taxonomy.subtree(category.path)}
+    for new in moved.values():
+        if taxonomy.resolve(new) is not None and new not in moved:
+            raise TaxonomyError(f"a category {new!r} exists already")
+    return moved

@@ -78,8 +78,12 @@ class ScaleOut(Supervisor):
         try:
             for port in self.api_ports:
                 _check_port_free(self.settings.host, port)
+            try:
+                key = child_key_settings(self.settings)
+            except ValueError as exc:  # external servers and no INTENTCAST_SECRET_KEY
+                raise ScaleError(str(exc)) from None
             database_url, redis_url = self._service_urls()
-            env = self._child_env(database_url, redis_url, child_key_settings(self.settings))
+            env = self._child_env(database_url, redis_url, key)
             self._migrate(env)
             operator_token = asyncio.run(_first_operator(database_url))
             self.children = self.plan()

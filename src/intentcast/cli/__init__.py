@@ -24,9 +24,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from intentcast.cli import keys, operator, scale, server, taxonomy
+    from intentcast.cli import keys, operator, operator_settings, scale, server, taxonomy
 
-    for module in (server, scale, operator, taxonomy, keys):
+    for module in (server, scale, operator, operator_settings, taxonomy, keys):
         for command in module.COMMANDS:
             main.add_command(command)
 

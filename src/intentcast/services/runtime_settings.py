@@ -119,11 +119,16 @@ SettingsPatch.__doc__ = (
 # ---- values --------------------------------------------------------------------------------
 
 
-def _convert(name: str, value: Any, *, strict: bool) -> Any:
-    """``value`` as ``Settings.<name>`` accepts it, or a ``RuleViolation`` naming it."""
+def _known(name: str) -> msgspec.structs.FieldInfo:
     field = _FIELDS.get(name)
     if field is None:
         raise RuleViolation(name, f"not a runtime setting (known: {', '.join(RUNTIME_SETTINGS)})")
+    return field
+
+
+def _convert(name: str, value: Any, *, strict: bool) -> Any:
+    """``value`` as ``Settings.<name>`` accepts it, or a ``RuleViolation`` naming it."""
+    field = _known(name)
     try:
         return msgspec.convert(value, field.type, strict=strict)
     except msgspec.ValidationError as exc:
@@ -225,10 +230,10 @@ async def change_settings(
     """Set (a value) or reset (``None``) each setting in ``changes``, audited, and tell every
     process. ``RuleViolation`` names the first field that is unknown or out of bounds, or
     the side of ``default_intent_days <= max_intent_days`` this change broke."""
-    wanted = {
-        name: None if value is None else _convert(name, value, strict=True)
-        for name, value in changes.items()
-    }
+    wanted: dict[str, Any] = {}
+    for name, value in changes.items():
+        _known(name)
+        wanted[name] = None if value is None else _convert(name, value, strict=True)
     repo = RuntimeSettingsStore(conn)
     if not wanted:
         return await read_settings(conn, base)
@@ -274,7 +279,7 @@ async def _announce(client: redis.Redis, version: int) -> None:
     try:
         await client.publish(SETTINGS_CHANNEL, str(version))
     except Exception as exc:  # no Redis (the CLI with no server running), or it is down
-        log.info("settings version %d not announced (%s); processes poll for it", version, exc)
+        log.debug("settings version %d not announced (%s); processes poll for it", version, exc)
 
 
 # ---- following the stored values in a running process ---------------------------------------

@@ -2,7 +2,9 @@
 JSON value, who, when) and the version counter every process polls to notice a change.
 
 Names and values are not judged here (``services/runtime_settings.py`` validates them
-against ``config.Settings``); a value travels as JSON, so ``true`` stays a boolean.
+against ``config.Settings``); a value travels as JSON, so ``true`` stays a boolean. Values
+cross as text (``::text``), so pooled connections (JSON codecs) and the CLI's plain ones
+(none) store and read the same thing.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class RuntimeSettingsStore:
     async def snapshot(self) -> tuple[int, dict[str, StoredSetting]]:
         """The version and every stored value, read consistently (one statement)."""
         rows = await self.conn.fetch(
-            """SELECT v.version, s.name, s.value, s.changed_by, s.changed_at
+            """SELECT v.version, s.name, s.value::text AS value, s.changed_by, s.changed_at
                  FROM runtime_settings_version v
                  LEFT JOIN runtime_settings s ON true"""
         )
@@ -63,7 +65,7 @@ class RuntimeSettingsStore:
     async def put(self, name: str, value: Any, changed_by: str) -> None:
         await self.conn.execute(
             """INSERT INTO runtime_settings (name, value, changed_by, changed_at)
-               VALUES ($1, $2::jsonb, $3, now())
+               VALUES ($1, $2::text::jsonb, $3, now())
                ON CONFLICT (name) DO UPDATE
                   SET value = EXCLUDED.value, changed_by = EXCLUDED.changed_by,
                       changed_at = EXCLUDED.changed_at""",

@@ -5,7 +5,8 @@ Intents are published alternately through both API processes while one matcher i
 with SIGKILL holding claimed, unacknowledged work. Every vendor whose subscription matches
 gets every matching intent exactly once, in its log's order (seqs 1, 2, 3… without a gap),
 on the feed and on a live SSE stream served by the other API process; the supervisor
-replaces the dead matcher, and stopping the layout leaves no process behind."""
+replaces the dead matcher, and stopping the layout leaves no process behind. A port already
+taken is refused before anything starts."""
 
 from __future__ import annotations
 
@@ -347,3 +348,24 @@ async def run_scenario(
         assert [{k: v for k, v in e.items() if k != "sse_id"} for e in streamed[name]] == feeds[
             name
         ], name
+
+
+def test_scale_refuses_a_taken_port_before_starting_anything(tmp_path: Path) -> None:
+    port = free_port_pair()
+    argv = [sys.executable, "-m", "intentcast", "scale", "--base-port", str(port)]
+    argv += ["--data-dir", str(tmp_path / "data")]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port + 1))
+        taken.listen()
+        result = subprocess.run(
+            argv,
+            env=embedded_env(tmp_path / "data", port),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port + 1}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data" / "postgres").exists()  # no server was started

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid
 from contextlib import aclosing
 from typing import Any
@@ -18,7 +22,7 @@ import pytest
 from httpx_sse import aconnect_sse
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import LIVE_WITHIN_S, Server, next_event
+from tests.e2e.conftest import LIVE_WITHIN_S, Server, free_port, next_event
 from tests.helpers import CAMERA, create_buyer, create_vendor, feed, subscribe, wait_for
 from tests.webhook_receiver import WebhookReceiver
 
@@ -213,3 +217,43 @@ async def test_json_logs_follow_a_request_and_metrics_count_the_pipeline(server:
     }
     leaked = {name for name, value in secrets.items() if value in output}
     assert not leaked, leaked
+
+
+def test_a_worker_on_its_own_serves_metrics_and_health(server: Server, tmp_path) -> None:
+    """``intentcast worker --metrics-port`` (what a separate deployment probes and scrapes):
+    ``/health`` answers 200 while the worker loop runs, ``/metrics`` its own metrics."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTCAST_")}
+    env |= {
+        "INTENTCAST_DATABASE_URL": server.postgres_url,
+        "INTENTCAST_REDIS_URL": server.redis_url,
+        "INTENTCAST_LOG_FORMAT": "json",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "intentcast", "worker", "--role=matcher", f"--metrics-port={port}"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            assert worker.poll() is None, log.read_text()
+            try:
+                health = httpx.get(base + "/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        assert health.status_code == 200
+        metrics = httpx.get(base + "/metrics", timeout=2)
+        assert metrics.status_code == 200
+        assert "# TYPE intentcast_matches_total counter" in metrics.text
+    finally:
+        worker.terminate()
+        code = worker.wait(20)
+    assert code == 0, log.read_text()
+    assert all(json.loads(line) for line in log.read_text().splitlines() if line.strip())

@@ -21,7 +21,7 @@ from litestar.testing import AsyncTestClient
 from intentcast.config import Settings, load_settings
 from intentcast.security import generate_key_text
 from intentcast.store.bootstrap import prepare_database
-from tests.helpers import Account, create_buyer, create_vendor, with_database
+from tests.helpers import Account, create_buyer, create_operator, create_vendor, with_database
 
 warnings.filterwarnings("ignore", module="platformdirs")
 
@@ -159,6 +159,11 @@ async def buyer(client: AsyncTestClient[Any]) -> Account:
 @pytest.fixture
 async def vendor(client: AsyncTestClient[Any], db: asyncpg.Connection) -> Account:
     return await create_vendor(client, db, verified=True)
+
+
+@pytest.fixture
+async def operator(db: asyncpg.Connection) -> Account:
+    return await create_operator(db)
 
 
 @pytest.fixture

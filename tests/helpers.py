@@ -95,17 +95,34 @@ async def create_vendor(
 
 
 async def verify_vendor(db: asyncpg.Connection, vendor_id: str) -> None:
-    """What an operator's verification does (there is no API for it)."""
+    """A vendor verified behind the API's back, for tests about something else (the
+    operators' routes are tested in ``tests/api/test_admin_vendors.py``)."""
     await _set_vendor_status(db, vendor_id, "verified")
 
 
 async def suspend_vendor(db: asyncpg.Connection, vendor_id: str) -> None:
-    """What an operator's suspension does (there is no API for it)."""
+    """The status alone, without the suspension's consequences (for the guard tests); an
+    operator's suspension is ``POST /v1/admin/vendors/{id}/suspend``."""
     await _set_vendor_status(db, vendor_id, "suspended")
 
 
+async def create_operator(db: asyncpg.Connection, name: str = "operator") -> Account:
+    """An operator and a token (as ``intentcast operator create-token`` makes them)."""
+    from intentcast.store.accounts import Operators, Tokens
+
+    operator_id = await Operators(db).create(name)
+    _, token = await Tokens(db).issue("operator", operator_id, "tests")
+    return Account(operator_id, token, {"id": operator_id, "name": name})
+
+
 async def _set_vendor_status(db: asyncpg.Connection, vendor_id: str, status: str) -> None:
-    done = await db.execute("UPDATE vendors SET status = $2 WHERE id = $1", vendor_id, status)
+    done = await db.execute(
+        """UPDATE vendors SET status = $2,
+                  verified_at = CASE WHEN $2 = 'verified' THEN now() ELSE verified_at END
+            WHERE id = $1""",
+        vendor_id,
+        status,
+    )
     assert done == "UPDATE 1", f"no vendor {vendor_id}"
 
 

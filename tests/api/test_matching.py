@@ -83,12 +83,16 @@ async def test_bad_subscriptions_name_the_field(client, vendor, body, field, sta
     ), fields
 
 
-async def test_only_verified_vendors_subscribe(client, buyer, db) -> None:
+async def test_vendors_subscribe_while_pending_but_not_when_suspended(client, buyer, db) -> None:
+    """A pending vendor sets up its subscriptions before it is verified (it gets matches
+    once it is: ``test_admin_vendors.py``); a suspended one, buyers and nobody cannot."""
     pending = await create_vendor(client, verified=False)
     body = {"categories": ["electronics"]}
     response = await client.post("/v1/subscriptions", json=body, headers=pending.headers)
-    assert response.status_code == 403
-    assert "pending" in response.json()["detail"]
+    assert response.status_code == 201, response.text
+    await suspend_vendor(db, pending.id)
+    response = await client.post("/v1/subscriptions", json=body, headers=pending.headers)
+    assert response.status_code == 403 and response.json()["code"] == "vendor-suspended"
     assert (
         await client.post("/v1/subscriptions", json=body, headers=buyer.headers)
     ).status_code == 403

@@ -99,6 +99,8 @@ class VendorAccount(msgspec.Struct, kw_only=True, tag_field="role", tag="vendor"
     description: str | None
     contact_email: str | None
     status: VendorStatus
+    status_reason: str | None = None
+    """Why an operator suspended (or reinstated) the vendor, when one said."""
     created_at: datetime
 
 
@@ -158,6 +160,7 @@ def vendor_account_view(row: VendorRow) -> VendorAccount:
         description=row.description,
         contact_email=row.contact_email,
         status=row.status,
+        status_reason=row.status_reason,
         created_at=row.created_at,
     )
 

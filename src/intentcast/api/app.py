@@ -15,7 +15,7 @@ from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
@@ -23,6 +23,7 @@ from litestar.stores.redis import RedisStore
 
 from intentcast import __version__
 from intentcast.api.accounts import SignupController, VendorTokenController
+from intentcast.api.admin import admin_router
 from intentcast.api.auth import BearerTokenMiddleware, provide_principal
 from intentcast.api.categories import CategoryController
 from intentcast.api.errors import (
@@ -47,6 +48,7 @@ from intentcast.bus import buyer_channel, vendor_channel
 from intentcast.config import Settings, load_settings
 from intentcast.delivery.live import LiveHub
 from intentcast.security import Keys
+from intentcast.services.runtime_settings import RuntimeSettings
 from intentcast.services.taxonomy import TaxonomyCache
 from intentcast.store.accounts import Principal
 from intentcast.store.db import create_pool
@@ -77,6 +79,23 @@ def _rate_limit_identifier(request: Request[Any, Any, Any]) -> str:
     return "anon:" + (client.host if client else "unknown")
 
 
+class RuntimeRateLimitMiddleware(RateLimitMiddleware):
+    """Litestar's limiter at the operator's current ``rate_limit`` (requests per minute;
+    0: off), read per request from the process's runtime settings, so a change applies
+    without a restart."""
+
+    def __init__(self, app: Any, config: RateLimitConfig, runtime: RuntimeSettings) -> None:
+        super().__init__(app, config)
+        self.runtime = runtime
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.max_requests = self.runtime.current.rate_limit
+        if self.max_requests <= 0:
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     if settings.database_url is None or settings.redis_url is None:
@@ -87,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     keys = Keys.from_settings(settings)
     redis_client = redis.from_url(settings.redis_url)
     taxonomy = TaxonomyCache()
+    runtime_settings = RuntimeSettings(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -100,7 +120,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         vendor_hub.start()
         buyer_hub.start()
         try:
-            yield
+            async with runtime_settings.following(pool, redis_client):
+                yield
         finally:
             await vendor_hub.stop()
             await buyer_hub.stop()
@@ -122,16 +143,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         IdempotencyMiddleware(settings.max_body_bytes),
         ControlCharacterGuard(),
     ]
-    if settings.rate_limit > 0:
-        middleware.insert(
-            1,
-            RateLimitConfig(
-                rate_limit=("minute", settings.rate_limit),
-                identifier_for_request=_rate_limit_identifier,
-                exclude=PUBLIC_PATHS,
-                store="rate_limit",
-            ).middleware,
-        )
+    rate_limit = RateLimitConfig(
+        rate_limit=("minute", max(settings.rate_limit, 1)),  # per request: runtime_settings
+        identifier_for_request=_rate_limit_identifier,
+        exclude=PUBLIC_PATHS,
+        store="rate_limit",
+    )
+    middleware.insert(
+        1, DefineMiddleware(RuntimeRateLimitMiddleware, config=rate_limit, runtime=runtime_settings)
+    )
 
     app = Litestar(
         route_handlers=[
@@ -154,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             VendorRevealController,
             ReceiptController,
             RelayController,
+            admin_router(),
         ],
         lifespan=[lifespan],
         # for middleware, which has no dependency injection (idempotency seals with the keys)
@@ -161,7 +182,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "db": Provide(provide_db),
             "principal": Provide(provide_principal),
-            "settings": Provide(lambda: settings, sync_to_thread=False),
+            # the effective settings: the environment's, overlaid with the operator's
+            "settings": Provide(lambda: runtime_settings.current, sync_to_thread=False),
+            "runtime_settings": Provide(lambda: runtime_settings, sync_to_thread=False),
             "redis": Provide(lambda: redis_client, sync_to_thread=False),
             "keys": Provide(lambda: keys, sync_to_thread=False),
             "taxonomy": Provide(lambda: taxonomy, sync_to_thread=False),
@@ -210,6 +233,7 @@ def _openapi_config() -> OpenAPIConfig:
             Tag(name="receipts", description="Consent receipts."),
             Tag(name="relay", description="The anonymous relay between buyer and vendor."),
             Tag(name="meta", description="Health, readiness, metrics."),
+            Tag(name="admin", description="Operators: moderation, settings, audit log."),
         ],
         components=Components(
             security_schemes={

@@ -83,12 +83,34 @@ def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     return user
 
 
+OPEN_TO_SUSPENDED = "open_to_suspended"
+"""Route ``opt`` flag: a suspended vendor may still call this route (reading its own
+account, to see why it is suspended). Every other route refuses it."""
+
+
+def _refuse_suspended(principal: Principal, handler: BaseRouteHandler) -> None:
+    if (
+        principal.role == "vendor"
+        and principal.status == "suspended"
+        and not handler.opt.get(OPEN_TO_SUSPENDED)
+    ):
+        raise problem(
+            403,
+            "vendor-suspended",
+            "This vendor account is suspended; GET /v1/me says why. "
+            "Contact the operators to be reinstated.",
+        )
+
+
 def _role_guard(*roles: str):
     # async: Litestar would run a sync guard in a thread pool on every request
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    ) -> None:
         principal = _principal(connection)
         if principal.role not in roles:
             raise problem(403, "forbidden", "This token's role may not use this route.")
+        _refuse_suspended(principal, handler)
 
     guard.__name__ = f"requires_{'_or_'.join(roles)}"
     return guard
@@ -96,17 +118,21 @@ def _role_guard(*roles: str):
 
 requires_buyer = _role_guard("buyer")
 requires_vendor = _role_guard("vendor")
+"""A vendor that is not suspended (a pending vendor manages its account, tokens, webhooks
+and subscriptions)."""
 requires_operator = _role_guard("operator")
 requires_account = _role_guard("buyer", "vendor", "operator")
 requires_buyer_or_vendor = _role_guard("buyer", "vendor")
 
 
 async def requires_verified_vendor(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
+    """A verified vendor: offers and threads (a pending vendor receives no matches)."""
     principal = _principal(connection)
     if principal.role != "vendor":
         raise problem(403, "forbidden", "This token's role may not use this route.")
+    _refuse_suspended(principal, handler)
     if principal.status != "verified":
         raise problem(
             403,

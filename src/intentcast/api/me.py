@@ -26,7 +26,7 @@ from intentcast.api.accounts import (
     buyer_view,
     vendor_account_view,
 )
-from intentcast.api.auth import requires_account, requires_buyer
+from intentcast.api.auth import OPEN_TO_SUSPENDED, requires_account, requires_buyer
 from intentcast.api.errors import decode_or_problem
 from intentcast.api.intents import BuyerIntent, buyer_intent
 from intentcast.api.streams import EventStreams, seq_param
@@ -97,7 +97,11 @@ class MeController(Controller):
     tags = ["accounts"]
     guards = [requires_account]
 
-    @get(operation_id="getMe", summary="The calling account")
+    @get(
+        operation_id="getMe",
+        summary="The calling account",
+        opt={OPEN_TO_SUSPENDED: True},
+    )
     async def get_me(
         self, principal: Principal, db: asyncpg.Connection, keys: Keys
     ) -> Buyer | VendorAccount | OperatorAccount:

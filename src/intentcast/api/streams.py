@@ -15,15 +15,17 @@ import msgspec
 from litestar.response import ServerSentEventMessage
 
 from intentcast.api.errors import invalid
+from intentcast.bus import STREAM_CLOSE
 from intentcast.delivery.live import RESYNC, LiveHub
 from intentcast.metrics import counted_stream, observe_delivery_lag
-from intentcast.services.feed import buyer_log, vendor_log
+from intentcast.services.feed import buyer_log, vendor_log, vendor_may_listen
 from intentcast.store.events import LogEvent, encode_event
 
 HEARTBEAT_S = 15.0
 REPLAY_PAGE = 500
 
 ReadAfter = Callable[[asyncpg.Connection, str, int, int], Awaitable[list[LogEvent]]]
+StillAllowed = Callable[[asyncpg.Connection, str], Awaitable[bool]]
 
 
 def seq_param(value: str | None, name: str = "after") -> int:
@@ -43,8 +45,16 @@ def _message(event: LogEvent) -> ServerSentEventMessage:
 
 
 async def event_stream(
-    pool: asyncpg.Pool, hub: LiveHub, owner_id: str, start: int, read_after: ReadAfter
+    pool: asyncpg.Pool,
+    hub: LiveHub,
+    owner_id: str,
+    start: int,
+    read_after: ReadAfter,
+    still_allowed: StillAllowed | None = None,
 ) -> AsyncIterator[ServerSentEventMessage]:
+    """The owner's events after ``start``, then live ones, until the client goes or the
+    owner may no longer listen: told at once (``STREAM_CLOSE`` on its channel) or found at
+    the next heartbeat by ``still_allowed`` (a close message lost with Redis)."""
     last = start
 
     async def catch_up() -> AsyncIterator[ServerSentEventMessage]:
@@ -65,10 +75,16 @@ async def event_stream(
             try:
                 payload = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
             except TimeoutError:
+                if still_allowed is not None:
+                    async with pool.acquire() as conn:
+                        if not await still_allowed(conn, owner_id):
+                            return
                 yield ServerSentEventMessage(comment="keep-alive")
                 async for message in catch_up():  # silence is cheap to double-check
                     yield message
                 continue
+            if payload == STREAM_CLOSE:
+                return
             if payload == RESYNC:
                 async for message in catch_up():
                     yield message
@@ -107,7 +123,10 @@ class EventStreams:
 
     def vendor(self, vendor_id: str, start: int) -> AsyncIterator[ServerSentEventMessage]:
         return counted_stream(
-            event_stream(self.pool, self.vendor_hub, vendor_id, start, _read_vendor_log), "vendor"
+            event_stream(
+                self.pool, self.vendor_hub, vendor_id, start, _read_vendor_log, vendor_may_listen
+            ),
+            "vendor",
         )
 
     def buyer(self, buyer_id: str, start: int) -> AsyncIterator[ServerSentEventMessage]:

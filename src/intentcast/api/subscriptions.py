@@ -1,4 +1,5 @@
-"""Vendor subscriptions: the standing demand a vendor wants delivered (verified vendors)."""
+"""Vendor subscriptions: the standing demand a vendor wants delivered. Any vendor that is
+not suspended manages them; a pending vendor receives matches once it is verified."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Body
 from redis.asyncio import Redis
 
-from intentcast.api.auth import requires_verified_vendor
+from intentcast.api.auth import requires_vendor
 from intentcast.api.types import DEFAULT_LIMIT, AfterParam, LimitParam, decode_cursor, next_cursor
 from intentcast.domain.money import Money
 from intentcast.domain.subscriptions import SubscriptionDraft, SubscriptionPatch
@@ -97,7 +98,7 @@ def view(row: SubscriptionRow) -> SubscriptionView:
 class SubscriptionController(Controller):
     path = "/v1/subscriptions"
     tags = ["subscriptions"]
-    guards = [requires_verified_vendor]
+    guards = [requires_vendor]
 
     @post(operation_id="createSubscription", summary="Subscribe to matching intents")
     async def create(

@@ -14,6 +14,11 @@ DELIVERY_GROUP = "delivery"
 STREAM_MAXLEN = 100_000
 
 
+STREAM_CLOSE = b"\x00close"
+"""Published on an owner's live channel to end its SSE connections (a suspended vendor).
+Never valid JSON, so no event can be mistaken for it."""
+
+
 def vendor_channel(vendor_id: str) -> str:
     """Pub/sub channel carrying a vendor's new log events to SSE connections."""
     return f"ic:live:vendor:{vendor_id}"

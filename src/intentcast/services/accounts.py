@@ -64,7 +64,7 @@ async def create_vendor(
     verified: bool,
 ) -> tuple[VendorRow, str]:
     vendor_id = new_id("ven")
-    with _unique_name(name):
+    with unique_vendor_name(name):
         async with conn.transaction():
             row = await Vendors(conn).create(
                 vendor_id,
@@ -113,7 +113,7 @@ async def change_vendor(
         return await vendor_account(conn, vendor_id)
     if "name" in changes:
         changes = {**changes, "name": changes["name"].strip()}
-    with _unique_name(changes.get("name", "")):
+    with unique_vendor_name(changes.get("name", "")):
         async with conn.transaction():
             vendors = Vendors(conn)
             before = await vendors.get(vendor_id)
@@ -126,17 +126,20 @@ async def change_vendor(
 
 
 @contextmanager
-def _unique_name(name: str) -> Iterator[None]:
-    """Verified vendors' names are unique, case-insensitively (a partial unique index)."""
+def unique_vendor_name(name: str | None = None) -> Iterator[None]:
+    """Verified vendors' names are unique, case-insensitively (a partial unique index): a
+    rename to, or the verification of, a name another verified vendor uses is refused."""
     try:
         yield
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name != "vendors_verified_name_key":
             raise
-        raise AlreadyExists(
-            f"A verified vendor is already called {name.strip()!r}; choose another name.",
-            "vendor-name-taken",
-        ) from None
+        message = (
+            f"A verified vendor is already called {name.strip()!r}; choose another name."
+            if name is not None
+            else "A verified vendor already uses this vendor's name; it must rename first."
+        )
+        raise AlreadyExists(message, "vendor-name-taken") from None
 
 
 async def issue_token(

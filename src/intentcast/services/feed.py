@@ -7,6 +7,7 @@ import asyncpg
 
 from intentcast.domain.errors import NotFound
 from intentcast.domain.vendor_view import VendorIntent, vendor_view
+from intentcast.store.accounts import Vendors
 from intentcast.store.deals import Blocks
 from intentcast.store.events import BuyerEvents, LogEvent, VendorEvents
 from intentcast.store.intents import Intents
@@ -17,6 +18,12 @@ async def vendor_log(
     conn: asyncpg.Connection, vendor_id: str, *, after: int, limit: int
 ) -> list[LogEvent]:
     return await VendorEvents(conn).after(vendor_id, after, limit)
+
+
+async def vendor_may_listen(conn: asyncpg.Connection, vendor_id: str) -> bool:
+    """Whether the vendor may still hold a live stream (it is not suspended)."""
+    vendor = await Vendors(conn).get(vendor_id)
+    return vendor is not None and vendor.status != "suspended"
 
 
 async def buyer_log(

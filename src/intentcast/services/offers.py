@@ -273,6 +273,22 @@ async def withdraw_offer(
     return offer
 
 
+async def withdraw_offers_of_suspended_vendor(work: Work, vendor_id: str) -> list[str]:
+    """In the suspension's unit of work: withdraw the vendor's live offers, telling each
+    buyer (``offer.withdrawn``); the ids withdrawn."""
+    withdrawn = await Offers(work.conn).withdraw_live_of_vendor(vendor_id)
+    for offer in withdrawn:
+        intent = await _intent_of(work.conn, offer)
+        await _tell_buyer(
+            work,
+            intent.buyer_id,
+            BuyerEventType.OFFER_WITHDRAWN,
+            offer,
+            dedupe.offer(offer.id, "withdrawn"),
+        )
+    return [offer.id for offer in withdrawn]
+
+
 async def vendor_offers(
     conn: asyncpg.Connection, vendor_id: str, *, limit: int, after: str | None
 ) -> list[OfferRow]:
@@ -322,6 +338,8 @@ async def offers_for_buyer(
         buyer_offer_view(o, vendor_summary(vendors[o.vendor_id]))
         for o in offers
         if o.vendor_id in vendors
+        # a suspended vendor's offers leave the list, but not a deal already made
+        and (not vendors[o.vendor_id].suspended or o.status == "accepted")
     ]
     return rank_offers(
         items,

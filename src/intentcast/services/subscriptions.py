@@ -1,4 +1,4 @@
-"""Subscription use cases: a verified vendor's standing demand, created, changed and
+"""Subscription use cases: a vendor's standing demand, created, changed and
 removed; every change bumps the subscription's version, wakes the matchers and queues a
 backfill against open intents (``subscription.changed`` through the outbox)."""
 

@@ -27,6 +27,7 @@ import redis.asyncio as redis
 
 from intentcast.bus import (
     DELIVER_STREAM,
+    STREAM_CLOSE,
     STREAM_MAXLEN,
     SUBS_STREAM,
     WORK_STREAM,
@@ -56,6 +57,7 @@ class Work:
         self.buyer_events: list[tuple[str, LogEvent]] = []
         self.deliveries: list[str] = []
         self.subscription_hints: list[tuple[str, int]] = []
+        self.closed_vendor_streams: list[str] = []
 
     # ---- in the transaction ----------------------------------------------------------------
 
@@ -111,6 +113,10 @@ class Work:
         """Wake every matcher's index (a missed hint is caught by their version check)."""
         self.subscription_hints.append((subscription_id, version))
 
+    def close_vendor_streams(self, vendor_id: str) -> None:
+        """Tell every API process to end the vendor's live SSE connections (suspended)."""
+        self.closed_vendor_streams.append(vendor_id)
+
     def redeliver(self, delivery_ids: list[str]) -> None:
         """Deliveries queued outside ``tell_vendor`` (a replay) to hand to the workers."""
         self.deliveries += delivery_ids
@@ -130,6 +136,7 @@ class Work:
             or self.buyer_events
             or self.deliveries
             or self.subscription_hints
+            or self.closed_vendor_streams
         ):
             return
         try:
@@ -149,6 +156,8 @@ class Work:
                     pipe.publish(vendor_channel(vendor_id), encode_event(event))
                 for buyer_id, event in self.buyer_events:
                     pipe.publish(buyer_channel(buyer_id), encode_event(event))
+                for vendor_id in self.closed_vendor_streams:
+                    pipe.publish(vendor_channel(vendor_id), STREAM_CLOSE)
                 for delivery_id in self.deliveries:
                     pipe.xadd(
                         DELIVER_STREAM,

@@ -46,6 +46,8 @@ class VendorRow(msgspec.Struct, frozen=True):
     status: str
     created_at: datetime
     verified_at: datetime | None
+    status_reason: str | None = None
+    status_changed_at: datetime | None = None
 
 
 class TokenRow(msgspec.Struct, frozen=True):
@@ -249,8 +251,9 @@ class Vendors:
         )
         return _vendor(row)
 
-    async def get(self, vendor_id: str) -> VendorRow | None:
-        row = await self.conn.fetchrow("SELECT * FROM vendors WHERE id = $1", vendor_id)
+    async def get(self, vendor_id: str, *, for_update: bool = False) -> VendorRow | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self.conn.fetchrow(f"SELECT * FROM vendors WHERE id = $1{lock}", vendor_id)
         return None if row is None else _vendor(row)
 
     async def require(self, vendor_id: str) -> VendorRow:
@@ -289,15 +292,40 @@ class Vendors:
         )
         return _vendor(row)
 
-    async def set_status(self, vendor_id: str, status: str) -> VendorRow | None:
+    async def set_status(
+        self, vendor_id: str, status: str, reason: str | None = None
+    ) -> VendorRow | None:
         row = await self.conn.fetchrow(
-            """UPDATE vendors SET status = $2, updated_at = now(),
-                      verified_at = CASE WHEN $2 = 'verified' THEN now() ELSE verified_at END
+            """UPDATE vendors SET status = $2, status_reason = $3, status_changed_at = now(),
+                      updated_at = now(),
+                      verified_at = CASE WHEN $2 = 'verified' THEN coalesce(verified_at, now())
+                                         ELSE verified_at END
                 WHERE id = $1 RETURNING *""",
             vendor_id,
             status,
+            reason,
         )
         return None if row is None else _vendor(row)
+
+    async def page(
+        self, *, status: str | None, limit: int, after: tuple[datetime, str] | None
+    ) -> list[VendorRow]:
+        """Newest first by sign-up, optionally of one status."""
+        rows = await self.conn.fetch(
+            """SELECT * FROM vendors
+                WHERE ($1::text IS NULL OR status = $1)
+                  AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+                ORDER BY created_at DESC, id DESC LIMIT $4""",
+            status,
+            after[0] if after else None,
+            after[1] if after else None,
+            limit,
+        )
+        return [_vendor(r) for r in rows]
+
+    async def count_by_status(self) -> dict[str, int]:
+        rows = await self.conn.fetch("SELECT status, count(*) AS n FROM vendors GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
 
 
 class Operators:

@@ -131,6 +131,15 @@ class Offers:
         )
         return [_offer(r) for r in rows]
 
+    async def withdraw_live_of_vendor(self, vendor_id: str) -> list[OfferRow]:
+        """Withdraw every live offer of the vendor (it was suspended); the rows after."""
+        rows = await self.conn.fetch(
+            f"""UPDATE offers SET status = 'withdrawn', updated_at = now()
+                 WHERE vendor_id = $1 AND status = 'live' RETURNING {_OFFER}""",
+            vendor_id,
+        )
+        return [_offer(r) for r in rows]
+
     async def accepted_quantity(self, intent_id: str) -> int:
         return await self.conn.fetchval(
             """SELECT coalesce(sum(quantity), 0) FROM offers

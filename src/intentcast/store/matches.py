@@ -25,11 +25,12 @@ class Matches:
         return [(r["subscription_id"], r["vendor_id"]) for r in rows]
 
     async def vendors_following(self, intent_id: str) -> list[str]:
-        """The vendors that matched the intent and still follow it: not blocked by its
-        buyer since (a block cuts a vendor off the intent's updates too)."""
+        """The vendors that matched the intent and still follow it: not suspended, and not
+        blocked by its buyer since (a block cuts a vendor off the intent's updates too)."""
         rows = await self.conn.fetch(
             """SELECT DISTINCT m.vendor_id FROM matches m JOIN intents i ON i.id = m.intent_id
-                WHERE m.intent_id = $1
+                 JOIN vendors v ON v.id = m.vendor_id
+                WHERE m.intent_id = $1 AND v.status <> 'suspended'
                   AND NOT EXISTS (SELECT 1 FROM buyer_blocks b
                                    WHERE b.buyer_id = i.buyer_id AND b.vendor_id = m.vendor_id)
                 ORDER BY m.vendor_id""",

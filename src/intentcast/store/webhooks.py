@@ -63,6 +63,11 @@ def _delivery(row: asyncpg.Record) -> DeliveryRow:
     return DeliveryRow(**dict(row))
 
 
+_VENDOR_NOT_SUSPENDED = """NOT EXISTS (SELECT 1 FROM vendors v
+                    WHERE v.id = webhook_deliveries.vendor_id AND v.status = 'suspended')"""
+"""A suspended vendor's deliveries wait (they resume if it is reinstated)."""
+
+
 class Webhooks:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -218,6 +223,7 @@ class Webhooks:
             f"""UPDATE webhook_deliveries SET locked_until = now() + $2::interval
                  WHERE id = $1 AND status = 'pending' AND next_attempt_at <= now()
                    AND (locked_until IS NULL OR locked_until < now())
+                   AND {_VENDOR_NOT_SUSPENDED}
              RETURNING {_DELIVERY}""",
             delivery_id,
             CLAIM_LEASE,
@@ -226,9 +232,10 @@ class Webhooks:
 
     async def due(self, limit: int) -> list[str]:
         rows = await self.conn.fetch(
-            """SELECT id FROM webhook_deliveries
+            f"""SELECT id FROM webhook_deliveries
                 WHERE status = 'pending' AND next_attempt_at <= now()
                   AND (locked_until IS NULL OR locked_until < now())
+                  AND {_VENDOR_NOT_SUSPENDED}
                 ORDER BY next_attempt_at LIMIT $1""",
             limit,
         )

@@ -47,6 +47,15 @@ class Matches:
             )
         )
 
+    async def lock_capped(self, subscription_ids: list[str]) -> None:
+        """Hold the capped subscriptions until commit, so two matchers never both read a
+        count one below the cap and both record a match (ids in order: no lock cycles)."""
+        await self.conn.execute(
+            """SELECT 1 FROM subscriptions WHERE id = ANY($1::text[])
+                ORDER BY id FOR NO KEY UPDATE""",
+            subscription_ids,
+        )
+
     async def hourly_counts(self, subscription_ids: list[str]) -> dict[str, int]:
         rows = await self.conn.fetch(
             """SELECT subscription_id, count(*) AS n FROM matches

@@ -235,8 +235,9 @@ class Keyring:
         """The keyring as text: one ``key <base64>`` line per key, current first, then the
         pinned pseudonym key and the retired receipt public keys; ``#`` starts a comment."""
         lines = [
-            "# intentcast keyring (see README, Operating: key rotation). The first key seals new",
-            "# values and signs receipts; the others still open what they sealed until retired.",
+            "# intentcast keyring (README: Operating, Rotating the server key).",
+            "# The first key seals new values and signs receipts; the others still open",
+            "# what they sealed until retired.",
             "# Back this file up with every database dump: without it persona data is lost.",
         ]
         for index, key in enumerate(self.keys):
@@ -322,11 +323,21 @@ def load_or_create_key_file(path: Path) -> str:
 
 
 def write_keyring_file(path: Path, keyring: Keyring) -> None:
-    """Replace the keyring file atomically (a new file, mode 0600, renamed over the old one),
-    so a process re-reading it sees the old keyring or the new one, never half of one."""
+    """Replace the keyring file atomically (a new file renamed over the old one), so a
+    process re-reading it sees the old keyring or the new one, never half of one. The new
+    file keeps the old one's owner, group and mode (less any access for others), so the
+    server's user still reads it when root rotates; a new file is 0600."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        before: os.stat_result | None = path.stat()
+    except FileNotFoundError:
+        before = None
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
+        if before is not None:
+            if (before.st_uid, before.st_gid) != (os.geteuid(), os.getegid()):
+                os.fchown(fd, before.st_uid, before.st_gid)  # root can; others own it already
+            os.fchmod(fd, before.st_mode & 0o770)
         with os.fdopen(fd, "w") as handle:
             handle.write(keyring.serialize())
             handle.flush()

@@ -231,6 +231,22 @@ def test_the_keyring_file_is_written_atomically_with_mode_0600(tmp_path: Path) -
     assert [p.name for p in tmp_path.iterdir()] == ["secret.key"]
 
 
+def test_a_rewritten_keyring_file_keeps_its_owner_and_mode_without_access_for_others(
+    tmp_path: Path,
+) -> None:
+    """Root rotating the key of a server that runs as another user must not lock it out."""
+    path = tmp_path / "secret.key"
+    path.write_text(encode_key(new_key()) + "\n")
+    path.chmod(0o644)
+    owner = (65534, 65534) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+    os.chown(path, *owner)
+    write_keyring_file(path, Keyring.parse(path.read_text()).rotated(new_key()))
+    written = path.stat()
+    assert written.st_mode & 0o777 == 0o640
+    assert (written.st_uid, written.st_gid) == owner
+    assert len(Keyring.parse(path.read_text()).keys) == 2
+
+
 # ---- where the keyring comes from -----------------------------------------------------------
 
 

@@ -127,7 +127,7 @@ def rotate(batch_size: int, reseal: bool, promoted_id: str | None) -> None:
         keyring = (
             promote_in_keyring_file(path, promoted_id) if promoted_id else rotate_keyring_file(path)
         )
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:  # a read-only mount, an unknown id
         raise click.ClickException(str(exc)) from None
     written_at = time.monotonic()
     click.echo(f"keyring {path}: key {keyring.key_ids[0]} is current")
@@ -149,7 +149,10 @@ def add() -> None:
 
     settings = command_settings()
     path = _keyring_file(settings)
-    keyring = add_key_to_keyring_file(path)
+    try:
+        keyring = add_key_to_keyring_file(path)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"keyring {path}: key {keyring.key_ids[1]} added (not current)")
     click.echo(f"  make it current with `intentcast keys rotate --to {keyring.key_ids[1]}`")
 
@@ -229,7 +232,7 @@ def retire(key_id: str) -> None:
 
     try:
         on_database(settings, work)
-    except (KeyInUse, ValueError) as exc:
+    except (KeyInUse, OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -89,6 +89,7 @@ async def test_cli_verification_then_a_match_then_suspension_closes_the_stream(m
         audit = await http.get(
             "/v1/admin/audit", params={"target": vendor_id}, headers=operator_headers
         )
+        assert audit.status_code == 200, (audit.text, operator.stdout)
         actions = [(e["action"], e["actor"]) for e in audit.json()["items"]]
         assert actions[0] == ("vendor.verify", "cli:ops-alice")
         assert actions[1][0] == "vendor.suspend" and actions[1][1].startswith("opr_")

@@ -1,6 +1,8 @@
 """The operators' audit log: append a row per operator action, read it back in pages.
 
 The table refuses UPDATE, DELETE and TRUNCATE (a trigger), so what is written here stays.
+``details`` crosses as text, so a pooled connection (with a JSON codec) and a plain one
+(the CLI's) write and read the same thing.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import Any
 
 import asyncpg
 import msgspec
+
+_COLUMNS = "id, at, actor, action, target, reason, details::text AS details"
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,8 +52,8 @@ class AuditLog:
         details: dict[str, Any] | None = None,
     ) -> AuditEntry:
         row = await self.conn.fetchrow(
-            """INSERT INTO audit_log (actor, action, target, reason, details)
-               VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING *""",
+            f"""INSERT INTO audit_log (actor, action, target, reason, details)
+               VALUES ($1, $2, $3, $4, $5::text::jsonb) RETURNING {_COLUMNS}""",
             actor,
             action,
             target,
@@ -70,13 +74,13 @@ class AuditLog:
         """A page after the entry ``after``: oldest first (a tail that never skips, since ids
         only grow) or newest first (``after`` then means older than)."""
         if newest_first:
-            sql = """SELECT * FROM audit_log
+            sql = f"""SELECT {_COLUMNS} FROM audit_log
                       WHERE ($1::bigint IS NULL OR id < $1)
                         AND ($2::text IS NULL OR target = $2)
                         AND ($3::text IS NULL OR action = $3)
                       ORDER BY id DESC LIMIT $4"""
         else:
-            sql = """SELECT * FROM audit_log
+            sql = f"""SELECT {_COLUMNS} FROM audit_log
                       WHERE ($1::bigint IS NULL OR id > $1)
                         AND ($2::text IS NULL OR target = $2)
                         AND ($3::text IS NULL OR action = $3)

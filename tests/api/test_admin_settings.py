@@ -227,3 +227,37 @@ async def test_the_matcher_follows_a_changed_location_floor(
     events = await feed(client, vendor, at_least=2)
     cell = events[1]["data"]["intent"]["location"]["cell"]
     assert events[1]["data"]["intent"]["location"]["resolution"] == 5 == h3.get_resolution(cell)
+
+
+class _LostAnnouncement:
+    """Redis that drops the change's announcement (as a restarting Redis would)."""
+
+    async def publish(self, channel: str, message: str) -> int:
+        raise ConnectionError("Redis is restarting")
+
+
+async def test_a_lost_announcement_leaves_no_process_stale_for_long(
+    settings, database_url, redis_url, db
+) -> None:
+    import redis.asyncio as redis
+
+    from intentcast.services.runtime_settings import RuntimeSettings, change_settings
+    from intentcast.store.db import create_pool
+
+    pool = await create_pool(database_url, max_size=2)
+    client = redis.from_url(redis_url)
+    follower = RuntimeSettings(settings, poll_s=0.2)
+    try:
+        async with follower.following(pool, client):
+            assert follower.current.location_floor == 7
+            await change_settings(
+                db, _LostAnnouncement(), settings, actor="cli:test", changes={"location_floor": 4}
+            )
+
+            async def polled() -> bool:
+                return bool(follower.current.location_floor == 4)
+
+            await wait_for(polled, within=5.0)
+    finally:
+        await pool.close()
+        await client.aclose()

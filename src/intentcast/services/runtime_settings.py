@@ -48,6 +48,7 @@ __all__ = [
     "SettingsPatch",
     "SettingsView",
     "change_settings",
+    "describe_settings",
     "parse_setting",
     "read_settings",
 ]
@@ -179,7 +180,9 @@ def effective_settings(base: Settings, stored: Mapping[str, StoredSetting]) -> S
     return msgspec.structs.replace(base, **values)
 
 
-def _view(base: Settings, version: int, stored: Mapping[str, StoredSetting]) -> SettingsView:
+def describe_settings(
+    base: Settings, version: int, stored: Mapping[str, StoredSetting]
+) -> SettingsView:
     current = effective_settings(base, stored)
     states: dict[str, SettingState] = {}
     for name in RUNTIME_SETTINGS:
@@ -216,7 +219,7 @@ def _usable(name: str, entry: StoredSetting) -> bool:
 async def read_settings(conn: asyncpg.Connection, base: Settings) -> SettingsView:
     """Every runtime setting as of now: effective value, where it comes from, who set it."""
     version, stored = await RuntimeSettingsStore(conn).snapshot()
-    return _view(base, version, stored)
+    return describe_settings(base, version, stored)
 
 
 async def change_settings(
@@ -271,7 +274,7 @@ async def change_settings(
             },
         )
     await _announce(client, version)
-    return _view(base, version, after)
+    return describe_settings(base, version, after)
 
 
 async def _announce(client: redis.Redis, version: int) -> None:

@@ -26,6 +26,7 @@ from intentcast.security import Sealer, server_key
 from intentcast.services.intents import expire_due_intents
 from intentcast.services.offers import expire_due_offers
 from intentcast.services.retention import purge_due_intents
+from intentcast.services.runtime_settings import RuntimeSettings
 from intentcast.store.db import create_pool
 from intentcast.store.idempotency import IdempotencyKeys
 
@@ -39,7 +40,9 @@ RETENTION_BATCH = 200
 
 class WorkerContext:
     """What every role loop gets: settings, a pool, Redis, a stop event, and the workers'
-    timings (the defaults in production; tests shorten them)."""
+    timings (the defaults in production; tests shorten them). ``settings`` are the effective
+    ones: the environment overlaid with the operator's runtime settings, which each role
+    follows while it runs (``services/runtime_settings.py``)."""
 
     def __init__(
         self,
@@ -51,13 +54,17 @@ class WorkerContext:
         delivery_poll_s: float = POLL_S,
         retry_delay: RetryDelay = next_delay,
     ) -> None:
-        self.settings = settings
+        self.runtime_settings = RuntimeSettings(settings)
         self.pool = pool
         self.redis = redis_client
         self.stopping = asyncio.Event()
         self.reclaim_every_s = reclaim_every_s
         self.delivery_poll_s = delivery_poll_s
         self.retry_delay = retry_delay
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime_settings.current
 
     async def sleep(self, seconds: float) -> None:
         """Sleep, but wake at once when asked to stop."""
@@ -136,12 +143,20 @@ async def run_backlog_sampler(ctx: WorkerContext) -> None:
 
 
 async def run_scheduler_role(ctx: WorkerContext) -> None:
-    await asyncio.gather(run_scheduler(ctx), run_outbox_relay(ctx), run_backlog_sampler(ctx))
+    async with ctx.runtime_settings.following(ctx.pool, ctx.redis):
+        await asyncio.gather(run_scheduler(ctx), run_outbox_relay(ctx), run_backlog_sampler(ctx))
 
 
 async def run_matcher(ctx: WorkerContext) -> None:
-    matcher = Matcher(ctx.settings, ctx.pool, ctx.redis, reclaim_every_s=ctx.reclaim_every_s)
-    await matcher.run(ctx.stopping)
+    matcher = Matcher(
+        ctx.settings,
+        ctx.pool,
+        ctx.redis,
+        reclaim_every_s=ctx.reclaim_every_s,
+        runtime_settings=ctx.runtime_settings,
+    )
+    async with ctx.runtime_settings.following(ctx.pool, ctx.redis):
+        await matcher.run(ctx.stopping)
 
 
 async def run_delivery(ctx: WorkerContext) -> None:
@@ -154,7 +169,8 @@ async def run_delivery(ctx: WorkerContext) -> None:
         poll_s=ctx.delivery_poll_s,
         retry_delay=ctx.retry_delay,
     )
-    await worker.run(ctx.stopping)
+    async with ctx.runtime_settings.following(ctx.pool, ctx.redis):
+        await worker.run(ctx.stopping)
 
 
 ROLES: dict[str, Callable[[WorkerContext], Awaitable[None]]] = {

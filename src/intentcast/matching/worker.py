@@ -33,6 +33,7 @@ from intentcast.domain.vendor_view import vendor_view
 from intentcast.logs import using_request_id
 from intentcast.matching.index import SubscriptionIndex
 from intentcast.metrics import MATCHES, observe_delivery_lag, observe_match_latency
+from intentcast.services.runtime_settings import RuntimeSettings
 from intentcast.services.work import Work, unit_of_work
 from intentcast.store.intents import Intents
 from intentcast.store.matches import Matches
@@ -55,8 +56,10 @@ class Matcher:
         client: redis.Redis,
         *,
         reclaim_every_s: float = RECLAIM_EVERY_S,
+        runtime_settings: RuntimeSettings | None = None,
     ) -> None:
         self.settings = settings
+        self.runtime_settings = runtime_settings
         self.pool = pool
         self.redis = client
         self.index = SubscriptionIndex()
@@ -65,6 +68,12 @@ class Matcher:
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self.reclaim_idle_ms = settings.redelivery_seconds * 1000
         self.reclaim_every_s = reclaim_every_s
+
+    @property
+    def location_floor(self) -> int:
+        """The operator's current floor when following runtime settings (``workers.py``)."""
+        live = self.runtime_settings.current if self.runtime_settings else self.settings
+        return live.location_floor
 
     # ---- the index ---------------------------------------------------------------------
 
@@ -159,7 +168,7 @@ class Matcher:
     ) -> int:
         """Tell followers of an update or close; match a published or updated open intent.
         Returns how many new matches were recorded."""
-        view = msgspec.to_builtins(vendor_view(intent, location_floor=self.settings.location_floor))
+        view = msgspec.to_builtins(vendor_view(intent, location_floor=self.location_floor))
         if event_type in (OutboxEventType.INTENT_UPDATED, OutboxEventType.INTENT_CLOSED):
             # every vendor that matched (and was not blocked since) hears about the change, in
             # its own log order
@@ -195,6 +204,7 @@ class Matcher:
         chosen = [s for s in candidates if s.vendor_id in eligible]
         capped = [s.id for s in chosen if s.max_per_hour is not None]
         if capped:
+            await store.lock_capped(capped)
             counts = await store.hourly_counts(capped)
             chosen = [
                 s for s in chosen if s.max_per_hour is None or counts.get(s.id, 0) < s.max_per_hour
@@ -231,9 +241,7 @@ class Matcher:
         )
         for intent in intents:
             if matches(matchable(intent), subscription):
-                view = msgspec.to_builtins(
-                    vendor_view(intent, location_floor=self.settings.location_floor)
-                )
+                view = msgspec.to_builtins(vendor_view(intent, location_floor=self.location_floor))
                 recorded += await self.record_matches(work, intent, view, [subscription])
         return recorded
 

@@ -2,11 +2,13 @@
 re-seals every sealed value (persona fields, webhook secrets, reveal snapshots, stored
 idempotent responses) while buyers keep writing; afterwards everything reads back without a
 restart, receipts signed before the rotation still verify, new values are sealed under the
-new key, and the old key can be retired."""
+new key, and the old key can be retired. Also, on a test database: every binary column is
+known to be sealed or not, and a value no key opens is reported and left alone."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -17,7 +19,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from intentcast.domain.receipts import public_key_from_jwk, verify_receipt
-from intentcast.security import Keyring
+from intentcast.security import Keyring, Sealer, key_id
+from intentcast.services.keys import ResealBatch, UnreadableValue, key_usage, reseal_all
+from intentcast.store.keys import SEALED_TABLES
 from tests.e2e.conftest import Server, embedded_env
 from tests.helpers import CAMERA, create_buyer, create_vendor, feed, publish, subscribe, types
 from tests.webhook_receiver import WebhookReceiver
@@ -60,8 +64,6 @@ def keyring_of(server: Server) -> Keyring:
 
 async def sealed_key_ids(server: Server) -> dict[str, set[str]]:
     """``table.column`` → the key ids its values carry, read straight from the database."""
-    from intentcast.store.keys import SEALED_TABLES
-
     found: dict[str, set[str]] = {}
     conn = await asyncpg.connect(server.postgres_url)
     try:
@@ -202,6 +204,51 @@ async def test_keys_rotate_while_the_server_runs_and_writes(server: Server) -> N
         jwks = (await http.get("/v1/receipts/public-keys")).json()["keys"]
         assert [jwk["kid"] for jwk in jwks] == [current_jwk["kid"], old_jwk["kid"]]
         assert verifying_kids(jwks, ledger[-1]) == [old_jwk["kid"]]
+
+
+NOT_SEALED = {"tokens.token_hash", "idempotency_keys.fingerprint"}
+"""The binary columns that hold no sealed value (hashes)."""
+
+
+async def test_every_binary_column_is_known_sealed_or_not(db: asyncpg.Connection) -> None:
+    """A new sealed column must be listed in ``store.keys.SEALED_TABLES``, or rotation
+    would leave it under the old key and retiring that key would lose it."""
+    rows = await db.fetch(
+        """SELECT table_name, column_name FROM information_schema.columns
+            WHERE table_schema = 'public' AND data_type = 'bytea'"""
+    )
+    binary = {f"{row['table_name']}.{row['column_name']}" for row in rows}
+    sealed = {f"{t.name}.{c}" for t in SEALED_TABLES for c in t.sealed_columns}
+    assert binary - NOT_SEALED == sealed
+
+
+async def test_a_value_no_key_opens_is_reported_and_left_as_it_is(db: asyncpg.Connection) -> None:
+    old, new, lost = (os.urandom(32) for _ in range(3))
+    for i in range(5):
+        sealed = Sealer(old).seal(f"b{i}@example.org", context=f"byr_{i}:email")
+        await db.execute(
+            "INSERT INTO buyers (id, display_name, email_sealed) VALUES ($1, 'b', $2)",
+            f"byr_{i}",
+            sealed,
+        )
+    unopenable = Sealer(lost).seal("Ada", context="byr_3:name")
+    await db.execute("UPDATE buyers SET name_sealed = $1 WHERE id = 'byr_3'", unopenable)
+
+    batches: list[ResealBatch] = []
+    report = await reseal_all(
+        db, Sealer(new, previous=[old]), batch_size=2, timeout_s=10, on_batch=batches.append
+    )
+    assert report.resealed == 5 and [b.resealed for b in batches] == [2, 2, 1]
+    assert report.unreadable == [UnreadableValue("buyers", "name_sealed", ("byr_3",))]
+    assert report.remaining == 1
+    assert await db.fetchval("SELECT name_sealed FROM buyers WHERE id = 'byr_3'") == unopenable
+    for i in range(5):
+        stored = await db.fetchval("SELECT email_sealed FROM buyers WHERE id = $1", f"byr_{i}")
+        assert Sealer(new).open(stored, context=f"byr_{i}:email") == f"b{i}@example.org"
+    usage = await key_usage(db, Keyring([new, old]))
+    assert usage.by_key_id == {key_id(new): 5, key_id(old): 0, key_id(lost): 1}
+    assert usage.unknown == {key_id(lost): 1}
+    assert usage.by_column["buyers.email_sealed"] == {key_id(new): 5}
 
 
 async def test_a_key_added_then_made_current_and_a_key_in_use_is_not_retired(

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from intentcast.cli.common import command_settings, on_database
 from intentcast.config import Settings
+
+if TYPE_CHECKING:
+    from intentcast.services.keys import ResealBatch
 
 _ENV_KEY_HELP = (
     "INTENTCAST_SECRET_KEY holds a single key, and a running process cannot re-read its "
@@ -39,10 +43,7 @@ def _keyring_file(settings: Settings) -> Path:
     return path
 
 
-def _print_batch(batch: object) -> None:
-    from intentcast.services.keys import ResealBatch
-
-    assert isinstance(batch, ResealBatch)
+def _print_batch(batch: ResealBatch) -> None:
     click.echo(f"  {batch.table}: {batch.resealed} re-sealed ({batch.total} so far)")
 
 

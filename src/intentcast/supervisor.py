@@ -17,11 +17,11 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from intentcast.config import Settings
 from intentcast.embedded import EmbeddedServices, die_with_parent
 from intentcast.logs import announce
-from intentcast.metrics import MULTIPROC_ENV, fresh_multiprocess_dir, process_exited
 from intentcast.security import child_key_settings
 from intentcast.store.accounts import Operators
 from intentcast.store.bootstrap import prepare_database
@@ -60,7 +60,12 @@ class Supervisor:
         env.update(self.settings.env())
         env.update(INTENTCAST_DATABASE_URL=database_url, INTENTCAST_REDIS_URL=redis_url, **key)
         # every child counts into its own files here (emptied: the previous run's counts are
-        # gone); the API's /metrics merges them, and no worker opens a port of its own
+        # gone); the API's /metrics merges them, and no worker opens a port of its own.
+        # Imported here, not at the top: prometheus_client picks its storage when first
+        # imported, and `intentcast api` (which imports this module with the CLI) must set
+        # the directory before that, for the granian workers it forks.
+        from intentcast.metrics import MULTIPROC_ENV, fresh_multiprocess_dir
+
         env[MULTIPROC_ENV] = str(fresh_multiprocess_dir(self.metrics_dir))
         env.pop("INTENTCAST_METRICS_PORT", None)
         return env
@@ -162,7 +167,7 @@ class Supervisor:
                         child.restarts = 0
                     delay = min(MAX_BACKOFF_S, 0.5 * 2**child.restarts)
                     child.next_start = now + delay
-                    process_exited(child.process.pid, self.metrics_dir)
+                    _process_exited(child.process.pid, self.metrics_dir)
                     log.error("%s exited with %s; restarting in %.1fs", child.name, code, delay)
                     if self.settings.log_format != "json":  # the log line says it in JSON
                         print(
@@ -186,6 +191,12 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _process_exited(pid: int, metrics_dir: Path) -> None:
+    from intentcast.metrics import process_exited  # see _child_env
+
+    process_exited(pid, metrics_dir)
 
 
 def _version() -> str:

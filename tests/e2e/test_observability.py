@@ -257,3 +257,50 @@ def test_a_worker_on_its_own_serves_metrics_and_health(server: Server, tmp_path)
         code = worker.wait(20)
     assert code == 0, log.read_text()
     assert all(json.loads(line) for line in log.read_text().splitlines() if line.strip())
+
+
+def test_intentcast_api_merges_its_web_workers_metrics(tmp_path) -> None:
+    """``intentcast api`` on its own with two granian workers (forked from it): each counts
+    into ``<data dir>/metrics/api-<port>``, and ``/metrics`` shows their sum."""
+    port = free_port()
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTCAST_")}
+    env |= {
+        "INTENTCAST_DATA_DIR": str(data_dir),
+        "INTENTCAST_PORT": str(port),
+        "INTENTCAST_WEB_WORKERS": "2",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "api.log"
+    api = subprocess.Popen(
+        [sys.executable, "-m", "intentcast", "api"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert api.poll() is None, log.read_text()
+            try:
+                if httpx.get(base + "/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        for _ in range(20):  # a connection each: both workers take some
+            assert httpx.get(base + "/v1/categories", timeout=5).status_code == 200
+        values = metric_values(httpx.get(base + "/metrics", timeout=5).text)
+    finally:
+        api.terminate()
+        code = api.wait(30)
+    assert code == 0, log.read_text()
+    key = (
+        "intentcast_requests_total",
+        (("method", "GET"), ("path", "/v1/categories"), ("status_code", "200")),
+    )
+    assert values[key] == 20
+    pids = {f.stem.rsplit("_", 1)[1] for f in (data_dir / "metrics" / f"api-{port}").glob("*.db")}
+    assert len(pids) >= 2  # one set of files per web worker

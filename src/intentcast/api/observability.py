@@ -105,7 +105,8 @@ class MetricsController(Controller):
     @get(sync_to_thread=True)
     def metrics(self) -> Response[bytes]:
         body, content_type = exposition()
-        return Response(body, media_type=content_type)
+        # Litestar adds the charset to text/* itself
+        return Response(body, media_type=content_type.replace("; charset=utf-8", ""))
 
 
 def _log_server_error(logger: Any, scope: Scope, tb: list[str]) -> None:

@@ -5,6 +5,7 @@ CLI commands do it); ``logging_config`` is the same configuration as a ``dictCon
 is also what granian applies in its own workers (``log_dictconfig``), so the HTTP server's
 lines look like everyone else's.
 
+Text lines (the default) are ``time LEVEL logger: message request_id=...``.
 ``INTENTCAST_LOG_FORMAT=json`` writes one JSON object per line: ``time`` (UTC, ISO 8601),
 ``level``, ``logger``, ``message``, ``process`` (``api``, ``worker:matcher``, ...),
 ``request_id`` when the line was logged on behalf of a request, any ``extra={...}`` fields
@@ -147,21 +148,19 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """``time LEVEL logger: message [request_id=...] [key=value ...]``."""
+    """``time LEVEL logger: message [request_id=...]`` (the structured fields are for JSON;
+    a message says what they hold in words)."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        tail = []
-        if rid := getattr(record, "request_id", None):
-            tail.append(f"request_id={rid}")
-        tail += [f"{k}={v}" for k, v in _extra_fields(record).items()]
-        if not tail:
+        rid = getattr(record, "request_id", None)
+        if not rid:
             return text
         head, newline, rest = text.partition("\n")  # after the message, before a traceback
-        return f"{head} {' '.join(tail)}{newline}{rest}"
+        return f"{head} request_id={rid}{newline}{rest}"
 
 
 def logging_config(settings: Settings, *, process: str) -> dict[str, Any]:

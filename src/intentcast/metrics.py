@@ -63,8 +63,9 @@ MATCH_LATENCY = Histogram(
 )
 DELIVERY_LAG = Histogram(
     "intentcast_delivery_lag_seconds",
-    "How long an event took to reach a vendor, per channel: feed (the intent change to the "
-    "event appended to the vendor's log), sse (the event appended to sent on a live stream), "
+    "How long an event took to reach a vendor, per channel: feed (the change that caused it, "
+    "an intent published or updated or a subscription changed, to the event appended to the "
+    "vendor's log by the matcher), sse (the event appended to sent on a live stream), "
     "webhook (the event appended to a delivery answered 2xx).",
     ["channel"],
     buckets=LATENCY_BUCKETS,

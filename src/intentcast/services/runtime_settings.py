@@ -183,6 +183,8 @@ def effective_settings(base: Settings, stored: Mapping[str, StoredSetting]) -> S
 def describe_settings(
     base: Settings, version: int, stored: Mapping[str, StoredSetting]
 ) -> SettingsView:
+    """What ``GET /v1/admin/settings`` answers: each setting's effective value, its source,
+    and what a reset would give (this process's environment, else the built-in default)."""
     current = effective_settings(base, stored)
     states: dict[str, SettingState] = {}
     for name in RUNTIME_SETTINGS:

@@ -22,7 +22,7 @@ from intentcast.delivery.webhooks import next_delay
 from intentcast.delivery.worker import POLL_S, DeliveryWorker, RetryDelay
 from intentcast.matching.worker import RECLAIM_EVERY_S, Matcher
 from intentcast.metrics import sample_backlogs, serve_worker_endpoints
-from intentcast.security import Sealer, server_key
+from intentcast.security import Keys
 from intentcast.services.intents import expire_due_intents
 from intentcast.services.offers import expire_due_offers
 from intentcast.services.retention import purge_due_intents
@@ -160,7 +160,7 @@ async def run_matcher(ctx: WorkerContext) -> None:
 
 
 async def run_delivery(ctx: WorkerContext) -> None:
-    sealer = Sealer(server_key(ctx.settings))
+    sealer = Keys.from_settings(ctx.settings).sealer  # follows the keyring file (rotation)
     worker = DeliveryWorker(
         ctx.settings,
         ctx.pool,

@@ -274,12 +274,6 @@ async def test_a_key_added_then_made_current_and_a_key_in_use_is_not_retired(
     assert keyring_of(server).key_ids == [new_id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workers.run_delivery builds a Sealer of the one key read at start "
-    "(Sealer(server_key(settings))); it must follow the keyring file like the API does: "
-    "Keys.from_settings(ctx.settings).sealer (passes with that change)",
-)
 async def test_webhooks_are_delivered_after_a_rotation(server: Server) -> None:
     """The delivery worker opens each endpoint's sealed secret to sign with it."""
     async with (

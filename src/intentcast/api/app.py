@@ -65,6 +65,7 @@ PUBLIC_PATHS = [
     "^/docs",
     "^/v1/categories$",
     "^/v1/receipts/public-key$",
+    "^/v1/receipts/public-keys$",
 ]
 
 

@@ -170,7 +170,8 @@ class BuyerStreamController(Controller):
             str | None, Parameter(header="Last-Event-ID", max_length=20)
         ] = None,
     ) -> ServerSentEvent:
-        """`offer.created`, `offer.updated`, `offer.withdrawn`, `message.created`, live;
+        """`offer.created`, `offer.updated`, `offer.withdrawn`, `message.created`,
+        `intent.removed` (an operator removed your intent, with the reason), live;
         `Last-Event-ID` (or `?after=`) resumes without loss."""
         start = seq_param(last_event_id or after)
         return ServerSentEvent(streams.buyer(principal.subject_id, start))

@@ -166,8 +166,8 @@ class ScaleOut(Supervisor):
         if self.services is not None:
             data_dir = self.settings.data_path
             self._say(f"data dir: {data_dir} (INTENTCAST_DATA_DIR={data_dir} for other commands)")
-        if operator_token:
-            self._say(f"operator token (shown once, keep it): {operator_token}")
+        if operator_token:  # printed in text mode; a 0600 file in JSON mode (no token in logs)
+            self._show_operator_token(operator_token)
 
 
 def _check_port_free(host: str, port: int) -> None:

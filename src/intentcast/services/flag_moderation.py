@@ -26,7 +26,8 @@ import redis.asyncio as redis
 
 from intentcast.domain.errors import NotFound, RuleViolation, StateConflict
 from intentcast.services.audit import record_action
-from intentcast.services.vendor_moderation import change_vendor_status
+from intentcast.services.vendor_moderation import apply_vendor_action
+from intentcast.services.work import unit_of_work
 from intentcast.store.accounts import Vendors
 from intentcast.store.moderation import FlagRow, Moderation
 
@@ -116,7 +117,7 @@ async def resolve_flag(
     if action == "suspend_vendor" and reason is None:
         raise RuleViolation("reason", "required to suspend a vendor (the vendor is shown it)")
     moderation = Moderation(conn)
-    async with conn.transaction():
+    async with unit_of_work(conn, client) as work:
         flag = await moderation.flag(message_id, for_update=True)
         if flag is None:
             raise NotFound("flag")
@@ -142,11 +143,10 @@ async def resolve_flag(
             if vendor is not None and vendor.status == "suspended":
                 details["vendor_already_suspended"] = True
             else:
-                # its own unit of work runs as a savepoint of this transaction, audited
-                # as ``vendor.suspend`` beside this flag's entry
-                await change_vendor_status(
-                    conn,
-                    client,
+                # in this flag's unit of work (announced once it commits), audited as
+                # ``vendor.suspend`` beside this flag's entry
+                await apply_vendor_action(
+                    work,
                     actor=actor,
                     vendor_id=flag.vendor_id,
                     action="suspend",

@@ -21,7 +21,7 @@ from intentcast.domain.errors import NotFound
 from intentcast.services.accounts import unique_vendor_name
 from intentcast.services.audit import record_action
 from intentcast.services.offers import withdraw_offers_of_suspended_vendor
-from intentcast.services.work import unit_of_work
+from intentcast.services.work import Work, unit_of_work
 from intentcast.store.accounts import VendorRow, Vendors
 
 
@@ -86,34 +86,49 @@ async def change_vendor_status(
 ) -> VendorRecord:
     """Apply an operator's ``action`` (``verify``, ``suspend``, ``reinstate``) and its
     consequences, audited; 409 ``illegal-transition`` when the status does not allow it."""
-    vendors = Vendors(conn)
     with unique_vendor_name():
         async with unit_of_work(conn, client) as work:
-            before = await vendors.get(vendor_id, for_update=True)
-            if before is None:
-                raise NotFound("vendor")
-            status = vendor_status_after(
-                action,
-                before.status,  # type: ignore[arg-type]
-                was_verified=before.verified_at is not None,
+            return await apply_vendor_action(
+                work, actor=actor, vendor_id=vendor_id, action=action, reason=reason
             )
-            after = await vendors.set_status(vendor_id, status, reason)
-            if after is None:  # locked above: only a broken database gets here
-                raise NotFound("vendor")
-            withdrawn: list[str] = []
-            if status == "suspended":
-                withdrawn = await withdraw_offers_of_suspended_vendor(work, vendor_id)
-                work.close_vendor_streams(vendor_id)
-            await record_action(
-                conn,
-                actor=actor,
-                action=f"vendor.{action}",
-                target=vendor_id,
-                reason=reason,
-                details={
-                    "from": before.status,
-                    "to": status,
-                    **({"offers_withdrawn": withdrawn} if withdrawn else {}),
-                },
-            )
+
+
+async def apply_vendor_action(
+    work: Work,
+    *,
+    actor: str,
+    vendor_id: str,
+    action: VendorAction,
+    reason: str | None = None,
+) -> VendorRecord:
+    """``change_vendor_status`` inside a unit of work the caller holds (resolving a flag
+    suspends the vendor in the flag's transaction, announced after that one commits)."""
+    vendors = Vendors(work.conn)
+    before = await vendors.get(vendor_id, for_update=True)
+    if before is None:
+        raise NotFound("vendor")
+    status = vendor_status_after(
+        action,
+        before.status,  # type: ignore[arg-type]
+        was_verified=before.verified_at is not None,
+    )
+    after = await vendors.set_status(vendor_id, status, reason)
+    if after is None:  # locked above: only a broken database gets here
+        raise NotFound("vendor")
+    withdrawn: list[str] = []
+    if status == "suspended":
+        withdrawn = await withdraw_offers_of_suspended_vendor(work, vendor_id)
+        work.close_vendor_streams(vendor_id)
+    await record_action(
+        work.conn,
+        actor=actor,
+        action=f"vendor.{action}",
+        target=vendor_id,
+        reason=reason,
+        details={
+            "from": before.status,
+            "to": status,
+            **({"offers_withdrawn": withdrawn} if withdrawn else {}),
+        },
+    )
     return vendor_record(after)

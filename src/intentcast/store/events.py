@@ -181,7 +181,7 @@ class VendorEvents(EventLog):
             marker,
         )
         messages = await self.conn.execute(
-            f"""UPDATE vendor_events SET data = {_PURGED_MESSAGE}
+            f"""UPDATE vendor_events SET data = {PURGED_MESSAGE_SQL}
                  WHERE type = 'message.created' AND (data ->> 'intent_id') = ANY($1::text[])
                    AND (data -> 'message' ->> 'body') IS DISTINCT FROM $2""",
             intent_ids,
@@ -200,7 +200,7 @@ class BuyerEvents(EventLog):
     async def purge_messages(self, intent_ids: list[str], marker: str) -> int:
         """Replace the body of the relay messages on these intents in buyers' logs."""
         status = await self.conn.execute(
-            f"""UPDATE buyer_events SET data = {_PURGED_MESSAGE}
+            f"""UPDATE buyer_events SET data = {PURGED_MESSAGE_SQL}
                  WHERE type = 'message.created' AND (data ->> 'intent_id') = ANY($1::text[])
                    AND (data -> 'message' ->> 'body') IS DISTINCT FROM $2""",
             intent_ids,
@@ -216,7 +216,7 @@ class BuyerEvents(EventLog):
 
 # a message.created event's data with ``$2`` as the message body (and as what the vendor
 # was shown, where the event carries that)
-_PURGED_MESSAGE = """jsonb_set(data, '{message}', (data -> 'message')
+PURGED_MESSAGE_SQL = """jsonb_set(data, '{message}', (data -> 'message')
     || jsonb_build_object('body', $2::text)
     || CASE WHEN jsonb_typeof(data -> 'message' -> 'shown_to_vendor') = 'string'
             THEN jsonb_build_object('shown_to_vendor', $2::text) ELSE '{}'::jsonb END)"""

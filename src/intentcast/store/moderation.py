@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 # the same rewrite of a message.created event's body as a retention purge does
-from intentcast.store.events import _PURGED_MESSAGE
+from intentcast.store.events import PURGED_MESSAGE_SQL
 
 
 class IntentCounts(msgspec.Struct, frozen=True, kw_only=True):
@@ -137,7 +137,7 @@ class Moderation:
         )
         for table in ("vendor_events", "buyer_events"):
             await self.conn.execute(
-                f"""UPDATE {table} SET data = {_PURGED_MESSAGE}
+                f"""UPDATE {table} SET data = {PURGED_MESSAGE_SQL}
                      WHERE type = 'message.created' AND (data -> 'message' ->> 'id') = $1""",
                 message_id,
                 marker,

@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 serve: $(STAMP)
-	$(BIN)/intentcast serve
+	@$(BIN)/intentcast serve
 
 # intentcast scale --help for the flags, e.g. make scale SCALE_FLAGS="--apis 3 --base-port 9000"
 SCALE_FLAGS ?=

@@ -87,6 +87,12 @@ def current_request_id() -> str | None:
     return request_id.get()
 
 
+def adopt_request_id(value: str) -> None:
+    """Log under ``value`` from here on in this context (a task handling one message, inside
+    ``using_request_id``, which restores the previous id when it ends)."""
+    request_id.set(value)
+
+
 @contextlib.contextmanager
 def using_request_id(value: str | None) -> Iterator[None]:
     """Log under ``value`` (a request id carried by a message; ``None``: none) in this block."""

@@ -12,10 +12,11 @@ import redis.asyncio as redis
 from standardwebhooks.webhooks import Webhook
 
 from intentcast.delivery.worker import DeliveryWorker
+from intentcast.logs import RequestContext
 from intentcast.security import Keys
 from intentcast.services import webhooks as webhook_service
 from intentcast.store.db import create_pool
-from tests.helpers import create_vendor, feed, publish, subscribe, wait_for
+from tests.helpers import CAMERA, create_vendor, feed, publish, settled, subscribe, wait_for
 from tests.webhook_receiver import WebhookReceiver
 
 
@@ -57,14 +58,30 @@ async def test_webhook_receives_signed_event_identical_to_feed(client, buyer, db
     assert "secret" not in listing["items"][0]
 
 
-async def test_failures_are_retried_and_logged(client, buyer, db, fast_retry_pipeline) -> None:
+async def test_failures_are_retried_and_logged(
+    client, buyer, db, fast_retry_pipeline, caplog
+) -> None:
     vendor = await create_vendor(client, db)
     await subscribe(client, vendor)
+    await settled(db)  # the subscription's backfill is done: the intent below matches itself
+    caplog.handler.addFilter(RequestContext("delivery"))  # what every configured handler has
     async with WebhookReceiver() as receiver:
         receiver.responses.extend([(500, {}, 0), (429, {"Retry-After": "0"}, 0), (200, {}, 0)])
         hook = await register(client, vendor, receiver.url)
-        await publish(client, buyer)
-        requests = await receiver.wait_for(3, timeout=15)
+        with caplog.at_level(logging.INFO, logger="intentcast.delivery.worker"):
+            published = await client.post(
+                "/v1/intents", json=CAMERA, headers=buyer.headers | {"X-Request-ID": "hook-7"}
+            )
+            assert published.status_code == 201, published.text
+            requests = await receiver.wait_for(3, timeout=15)
+
+            async def all_attempts_logged() -> list[logging.LogRecord]:
+                return _attempt_lines(caplog, 3)
+
+            await wait_for(all_attempts_logged)
+    # every attempt's log line names the request that caused the event: the first, off the
+    # delivery stream, and the retries, which the worker's poll finds in the table
+    assert [getattr(r, "request_id", None) for r in _attempt_lines(caplog, 3)] == ["hook-7"] * 3
     assert len(requests) == 3  # exactly one request per attempt
     assert len({r.headers["webhook-id"] for r in requests}) == 1  # the same message each time
     for request in requests:
@@ -82,6 +99,15 @@ async def test_failures_are_retried_and_logged(client, buyer, db, fast_retry_pip
     assert delivery["attempts"] == 3
     assert [a["status_code"] for a in delivery["attempt_log"]] == [500, 429, 200]
     assert [a["outcome"] for a in delivery["attempt_log"]] == ["retry", "retry", "delivered"]
+
+
+def _attempt_lines(caplog, at_least: int) -> list[logging.LogRecord]:
+    lines = [
+        r
+        for r in caplog.records
+        if r.name == "intentcast.delivery.worker" and "attempt" in r.getMessage()
+    ]
+    return lines if len(lines) >= at_least else []
 
 
 async def test_gone_disables_the_endpoint(client, buyer, db, fast_retry_pipeline) -> None:

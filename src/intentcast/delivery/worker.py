@@ -21,7 +21,7 @@ import redis.asyncio as redis
 from intentcast.bus import DELIVER_STREAM, DELIVERY_GROUP
 from intentcast.config import Settings
 from intentcast.delivery.webhooks import NOT_ALLOWED, Outcome, Resolver, next_delay, send
-from intentcast.logs import using_request_id
+from intentcast.logs import adopt_request_id, current_request_id, using_request_id
 from intentcast.metrics import WEBHOOK_ATTEMPTS, observe_delivery_lag
 from intentcast.security import Sealer
 from intentcast.store.events import VendorEvents, encode_event
@@ -62,8 +62,8 @@ class DeliveryWorker:
 
     async def attempt(self, delivery_id: str, request_id: str | None = None) -> None:
         """One attempt at ``delivery_id``, logged under ``request_id`` (the request that
-        caused the event, when the stream message carried it; retries found by the poll
-        have none)."""
+        caused the event: carried by the stream message, or recorded with the delivery for
+        retries found by the poll)."""
         with using_request_id(request_id):
             await self._attempt(delivery_id)
 
@@ -73,6 +73,8 @@ class DeliveryWorker:
             delivery = await store.claim(delivery_id)
             if delivery is None:  # delivered, leased by another worker, or not yet due
                 return
+            if current_request_id() is None and delivery.request_id:
+                adopt_request_id(delivery.request_id)  # this task's context only
             endpoint = await store.endpoint_by_id(delivery.endpoint_id)
             event = await VendorEvents(conn).by_id(delivery.vendor_id, delivery.event_id)
             if endpoint is None or event is None or endpoint.status != "active":

@@ -85,7 +85,7 @@ class Work:
             return None
         self.vendor_events.append((vendor_id, appended))
         self.deliveries += await Webhooks(self.conn).enqueue(
-            vendor_id, event, appended.seq, appended.id
+            vendor_id, event, appended.seq, appended.id, current_request_id()
         )
         return appended
 
@@ -98,7 +98,7 @@ class Work:
         if not appended:
             return 0
         self.vendor_events += appended
-        self.deliveries += await Webhooks(self.conn).enqueue_many(appended)
+        self.deliveries += await Webhooks(self.conn).enqueue_many(appended, current_request_id())
         return len(appended)
 
     async def tell_buyer(

@@ -37,6 +37,8 @@ class DeliveryRow(msgspec.Struct, frozen=True, kw_only=True):
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+    request_id: str | None = None
+    """The request that caused the event (for log lines), when there was one."""
 
 
 class AttemptRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,7 +51,7 @@ class AttemptRow(msgspec.Struct, frozen=True, kw_only=True):
 
 _ENDPOINT = "id, vendor_id, url, secret_sealed, events, status, disabled_reason, created_at"
 _DELIVERY = """id, endpoint_id, vendor_id, event_seq, event_id, status, attempts,
-    next_attempt_at, last_status_code, last_error, created_at, delivered_at"""
+    next_attempt_at, last_status_code, last_error, created_at, delivered_at, request_id"""
 
 
 def _endpoint(row: asyncpg.Record) -> EndpointRow:
@@ -149,13 +151,19 @@ class Webhooks:
         )
 
     async def enqueue(
-        self, vendor_id: str, event_type: str, event_seq: int, event_id: str
+        self,
+        vendor_id: str,
+        event_type: str,
+        event_seq: int,
+        event_id: str,
+        request_id: str | None = None,
     ) -> list[str]:
         """Create a pending delivery of one event to each active endpoint that wants it."""
         rows = await self.conn.fetch(
-            """INSERT INTO webhook_deliveries (id, endpoint_id, vendor_id, event_seq, event_id)
+            """INSERT INTO webhook_deliveries
+                      (id, endpoint_id, vendor_id, event_seq, event_id, request_id)
                SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), e.id,
-                      $1, $3, $4
+                      $1, $3, $4, $5
                  FROM webhook_endpoints e
                 WHERE e.vendor_id = $1 AND e.status = 'active' AND e.deleted_at IS NULL
                   AND (e.events IS NULL OR $2 = ANY(e.events))
@@ -165,15 +173,19 @@ class Webhooks:
             event_type,
             event_seq,
             event_id,
+            request_id,
         )
         return [r["id"] for r in rows]
 
-    async def enqueue_many(self, appended: Sequence[tuple[str, LogEvent]]) -> list[str]:
+    async def enqueue_many(
+        self, appended: Sequence[tuple[str, LogEvent]], request_id: str | None = None
+    ) -> list[str]:
         """``enqueue`` for many ``(vendor_id, event)`` at once (one statement)."""
         rows = await self.conn.fetch(
-            """INSERT INTO webhook_deliveries (id, endpoint_id, vendor_id, event_seq, event_id)
+            """INSERT INTO webhook_deliveries
+                      (id, endpoint_id, vendor_id, event_seq, event_id, request_id)
                SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), e.id,
-                      t.vendor_id, t.seq, t.event_id
+                      t.vendor_id, t.seq, t.event_id, $5
                  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
                       AS t(vendor_id, type, seq, event_id)
                  JOIN webhook_endpoints e ON e.vendor_id = t.vendor_id
@@ -185,6 +197,7 @@ class Webhooks:
             [e.type for _, e in appended],
             [e.seq for _, e in appended],
             [e.id for _, e in appended],
+            request_id,
         )
         return [r["id"] for r in rows]
 

@@ -16,7 +16,7 @@ from typing import get_args
 
 import phonenumbers
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from intentcast.domain.intents import check_attribute_text, public_text
@@ -326,6 +326,9 @@ _PII_SNIPPETS = [e["secret"] for e in PII if e["secret"] == e["secret"].strip()]
     parts=st.lists(st.one_of(st.text(max_size=40), st.sampled_from(_PII_SNIPPETS)), max_size=8),
     region=st.sampled_from([None, "DE", "US", "GB", "IN", "CN", "RU", "zz"]),
 )
+# found by a CI run: a street "name" taken from the tail of a card number ("…4001A Straße 1")
+# hid the card until the address was replaced
+@example(parts=["37000023354001", "A STRAßE 1", "A0 STRAßE 1", "A0 STRAßE 1"], region=None)
 def test_scrub_never_raises_and_is_idempotent(parts: list[str], region: str | None) -> None:
     text = "".join(parts)
     first = scrub(text, region=region)

@@ -714,7 +714,9 @@ _STREET_NUMBERED = re.compile(
     r"(?P<num>[1-9]\d{0,3}(?:[ \t]?[a-zA-Z](?![\w]))?(?:[ \t]?[\-/][ \t]?[1-9]\d{0,3}[a-zA-Z]?)?)"
     r"(?![\w\-]|[.,]\d)"
 )
-_NAME_BEFORE = re.compile(r"([^\W\d_][\w\-]{0,40}+)[ \t]{1,2}\Z")
+_NAME_BEFORE = re.compile(r"(?<![\w\-])([^\W\d_][\w\-]{0,40}+)[ \t]{1,2}\Z")
+"""The name before a bare street word is a word of its own: in "4001A Straße 1" the "A" is
+the tail of a number, and taking it would split that number (and its own redaction)."""
 # English: "221B Baker Street", "10 Downing St", "1600 Pennsylvania Ave NW".
 _STREET_EN = re.compile(
     r"(?<![\w\-])(?P<num>[1-9]\d{0,4}[A-Za-z]?)[ \t]+(?P<name>(?:[^\W\d_][\w'\-]*[ \t]+){1,3})"

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import pytest
 import redis.asyncio as redis
+from hypothesis import settings as hypothesis_settings
 from litestar.testing import AsyncTestClient
 
 from intentcast.config import Settings, load_settings
@@ -24,6 +25,13 @@ from intentcast.store.bootstrap import prepare_database
 from tests.helpers import Account, create_buyer, create_operator, create_vendor, with_database
 
 warnings.filterwarnings("ignore", module="platformdirs")
+
+# Property tests are reproducible by default: the same examples on every run, so a CI run
+# fails only for a change, never for the luck of the draw. HYPOTHESIS_PROFILE=explore draws
+# fresh examples (and keeps what it finds in .hypothesis/) for hunting new bugs.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import httpx
 import redis.asyncio as redis
 
 from intentcast.bus import MATCHER_GROUP, WORK_STREAM
+from intentcast.services.token_cache import forget_here
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -124,6 +125,9 @@ async def _set_vendor_status(db: asyncpg.Connection, vendor_id: str, status: str
         status,
     )
     assert done == "UPDATE 1", f"no vendor {vendor_id}"
+    # as an operator's change would (services/vendor_moderation.py): the status is in every
+    # API process's cached Principal
+    forget_here([vendor_id])
 
 
 async def block(client: httpx.AsyncClient, buyer: Account, vendor: Account) -> None:

@@ -50,6 +50,7 @@ from intentcast.delivery.live import LiveHub
 from intentcast.security import Keys
 from intentcast.services.runtime_settings import RuntimeSettings
 from intentcast.services.taxonomy import TaxonomyCache
+from intentcast.services.token_cache import PrincipalCache
 from intentcast.store.accounts import Principal
 from intentcast.store.db import create_pool
 
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     redis_client = redis.from_url(settings.redis_url)
     taxonomy = TaxonomyCache()
     runtime_settings = RuntimeSettings(settings)
+    principals = PrincipalCache(redis_client)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -120,12 +122,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.streams = EventStreams(pool, vendor_hub, buyer_hub)
         vendor_hub.start()
         buyer_hub.start()
+        principals.start()
         try:
             async with runtime_settings.following(pool, redis_client):
                 yield
         finally:
             await vendor_hub.stop()
             await buyer_hub.stop()
+            await principals.stop()
             try:
                 await asyncio.wait_for(pool.close(), POOL_CLOSE_TIMEOUT_S)
             except TimeoutError:  # a request still holds a connection: do not hang shutdown
@@ -179,7 +183,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         lifespan=[lifespan],
         # for middleware, which has no dependency injection (idempotency seals with the keys)
-        state=State({"sealer": keys.sealer, "redis": redis_client}),
+        state=State({"sealer": keys.sealer, "redis": redis_client, "principals": principals}),
         dependencies={
             "db": Provide(provide_db),
             "principal": Provide(provide_principal),

@@ -1,7 +1,9 @@
 """Bearer-token authentication and role guards.
 
 The middleware resolves ``Authorization: Bearer <token>`` to a ``Principal`` (or none for an
-anonymous request); guards on each controller decide. A token that is present but unknown or
+anonymous request), through the process's ``PrincipalCache`` (``services/token_cache.py``:
+a few seconds, forgotten at once on revocation and vendor moderation); guards on each
+controller decide. A token that is present but unknown or
 revoked is always 401, and 401/403 answers never say whether a resource exists.
 """
 
@@ -17,6 +19,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from intentcast.api.errors import problem
 from intentcast.security import ROLE_BY_PREFIX
+from intentcast.services.token_cache import PrincipalCache
 from intentcast.store.accounts import Principal, Tokens
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="intentcast"'}
@@ -67,12 +70,21 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         token = token.strip()
         if scheme.lower() != "bearer" or token[:4] not in ROLE_BY_PREFIX or len(token) > 200:
             raise unauthorized("The bearer token is malformed.")
-        async with connection.app.state.pool.acquire() as conn:
-            principal = await Tokens(conn).principal(token)
-            if principal is not None and _last_used.due(principal.token_id):
-                await Tokens(conn).touch(principal.token_id)
+        state = connection.app.state
+        principals: PrincipalCache = state.principals
+        principal = principals.get(token)
         if principal is None:
-            raise unauthorized("The bearer token is not valid or has been revoked.")
+            generation = principals.generation
+            async with state.pool.acquire() as conn:
+                principal = await Tokens(conn).principal(token)
+                if principal is not None and _last_used.due(principal.token_id):
+                    await Tokens(conn).touch(principal.token_id)
+            if principal is None:
+                raise unauthorized("The bearer token is not valid or has been revoked.")
+            principals.put(token, principal, generation)
+        elif _last_used.due(principal.token_id):
+            async with state.pool.acquire() as conn:
+                await Tokens(conn).touch(principal.token_id)
         return AuthenticationResult(user=principal, auth=token)
 
 

@@ -17,6 +17,7 @@ import asyncpg
 from intentcast.domain.errors import AlreadyExists, NotFound, QuotaExceeded
 from intentcast.domain.reveals import PERSONA_FIELDS
 from intentcast.security import Keys, new_id
+from intentcast.services.token_cache import principals_changed
 from intentcast.store.accounts import BuyerRow, Buyers, TokenRow, Tokens, VendorRow, Vendors
 from intentcast.store.locks import serialize
 
@@ -162,8 +163,8 @@ async def account_tokens(
 
 
 async def revoke_token(conn: asyncpg.Connection, subject_id: str, token_id: str) -> None:
-    """Takes effect on the next request; the last live token cannot be revoked, so rotation
-    never locks an account out."""
+    """Takes effect on the next request (in every API process: ``services/token_cache.py``);
+    the last live token cannot be revoked, so rotation never locks an account out."""
     async with conn.transaction():
         await serialize(conn, "tokens", subject_id)
         tokens = Tokens(conn)
@@ -173,3 +174,4 @@ async def revoke_token(conn: asyncpg.Connection, subject_id: str, token_id: str)
         if await tokens.count_live(subject_id) <= 1:
             raise QuotaExceeded("This is your last live token; create another first.", "last-token")
         await tokens.revoke(subject_id, token_id)
+    await principals_changed([subject_id])  # no API process may keep it cached

@@ -135,3 +135,4 @@ async def erase_buyer(
         await Ratings(conn).forget_comments(buyer_id)
         await Buyers(conn).erase(buyer_id, ERASED_NAME)
         await Tokens(conn).revoke_all(buyer_id)
+        work.principals_changed(buyer_id)

@@ -115,6 +115,7 @@ async def apply_vendor_action(
     after = await vendors.set_status(vendor_id, status, reason)
     if after is None:  # locked above: only a broken database gets here
         raise NotFound("vendor")
+    work.principals_changed(vendor_id)  # the status is in every cached Principal
     withdrawn: list[str] = []
     if status == "suspended":
         withdrawn = await withdraw_offers_of_suspended_vendor(work, vendor_id)

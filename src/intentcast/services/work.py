@@ -38,6 +38,11 @@ from intentcast.bus.outbox_relay import outbox_fields
 from intentcast.domain.events import BuyerEventType, OutboxEventType, VendorEventType
 from intentcast.logs import current_request_id
 from intentcast.metrics import INTENTS_PUBLISHED
+from intentcast.services.token_cache import (
+    PRINCIPALS_CHANNEL,
+    forget_here,
+    invalidation_message,
+)
 from intentcast.store.events import BuyerEvents, LogEvent, VendorEvents, encode_event
 from intentcast.store.outbox import Outbox, OutboxEvent
 from intentcast.store.webhooks import Webhooks
@@ -58,6 +63,7 @@ class Work:
         self.deliveries: list[str] = []
         self.subscription_hints: list[tuple[str, int]] = []
         self.closed_vendor_streams: list[str] = []
+        self.changed_principals: list[str] = []
 
     # ---- in the transaction ----------------------------------------------------------------
 
@@ -117,6 +123,11 @@ class Work:
         """Tell every API process to end the vendor's live SSE connections (suspended)."""
         self.closed_vendor_streams.append(vendor_id)
 
+    def principals_changed(self, subject_id: str) -> None:
+        """The account's tokens were revoked or its status changed: every API process forgets
+        its cached tokens (``services/token_cache.py``)."""
+        self.changed_principals.append(subject_id)
+
     def redeliver(self, delivery_ids: list[str]) -> None:
         """Deliveries queued outside ``tell_vendor`` (a replay) to hand to the workers."""
         self.deliveries += delivery_ids
@@ -130,6 +141,8 @@ class Work:
         )
         request_id = current_request_id()
         request_fields = {"request_id": request_id} if request_id else {}
+        if self.changed_principals:
+            forget_here(self.changed_principals)  # this process: before the answer
         if not (
             self.outbox
             or self.vendor_events
@@ -137,6 +150,7 @@ class Work:
             or self.deliveries
             or self.subscription_hints
             or self.closed_vendor_streams
+            or self.changed_principals
         ):
             return
         try:
@@ -158,6 +172,8 @@ class Work:
                     pipe.publish(buyer_channel(buyer_id), encode_event(event))
                 for vendor_id in self.closed_vendor_streams:
                     pipe.publish(vendor_channel(vendor_id), STREAM_CLOSE)
+                if self.changed_principals:
+                    pipe.publish(PRINCIPALS_CHANNEL, invalidation_message(self.changed_principals))
                 for delivery_id in self.deliveries:
                     pipe.xadd(
                         DELIVER_STREAM,

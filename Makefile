@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install serve scale test lint deploy-check format openapi bench bench-matcher bench-e2e bench-scrubbing clean
+.PHONY: help install serve scale test lint deploy-check format openapi bench bench-matcher bench-e2e bench-scrubbing bench-http clean
 
 help:
 	@echo "make serve         - install into $(VENV) and run intentcast on embedded PostgreSQL + Redis"
@@ -21,6 +21,8 @@ help:
 	@echo "make bench-matcher - the in-memory matcher vs brute force vs PostgreSQL"
 	@echo "make bench-e2e     - real processes: publish over HTTP -> SSE and webhook latency"
 	@echo "make bench-scrubbing - the scrubber on hostile text at the field limits (< 100 ms)"
+	@echo "make bench-http    - wrk: POST/GET intent and the vendor feed vs a bare Litestar app and"
+	@echo "                    raw asyncpg INSERTs, as ratios (needs wrk; --web-workers 2 for scaling)"
 	@echo "  BENCH_FLAGS=\"--quick --no-write\" for a short run that leaves bench/RESULTS.md alone"
 
 $(BIN)/python:
@@ -91,3 +93,7 @@ bench-e2e: $(STAMP)
 
 bench-scrubbing: $(STAMP)
 	$(BIN)/python bench/scrubbing.py $(BENCH_FLAGS)
+
+# wrk comes from the system (apt-get install -y wrk); the bench extra adds py-spy for --profile.
+bench-http: $(STAMP)
+	$(BIN)/python bench/http.py $(BENCH_FLAGS)

@@ -23,6 +23,7 @@ from intentcast.domain.intents import (
     apply_patch,
     new_intent,
 )
+from intentcast.logs import current_request_id
 from intentcast.security import new_id
 from intentcast.services.scrubbing import off_loop, text_size
 from intentcast.services.taxonomy import TaxonomyCache
@@ -53,14 +54,26 @@ async def draft_intent(
     """Validate and scrub a draft exactly as publishing would; stores nothing."""
     category = await taxonomy.resolve(conn, draft.category, "category")
     buyer = await Buyers(conn).get(buyer_id)
+    region = buyer.country if buyer else None
+    return await _scrubbed(draft, buyer_id, category.path, region, now, settings)
+
+
+async def _scrubbed(
+    draft: IntentDraft,
+    buyer_id: str,
+    category: str,
+    region: str | None,
+    now: datetime,
+    settings: Settings,
+) -> Intent:
     return await off_loop(
         text_size(draft.title, draft.description, attributes=draft.attributes),
         new_intent,
         draft,
         intent_id=new_id("int"),
         buyer_id=buyer_id,
-        category=category.path,
-        region=buyer.country if buyer else None,
+        category=category,
+        region=region,
         now=now,
         policy=policy_of(settings),
     )
@@ -78,19 +91,26 @@ async def publish_intent(
 ) -> Intent:
     """Store the intent and its ``intent.published`` event before answering. A buyer holds
     at most ``max_open_intents`` open or paused intents."""
-    intent = await draft_intent(conn, taxonomy, settings, buyer_id=buyer_id, draft=draft, now=now)
+    category = await taxonomy.resolve(conn, draft.category, "category")
     async with unit_of_work(conn, client) as work:
+        # four round trips: BEGIN, the lock with the buyer's country, the intent with its
+        # outbox row and the buyer's count, COMMIT (a refusal rolls the insert back)
         intents = Intents(conn)
-        await intents.lock_buyer(buyer_id)
-        if await intents.count_live(buyer_id) >= settings.max_open_intents:
+        region = await intents.lock_publisher(buyer_id)
+        intent = await _scrubbed(draft, buyer_id, category.path, region, now, settings)
+        stored, event, live_before = await intents.insert_published(
+            intent,
+            event_type=OutboxEventType.INTENT_PUBLISHED,
+            request_id=current_request_id(),
+        )
+        if live_before >= settings.max_open_intents:
             raise QuotaExceeded(
                 f"You already have {settings.max_open_intents} open or paused intents, the "
                 "maximum; withdraw one or wait for one to close.",
                 "too-many-open-intents",
                 limit=settings.max_open_intents,
             )
-        stored = await intents.insert(intent)
-        await work.record(OutboxEventType.INTENT_PUBLISHED, stored.id, {"version": stored.version})
+        work.recorded(event)
     return stored
 
 

@@ -76,6 +76,11 @@ class Work:
         self.outbox.append(row)
         return row
 
+    def recorded(self, row: OutboxEvent) -> None:
+        """An outbox row the caller wrote in its own statement (a publish writes the intent
+        and its event in one); published after commit like ``record``'s."""
+        self.outbox.append(row)
+
     async def record_many(self, events: list[tuple[OutboxEventType, str, dict[str, Any]]]) -> None:
         """Many outbox rows in one statement (a scheduler batch). They are not published
         after commit: the outbox relay picks them up within a second."""

@@ -11,7 +11,8 @@ import msgspec
 from intentcast.domain.intents import Budget, Intent, Location, Terms
 from intentcast.domain.scrubbing import Redaction
 from intentcast.store.errors import found
-from intentcast.store.locks import serialize
+from intentcast.store.locks import lock_key, serialize
+from intentcast.store.outbox import OutboxEvent
 from intentcast.store.sql import insert_sql, set_clause
 
 _COLUMNS = """id, buyer_id, status, category, title, description, attributes, public_title,
@@ -111,24 +112,45 @@ def intent_columns(intent: Intent) -> dict[str, Any]:
     }
 
 
+def _publish_columns(intent: Intent) -> dict[str, Any]:
+    columns = intent_columns(intent)
+    columns.update(
+        id=intent.id,
+        buyer_id=intent.buyer_id,
+        category=intent.category,
+        h3_cell=intent.location.cell if intent.location else None,
+        country=intent.location.country if intent.location else None,
+    )
+    return columns
+
+
+_PUBLISH_COLUMNS = tuple(sorted(_INSERTABLE))
+_BUYER_PARAM = _PUBLISH_COLUMNS.index("buyer_id") + 1
+_PUBLISH_SQL = f"""
+WITH live AS (
+    SELECT count(*) AS n FROM intents
+     WHERE buyer_id = ${_BUYER_PARAM} AND status IN ('open', 'paused')
+), inserted AS (
+    {insert_sql("intents", _PUBLISH_COLUMNS, allowed=_INSERTABLE, returning=_COLUMNS)}
+), event AS (
+    INSERT INTO outbox (event_type, aggregate_id, payload, request_id)
+    SELECT ${len(_PUBLISH_COLUMNS) + 1}, id, jsonb_build_object('version', version),
+           ${len(_PUBLISH_COLUMNS) + 2}
+      FROM inserted
+    RETURNING id, created_at
+)
+SELECT inserted.*, (SELECT n FROM live) AS live_before, event.id AS outbox_id,
+       event.created_at AS outbox_created_at
+  FROM inserted, event"""
+"""The intent, its outbox row and the buyer's live count before it, in one round trip
+(the count's snapshot does not see the row inserted beside it)."""
+_LOCK_PUBLISHER_SQL = """SELECT (SELECT country FROM buyers WHERE id = $2)
+  FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked"""
+
+
 class Intents:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
-
-    async def insert(self, intent: Intent) -> Intent:
-        columns = intent_columns(intent)
-        columns.update(
-            id=intent.id,
-            buyer_id=intent.buyer_id,
-            category=intent.category,
-            h3_cell=intent.location.cell if intent.location else None,
-            country=intent.location.country if intent.location else None,
-        )
-        row = await self.conn.fetchrow(
-            insert_sql("intents", columns, allowed=_INSERTABLE, returning=_COLUMNS),
-            *columns.values(),
-        )
-        return _intent(row)
 
     async def get_for_buyer(
         self, buyer_id: str, intent_id: str, *, for_update: bool = False
@@ -192,6 +214,36 @@ class Intents:
             limit,
         )
         return [_intent(r) for r in rows]
+
+    async def lock_publisher(self, buyer_id: str) -> str | None:
+        """``lock_buyer`` and the buyer's country (scrubbing's phone region), in one round
+        trip; ``None`` without a country (or without such a buyer)."""
+        if not self.conn.is_in_transaction():
+            raise RuntimeError("lock_publisher() needs a transaction: the lock ends with it")
+        return await self.conn.fetchval(
+            _LOCK_PUBLISHER_SQL, lock_key("intents", buyer_id), buyer_id
+        )
+
+    async def insert_published(
+        self, intent: Intent, *, event_type: str, request_id: str | None
+    ) -> tuple[Intent, OutboxEvent, int]:
+        """Insert ``intent`` and its outbox row (payload ``{"version": …}``) in one
+        statement; return them with how many live (open or paused) intents the buyer had
+        before it. The caller holds ``lock_buyer`` and rolls back if that was too many."""
+        columns = _publish_columns(intent)
+        row = await self.conn.fetchrow(
+            _PUBLISH_SQL, *(columns[name] for name in _PUBLISH_COLUMNS), event_type, request_id
+        )
+        stored = _intent(row)
+        event = OutboxEvent(
+            id=row["outbox_id"],
+            event_type=event_type,
+            aggregate_id=stored.id,
+            payload={"version": stored.version},
+            created_at=row["outbox_created_at"],
+            request_id=request_id,
+        )
+        return stored, event, row["live_before"]
 
     async def lock_buyer(self, buyer_id: str) -> None:
         """Serialise a buyer's publishes (for the open-intent limit) until commit."""

@@ -17,35 +17,38 @@ Per subscription, at write time:
 
 Per category root, a `_Category` holds:
 
-* ``exact``: cell -> subscriptions having that cell. An intent cell ``c`` at resolution
-  ``r`` finds the subscriptions whose cell is an ancestor-or-equal of ``c`` with one lookup
-  per resolution that subscriptions of this category use (``parent(c, s)`` for each such
-  ``s <= r``, a few integer operations each);
-* ``coarse``: cell -> subscriptions having a cell strictly *inside* it (each cell is filed
-  under all its proper ancestors, deduplicated per subscription). A coarse intent cell (a
-  buyer hiding in a wide region) finds the areas it contains with one lookup, only when the
-  category has cells finer than the intent's;
+* ``cells``: the subscriptions' cells as three parallel columns sorted by cell — the cell
+  with its resolution bits cleared (``array('q')``), the subscription, its `_Check`. With
+  the resolution cleared, a cell's unused digits (all ones) sort it *after* all of its
+  descendants and right after them: the cells strictly inside an intent cell ``c`` of
+  resolution ``r`` are one contiguous range ``[c - low(r), c)``, found with two bisections
+  (a coarse intent cell, a buyer hiding in a wide region, finds the areas it contains), and
+  the ancestor-or-equal of ``c`` at resolution ``s`` is the single key ``c | low(s)``, one
+  bisection per resolution that subscriptions of this category use;
 * ``plain``: subscriptions without an area, split by country (``_ANY_COUNTRY`` for those
   naming none), so only the intent's country and the country-less bucket are read.
 
 An intent walks its category's ancestors (``a``, ``a/b``, ``a/b/c``), so a subscription on
 ``a`` is reached from the whole subtree. Thanks to the reductions above each subscription is
-reached at most once per intent: no deduplication is needed.
+reached at most once per intent, except through the range of a coarse intent cell (several
+of its cells may lie inside it), which is deduplicated.
 
-Each subscription has one entry ``(subscription, check)``. ``check`` is ``None`` when the
-layout already proves the match (no constraint beyond category and area / country), else a
-shared `_Check`: the constraints left (budget, each attribute, keywords, fulfilment, and
-countries for area subscriptions) as `_Part` s, each a bare subscription carrying just that
-constraint — the rules are a conjunction, so the leftovers hold iff every part does. `match`
-judges a part inline by its kind, with the very test `matches_beyond_category` applies to
-that bare subscription (no call, no absent rules to skip). Subscriptions share checks and
-parts by value, and an intent judges each distinct check and part once, however many
-subscriptions it reaches (a check's leading budget part is simply compared each time).
+Each subscription has one ``check``: ``None`` when the layout already proves the match (no
+constraint beyond category and area / country), else a shared `_Check`: the constraints left
+(budget, each attribute, keywords, fulfilment, and countries for area subscriptions) as
+`_Part` s, each a bare subscription carrying just that constraint — the rules are a
+conjunction, so the leftovers hold iff every part does. `match` judges a part inline by its
+kind, with the very test `matches_beyond_category` applies to that bare subscription.
+Subscriptions share checks and parts by value; an intent judges each distinct check in the
+runs it reaches once, then keeps the subscriptions of a run whose check holds in one C-level
+pass (``compress``), so a crowded cell costs one verdict per distinct check.
 
-A bucket is the entry itself while it holds one subscription (most keys), a list of entries
-up to `_BIG`, then a dict ``{check: {id: subscription}}``: a crowded bucket costs one
-verdict per distinct check plus a C-level ``extend``, and removal from it is O(1). Upsert
-and removal touch only the keys of that subscription.
+Memory: the index keeps its own copy of each subscription whose parts that repeat (vendor
+ids, categories, cells, countries, budgets, attributes, keywords, fulfilment modes) are
+shared with the other subscriptions naming the same values (`_Shared`), and a cell costs 24
+bytes per subscription in the sorted columns. Writes after the initial build insert into
+and delete from those columns (a memmove of the category's columns); the build appends
+and sorts each category once.
 
 Subscriptions with a cell that is not a canonical H3 cell string are kept aside and checked
 with the full predicate on every intent, and an intent whose cell is not canonical is
@@ -56,11 +59,13 @@ predicate's (errors included).
 from __future__ import annotations
 
 import sys
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
+from itertools import compress
 from typing import Any
 
 import h3
-import msgspec
 
 from intentcast.domain.matching import (
     MatchableIntent,
@@ -75,9 +80,9 @@ __all__ = ["SubscriptionIndex"]
 # H3 index bit layout: resolution in bits 52-55, then 15 digits of 3 bits, unused ones = 7.
 _RES_SHIFT = 52
 _RES_CLEAR = ~(0xF << _RES_SHIFT)
-# parent(cell, r) == (cell & _RES_CLEAR) | _PARENT_BITS[r], for r <= resolution(cell)
-_PARENT_BITS = tuple((r << _RES_SHIFT) | ((1 << (3 * (15 - r))) - 1) for r in range(16))
-_BIG = 24  # a bucket with more entries than this becomes a dict keyed by subscription id
+# with the resolution cleared: parent(cell, r) == cell | _LOW[r] (for r <= resolution), and
+# the strict descendants of cell at resolution r are the keys in [cell - _LOW[r], cell)
+_LOW = tuple((1 << (3 * (15 - r))) - 1 for r in range(16))
 
 _ANY_COUNTRY: Any = object()  # plain-bucket key of subscriptions naming no country
 
@@ -91,10 +96,11 @@ _PHRASE = 4  # a: a phrase of 2+ words; holds iff contains_phrase(intent.words, 
 _ANY_OF = 5  # keywords: holds iff one of `any_of` does
 _FULFILMENT = 6  # a: frozenset of modes; fails iff the intent names modes and none of a
 _NO_WORD: Any = object()
+# tags of `_Shared` keys for values looked up by a key other than themselves
+_BUDGET_KEY: Any = object()
+_ATTRIBUTES_KEY: Any = object()
 
 Entry = tuple[Subscription, "_Check | None"]
-# small: a list of entries; crowded: {check: {id: subscription}} (see the module docstring)
-Bucket = Entry | list[Entry] | dict["_Check | None", dict[str, Subscription]]
 
 
 def _cell_int(cell: str) -> int | None:
@@ -117,86 +123,175 @@ def _roots(categories: Iterable[str]) -> list[str]:
     return roots
 
 
-class _Layout(msgspec.Struct, frozen=True):
-    """Where one active subscription is filed."""
+class _Layout:
+    """Where one active subscription is filed: its category roots, and either its cells
+    (resolution cleared, an antichain) or, without an area, its country keys."""
 
-    roots: list[str]
-    exact: list[int] | None  # None: no area (plain buckets)
-    coarse: set[int]
-    countries: tuple[Any, ...]
-    slow: bool = False
+    __slots__ = ("cells", "countries", "roots", "slow")
+
+    def __init__(
+        self,
+        roots: list[str],
+        cells: list[int] | None,
+        countries: tuple[Any, ...] = (),
+        slow: bool = False,
+    ) -> None:
+        self.roots = roots
+        self.cells = cells  # None: no area (plain buckets)
+        self.countries = countries
+        self.slow = slow
 
 
 def _layout(sub: Subscription) -> _Layout:
     roots = _roots(sub.categories)
     if not sub.cells:
         countries = tuple(set(sub.countries)) if sub.countries else (_ANY_COUNTRY,)
-        return _Layout(roots, None, set(), countries)
+        return _Layout(roots, None, countries)
     ints: set[int] = set()
     for cell in sub.cells:
         value = _cell_int(cell)
         if value is None:
-            return _Layout(roots, None, set(), (), slow=True)
-        ints.add(value)
-    exact: list[int] = []
-    coarse: set[int] = set()
+            return _Layout(roots, None, slow=True)
+        ints.add(value & _RES_CLEAR)
+    cells: list[int] = []
     for value in ints:
-        base = value & _RES_CLEAR
-        resolution = (value >> _RES_SHIFT) & 0xF
-        ancestors = [base | _PARENT_BITS[r] for r in range(resolution)]
-        if any(a in ints for a in ancestors):
+        resolution = _resolution(value)
+        if any((value | _LOW[r]) in ints for r in range(resolution)):
             continue  # inside another of its cells: adds nothing
-        exact.append(value)
-        coarse.update(ancestors)
-    return _Layout(roots, exact, coarse, ())
+        cells.append(value)
+    return _Layout(roots, cells)
 
 
-def _add(buckets: dict[Any, Bucket], key: Any, entry: Entry) -> None:
-    bucket = buckets.get(key)
-    if bucket is None:
-        buckets[key] = entry  # most keys hold one subscription: the entry is the bucket
-    elif type(bucket) is tuple:
-        buckets[key] = [bucket, entry]
-    elif type(bucket) is list:
-        bucket.append(entry)
-        if len(bucket) > _BIG:
-            groups: dict[_Check | None, dict[str, Subscription]] = {}
-            for sub, check in bucket:
-                groups.setdefault(check, {})[sub.id] = sub
-            buckets[key] = groups
-    else:
-        sub, check = entry
-        group = bucket.get(check)  # type: ignore[union-attr]
-        if group is None:
-            bucket[check] = {sub.id: sub}  # type: ignore[index]
-        else:
-            group[sub.id] = sub
+def _resolution(cleared: int) -> int:
+    """The resolution of a cell with its resolution bits cleared: 15 minus the number of
+    trailing unused (all-ones) digits."""
+    low = cleared & _LOW[0]
+    resolution = 15
+    while resolution and (low & 7) == 7:
+        low >>= 3
+        resolution -= 1
+    return resolution
 
 
-def _discard(buckets: dict[Any, Bucket], key: Any, entry: Entry) -> None:
-    bucket = buckets.get(key)
-    if bucket is None:
-        return
-    if type(bucket) is tuple:
-        if bucket is entry:
-            del buckets[key]
-        return
-    if type(bucket) is list:
-        for i, e in enumerate(bucket):
-            if e is entry:
-                del bucket[i]
-                break
-        if len(bucket) == 1:
-            buckets[key] = bucket[0]
-        return
-    sub, check = entry
-    group = bucket.get(check)  # type: ignore[union-attr]
-    if group is not None:
-        group.pop(sub.id, None)
-        if not group:
-            del bucket[check]  # type: ignore[union-attr]
-            if not bucket:
-                del buckets[key]
+class _Shared:
+    """One object per distinct value of the parts of subscriptions that repeat.
+
+    A matcher holds a million subscriptions loaded row by row, so without this each holds
+    its own copy of its vendor id, category paths, cell strings, budget, fulfilment set…
+    Values no subscription uses any more are dropped when the table has doubled since the
+    last sweep (CPython reference counts tell which)."""
+
+    __slots__ = ("_sweep_at", "_values")
+
+    def __init__(self) -> None:
+        self._values: dict[Any, Any] = {}
+        self._sweep_at = 1024
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __call__(self, key: Any, value: Any = None) -> Any:
+        """The shared object equal to `value` (found by `key`, `value` itself by default)."""
+        values = self._values
+        shared = values.get(key)
+        if shared is None:
+            shared = values[key] = key if value is None else value
+            if len(values) >= self._sweep_at:
+                self.sweep()
+                self._sweep_at = max(1024, 2 * len(values))
+        return shared
+
+    def sweep(self) -> None:
+        """Forget the values held by nothing but this table."""
+        values = self._values
+        for key in list(values):
+            value = values[key]
+            # references here: the table's value, `value`, getrefcount's argument; when the
+            # key is the value also the table's key, the `list(values)` copy and `key`
+            if sys.getrefcount(value) <= (6 if key is value else 3):
+                del values[key]
+
+    def subscription(self, sub: Subscription) -> Subscription:
+        """`sub` with its repeated parts shared (an equal subscription)."""
+        budget = sub.budget_min
+        attributes = sub.attributes
+        return Subscription(
+            id=sub.id,
+            vendor_id=self(sub.vendor_id),
+            categories=self(tuple(map(self, sub.categories))),
+            cells=tuple(map(self, sub.cells)),
+            countries=self(tuple(map(self, sub.countries))),
+            budget_min=None if budget is None else self((_BUDGET_KEY, str(budget)), budget),
+            budget_currency=None if sub.budget_currency is None else self(sub.budget_currency),
+            attributes=self((_ATTRIBUTES_KEY, *attributes.items()), attributes),
+            keywords=self(sub.keywords),
+            fulfilment=self(sub.fulfilment),
+            active=sub.active,
+            max_per_hour=sub.max_per_hour,
+        )
+
+
+class _Cells:
+    """Three parallel columns sorted by cell: the cell (resolution cleared), the
+    subscription, its check. Unsorted while the index is being built (`sort` ends that)."""
+
+    __slots__ = ("checks", "keys", "subs")
+
+    def __init__(self) -> None:
+        self.keys = array("q")
+        self.subs: list[Subscription] = []
+        self.checks: list[_Check | None] = []
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def append(self, key: int, sub: Subscription, check: _Check | None) -> None:
+        self.keys.append(key)
+        self.subs.append(sub)
+        self.checks.append(check)
+
+    def insert(self, key: int, sub: Subscription, check: _Check | None) -> None:
+        i = bisect_right(self.keys, key)
+        self.keys.insert(i, key)
+        self.subs.insert(i, sub)
+        self.checks.insert(i, check)
+
+    def delete(self, key: int, sub: Subscription) -> None:
+        keys = self.keys
+        subs = self.subs
+        i = bisect_left(keys, key)
+        while i < len(keys) and keys[i] == key:
+            if subs[i] is sub:
+                del keys[i]
+                del subs[i]
+                del self.checks[i]
+                return
+            i += 1
+
+    def sort(self) -> None:
+        keys = self.keys
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        self.keys = array("q", map(keys.__getitem__, order))
+        self.subs = list(map(self.subs.__getitem__, order))
+        self.checks = list(map(self.checks.__getitem__, order))
+
+
+class _Plain:
+    """Subscriptions without an area under one country key: two parallel lists."""
+
+    __slots__ = ("checks", "subs")
+
+    def __init__(self) -> None:
+        self.subs: list[Subscription] = []
+        self.checks: list[_Check | None] = []
+
+    def delete(self, sub: Subscription) -> None:
+        subs = self.subs
+        for i in range(len(subs)):
+            if subs[i] is sub:
+                del subs[i]
+                del self.checks[i]
+                return
 
 
 class _Part:
@@ -249,40 +344,45 @@ class _Part:
 
 
 class _Check:
-    """The parts left to judge for subscriptions filed alike, shared by all of them."""
+    """The parts left to judge for subscriptions filed alike, shared by all of them.
 
-    __slots__ = ("budget_currency", "budget_min", "key", "parts", "rest", "users")
+    Budgets are the most varied constraint, so a check with a budget (always its first
+    part) is the budget, compared inline, and ``others``: the shared check of its other
+    parts (``None`` if it has none), judged once per intent however many budgets go with
+    it. A check without a budget is its own ``others``: its parts are judged in order (a
+    failing part stops the others), each part once per intent.
+    """
 
-    def __init__(self, key: tuple, parts: tuple[_Part, ...]) -> None:
+    __slots__ = ("budget_currency", "budget_min", "key", "others", "parts", "users")
+
+    def __init__(self, key: tuple, parts: tuple[_Part, ...], others: _Check | None) -> None:
         self.key = key
         self.parts = parts
         self.users = 0
-        # a leading budget part is compared directly (cheaper than caching its verdict);
-        # `rest` is judged after it, in order, so a failing part stops the others
         self.budget_min: Any = None
         self.budget_currency: Any = None
-        self.rest = parts
-        if parts and parts[0].kind == _BUDGET:
+        self.others: _Check | None = self
+        if parts[0].kind == _BUDGET:
             self.budget_min = parts[0].a
             self.budget_currency = parts[0].b
-            self.rest = parts[1:]
+            self.others = others
 
 
 def _part_specs(sub: Subscription, layout: _Layout) -> list[tuple[tuple, dict[str, Any]]]:
     """(hashable key, fields of the bare subscription) for each constraint the layout does
-    not prove. An area subscription's countries are not proved by its cell buckets; a
-    plain one's are proved by its country bucket."""
+    not prove. An area subscription's countries are not proved by its cells; a plain one's
+    are proved by its country bucket."""
     specs: list[tuple[tuple, dict[str, Any]]] = []
-    if layout.exact is not None and sub.countries:
-        countries = tuple(sorted(set(sub.countries)))
-        specs.append((("countries", countries), {"countries": countries}))
-    if sub.budget_min is not None:
+    if sub.budget_min is not None:  # first: see `_Check`
         specs.append(
             (
                 ("budget", sub.budget_min, sub.budget_currency),
                 {"budget_min": sub.budget_min, "budget_currency": sub.budget_currency},
             )
         )
+    if layout.cells is not None and sub.countries:
+        countries = tuple(sorted(set(sub.countries)))
+        specs.append((("countries", countries), {"countries": countries}))
     for key, values in sub.attributes.items():
         specs.append((("attribute", key, values), {"attributes": {key: values}}))
     if sub.keywords:
@@ -294,16 +394,15 @@ def _part_specs(sub: Subscription, layout: _Layout) -> list[tuple[tuple, dict[st
 
 
 class _Category:
-    """The buckets of one category root."""
+    """The subscriptions of one category root: by cell, and without an area by country."""
 
-    __slots__ = ("coarse", "exact", "plain", "res", "res_counts")
+    __slots__ = ("cells", "plain", "res", "res_counts")
 
     def __init__(self) -> None:
-        self.exact: dict[int, Bucket] = {}
-        self.coarse: dict[int, Bucket] = {}
-        self.plain: dict[Any, Bucket] = {}
+        self.cells = _Cells()
+        self.plain: dict[Any, _Plain] = {}
         self.res_counts = [0] * 16
-        self.res: tuple[int, ...] = ()  # resolutions of the exact cells, ascending
+        self.res: tuple[int, ...] = ()  # resolutions of the cells, ascending
 
     def count_resolution(self, resolution: int, delta: int) -> None:
         counts = self.res_counts
@@ -313,14 +412,15 @@ class _Category:
             self.res = tuple(r for r in range(16) if counts[r])
 
     def empty(self) -> bool:
-        return not (self.exact or self.coarse or self.plain)
+        return not (self.cells or self.plain)
 
 
 class SubscriptionIndex:
     """All subscriptions of a matcher, indexed by category root and H3 cell.
 
     Holds inactive subscriptions too (`get`, iteration and ``len`` see them) but never
-    returns them from `match`.
+    returns them from `match`. What it holds and returns are its own copies of the
+    subscriptions given (equal to them, sharing repeated parts: see the module docstring).
     """
 
     def __init__(self, subscriptions: Iterable[Subscription] = ()) -> None:
@@ -329,8 +429,12 @@ class SubscriptionIndex:
         self._slow: dict[str, Subscription] = {}
         self._checks: dict[tuple, _Check] = {}
         self._parts: dict[tuple, _Part] = {}
+        self._shared = _Shared()
+        self._unsorted: set[_Category] | None = set()  # None once built
         for sub in subscriptions:
             self.upsert(sub)
+        self._sort()
+        self._unsorted = None
 
     # ------------------------------------------------------------------ container API
 
@@ -353,6 +457,7 @@ class SubscriptionIndex:
         """Add `sub`, replacing the subscription with the same id if there is one."""
         if sub.id in self._entries:
             self.remove(sub.id)
+        sub = self._shared.subscription(sub)
         if not sub.active:
             self._entries[sub.id] = (sub, None)
             return
@@ -361,54 +466,73 @@ class SubscriptionIndex:
             self._entries[sub.id] = (sub, None)
             self._slow[sub.id] = sub
             return
-        entry = (sub, self._check_for(sub, layout))
-        self._entries[sub.id] = entry
+        check = self._check_for(sub, layout)
+        self._entries[sub.id] = (sub, check)
         categories = self._categories
+        unsorted = self._unsorted
         for root in layout.roots:
             category = categories.get(root)
             if category is None:
                 category = categories[root] = _Category()
-            if layout.exact is None:
+            if layout.cells is None:
                 for country in layout.countries:
-                    _add(category.plain, country, entry)
+                    plain = category.plain.get(country)
+                    if plain is None:
+                        plain = category.plain[country] = _Plain()
+                    plain.subs.append(sub)
+                    plain.checks.append(check)
                 continue
-            for cell in layout.exact:
-                _add(category.exact, cell, entry)
-                category.count_resolution((cell >> _RES_SHIFT) & 0xF, 1)
-            for cell in layout.coarse:
-                _add(category.coarse, cell, entry)
+            cells = category.cells
+            for cell in layout.cells:
+                if unsorted is None:
+                    cells.insert(cell, sub, check)
+                else:
+                    cells.append(cell, sub, check)
+                category.count_resolution(_resolution(cell), 1)
+            if unsorted is not None:
+                unsorted.add(category)
 
     def remove(self, sub_id: str) -> None:
         """Forget the subscription `sub_id` (nothing happens if it is unknown)."""
         entry = self._entries.pop(sub_id, None)
         if entry is None:
             return
-        sub = entry[0]
+        sub, check = entry
         if self._slow.pop(sub_id, None) is not None or not sub.active:
             return
-        self._release(entry[1])
+        self._release(check)
+        self._sort()  # a duplicate id while building: find its cells by bisection
         layout = _layout(sub)
         categories = self._categories
         for root in layout.roots:
             category = categories.get(root)
             if category is None:  # pragma: no cover - upsert filed it
                 continue
-            if layout.exact is None:
+            if layout.cells is None:
                 for country in layout.countries:
-                    _discard(category.plain, country, entry)
+                    plain = category.plain.get(country)
+                    if plain is not None:
+                        plain.delete(sub)
+                        if not plain.subs:
+                            del category.plain[country]
             else:
-                for cell in layout.exact:
-                    _discard(category.exact, cell, entry)
-                    category.count_resolution((cell >> _RES_SHIFT) & 0xF, -1)
-                for cell in layout.coarse:
-                    _discard(category.coarse, cell, entry)
+                for cell in layout.cells:
+                    category.cells.delete(cell, sub)
+                    category.count_resolution(_resolution(cell), -1)
             if category.empty():
                 del categories[root]
 
+    def _sort(self) -> None:
+        if self._unsorted:
+            for category in self._unsorted:
+                category.cells.sort()
+            self._unsorted.clear()
+
     def _check_for(self, sub: Subscription, layout: _Layout) -> _Check | None:
         specs = _part_specs(sub, layout)
-        if not specs:
-            return None
+        return self._check_of(specs) if specs else None
+
+    def _check_of(self, specs: list[tuple[tuple, dict[str, Any]]]) -> _Check:
         key = tuple(k for k, _ in specs)
         check = self._checks.get(key)
         if check is None:
@@ -426,7 +550,10 @@ class SubscriptionIndex:
                     part = self._parts[part_key] = _Part(part_key, bare, any_of)
                 part.users += 1
                 parts.append(part)
-            check = self._checks[key] = _Check(key, tuple(parts))
+            others = None
+            if parts[0].kind == _BUDGET and len(specs) > 1:
+                others = self._check_of(specs[1:])
+            check = self._checks[key] = _Check(key, tuple(parts), others)
         check.users += 1
         return check
 
@@ -447,6 +574,8 @@ class SubscriptionIndex:
         del self._checks[check.key]
         for part in check.parts:
             self._release_part(part)
+        if check.others is not check:
+            self._release(check.others)
 
     def _release_part(self, part: _Part) -> None:
         part.users -= 1
@@ -459,20 +588,22 @@ class SubscriptionIndex:
 
     def match(self, intent: MatchableIntent) -> list[Subscription]:
         """Exactly the active subscriptions ``s`` with ``matches(intent, s)``, in no order."""
-        cell_int = -1
+        cell = -1
         resolution = 0
         if intent.cell is not None:
             value = _cell_int(intent.cell)
             if value is None:
                 return self._scan(intent)
-            cell_int = value
+            cell = value & _RES_CLEAR
             resolution = (value >> _RES_SHIFT) & 0xF
-        base = cell_int & _RES_CLEAR
         categories = self._categories
         category = intent.category
         country = intent.country
-        buckets: list[Bucket] = []
-        found = buckets.append
+        # runs of (subscriptions, their checks) reached; those `inside` the intent's cell
+        # may hold a subscription more than once (several of its cells in there)
+        runs: list[tuple[list[Subscription], list[_Check | None]]] = []
+        found = runs.append
+        inside: list[tuple[list[Subscription], list[_Check | None]]] = []
         start = 0
         while True:
             cut = category.find("/", start)
@@ -482,28 +613,35 @@ class SubscriptionIndex:
                 if plain:
                     bucket = plain.get(_ANY_COUNTRY)
                     if bucket is not None:
-                        found(bucket)
+                        found((bucket.subs, bucket.checks))
                     bucket = plain.get(country)
                     if bucket is not None:
-                        found(bucket)
-                if cell_int >= 0 and node.res:
-                    exact = node.exact
+                        found((bucket.subs, bucket.checks))
+                if cell >= 0 and node.res:
+                    columns = node.cells
+                    keys = columns.keys
+                    size = len(keys)
                     for r in node.res:
-                        if r > resolution:
-                            bucket = node.coarse.get(cell_int)
-                            if bucket is not None:
-                                found(bucket)
+                        if r > resolution:  # finer cells: those inside the intent's
+                            lo = bisect_left(keys, cell - _LOW[resolution])
+                            hi = bisect_left(keys, cell, lo)
+                            if lo < hi:
+                                inside.append((columns.subs[lo:hi], columns.checks[lo:hi]))
                             break
-                        bucket = exact.get(base | _PARENT_BITS[r])
-                        if bucket is not None:
-                            found(bucket)
+                        key = cell | _LOW[r]
+                        lo = bisect_left(keys, key)
+                        if lo < size and keys[lo] == key:
+                            hi = lo + 1
+                            if hi < size and keys[hi] == key:
+                                hi = bisect_right(keys, key, hi)
+                            found((columns.subs[lo:hi], columns.checks[lo:hi]))
             if cut < 0:
                 break
             start = cut + 1
         out: list[Subscription] = []
         keep = out.append
         extend = out.extend
-        verdicts: dict[_Check | _Part, bool] = {}
+        verdicts: dict[_Check | _Part | None, bool] = {None: True}
         get = verdicts.get
         words = intent.words
         offers = intent.attributes
@@ -512,15 +650,9 @@ class SubscriptionIndex:
         currency = intent.budget_currency
 
         def judge(check: _Check) -> bool:
-            """Whether every part of `check` holds, each part judged once per intent."""
-            if (
-                check.budget_min is not None
-                and budget_max is not None
-                and currency == check.budget_currency
-                and budget_max < check.budget_min
-            ):
-                return False
-            for part in check.rest:
+            """Whether every part of a check without budget holds, each part judged once
+            per intent."""
+            for part in check.parts:
                 held = get(part)
                 if held is None:
                     kind = part.kind
@@ -554,27 +686,40 @@ class SubscriptionIndex:
                     return False
             return True
 
-        for bucket in buckets:
-            kind = type(bucket)
-            if kind is not dict:
-                for sub, check in (bucket,) if kind is tuple else bucket:  # type: ignore[misc]
-                    if check is None:
-                        keep(sub)
-                        continue
-                    verdict = get(check)
-                    if verdict is None:
-                        verdict = verdicts[check] = judge(check)
-                    if verdict:
-                        keep(sub)
+        pending: set[_Check | None] = set()
+        for _, checks in runs:
+            pending.update(checks)
+        for _, checks in inside:
+            pending.update(checks)
+        pending.discard(None)
+        shows_budget = budget_max is not None
+        for check in pending:
+            if (
+                shows_budget
+                and check.budget_min is not None  # type: ignore[union-attr]
+                and currency == check.budget_currency  # type: ignore[union-attr]
+                and budget_max < check.budget_min  # type: ignore[union-attr, operator]
+            ):
+                verdicts[check] = False
                 continue
-            for check, group in bucket.items():  # type: ignore[union-attr]
-                if check is not None:
-                    verdict = get(check)
-                    if verdict is None:
-                        verdict = verdicts[check] = judge(check)
-                    if not verdict:
-                        continue
-                extend(group.values())
+            others = check.others  # type: ignore[union-attr]
+            if others is None:
+                verdicts[check] = True
+                continue
+            verdict = get(others)
+            if verdict is None:
+                verdict = verdicts[others] = judge(others)
+            verdicts[check] = verdict
+        verdict_of = verdicts.__getitem__
+        for subs, checks in runs:
+            if len(subs) == 1:
+                if verdict_of(checks[0]):
+                    keep(subs[0])
+            else:
+                extend(compress(subs, map(verdict_of, checks)))
+        for subs, checks in inside:
+            kept = list(compress(subs, map(verdict_of, checks)))
+            extend(dict(zip(map(id, kept), kept, strict=True)).values())
         if self._slow:
             out.extend(s for s in self._slow.values() if matches(intent, s))
         return out

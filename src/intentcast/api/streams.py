@@ -11,12 +11,11 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
-import msgspec
 from litestar.response import ServerSentEventMessage
 
 from intentcast.api.errors import invalid
 from intentcast.bus import STREAM_CLOSE
-from intentcast.delivery.live import RESYNC, LiveHub
+from intentcast.delivery.live import RESYNC, LiveEvent, LiveHub, sse_frame
 from intentcast.metrics import counted_stream, observe_delivery_lag
 from intentcast.services.feed import buyer_log, vendor_log, vendor_may_listen
 from intentcast.store.events import LogEvent, encode_event
@@ -38,10 +37,19 @@ def seq_param(value: str | None, name: str = "after") -> int:
     return int(value)
 
 
+class _Frame(ServerSentEventMessage):
+    """An SSE message already encoded (by the live hub, once for every connection)."""
+
+    def __init__(self, frame: bytes) -> None:
+        super().__init__()
+        self.frame = frame
+
+    def encode(self) -> bytes:
+        return self.frame
+
+
 def _message(event: LogEvent) -> ServerSentEventMessage:
-    return ServerSentEventMessage(
-        data=encode_event(event).decode(), event=event.type, id=str(event.seq)
-    )
+    return _Frame(sse_frame(event.seq, event.type, encode_event(event)))
 
 
 async def event_stream(
@@ -89,13 +97,14 @@ async def event_stream(
                 async for message in catch_up():
                     yield message
                 continue
-            event = msgspec.json.decode(payload, type=LogEvent)
-            if event.seq <= last:
+            if not isinstance(payload, LiveEvent):
                 continue
-            if event.seq == last + 1:
-                last = event.seq
-                observe_delivery_lag("sse", event.created_at)
-                yield _message(event)
+            if payload.seq <= last:
+                continue
+            if payload.seq == last + 1:
+                last = payload.seq
+                observe_delivery_lag("sse", payload.created_at)
+                yield _Frame(payload.frame)
             else:  # a gap: read the log
                 async for message in catch_up():
                     yield message

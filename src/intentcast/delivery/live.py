@@ -4,6 +4,10 @@ A hub pattern-subscribes to every channel under its prefix (one hub for vendors,
 for buyers) and hands each message to the local SSE connections of the channel's owner.
 Listeners treat it as a doorbell, not a source of truth: a listener that sees a gap, a
 reconnect, or silence reads its owner's log in PostgreSQL.
+
+A message is read once per process, not once per connection: the hub takes the event's
+``seq``, ``type`` and ``created_at`` from it and builds its SSE frame (``sse_frame``) once;
+every connection of the owner gets the same ``LiveEvent`` and writes the frame as it is.
 """
 
 from __future__ import annotations
@@ -12,8 +16,12 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from datetime import datetime
 
+import msgspec
 import redis.asyncio as redis
+
+from intentcast.bus import STREAM_CLOSE
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +31,47 @@ QUEUE_SIZE = 1000
 STOP_TIMEOUT_S = 2.0
 
 
+class _Head(msgspec.Struct):
+    """What a listener needs of a log event's wire form (the rest is skipped, not parsed)."""
+
+    seq: int
+    type: str
+    created_at: datetime
+
+
+class LiveEvent(msgspec.Struct, frozen=True):
+    """A log event as published: its ``seq``, when it was logged, and its SSE frame."""
+
+    seq: int
+    created_at: datetime
+    frame: bytes
+
+
+def sse_frame(seq: int, event_type: str, data: bytes) -> bytes:
+    """One SSE message: ``id`` (the seq), ``event`` (the type), ``data`` (the event's JSON,
+    which never holds a line break: JSON escapes them in strings)."""
+    return b"id: %d\r\nevent: %s\r\ndata: %s\r\n\r\n" % (seq, event_type.encode(), data)
+
+
+def live_event(payload: bytes) -> LiveEvent | bytes:
+    """A published payload as a ``LiveEvent``; ``STREAM_CLOSE`` as it is; anything else
+    ``RESYNC`` (the listener reads its log)."""
+    if payload == STREAM_CLOSE:
+        return payload
+    try:
+        head = _HEAD_DECODER.decode(payload)
+    except msgspec.DecodeError:
+        return RESYNC
+    return LiveEvent(head.seq, head.created_at, sse_frame(head.seq, head.type, payload))
+
+
+_HEAD_DECODER = msgspec.json.Decoder(_Head)
+
+
 class LiveHub:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.redis = client
-        self.listeners: dict[str, set[asyncio.Queue[bytes]]] = defaultdict(set)
+        self.listeners: dict[str, set[asyncio.Queue[LiveEvent | bytes]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._prefix = prefix
         self._stopping = False
@@ -45,7 +90,7 @@ class LiveHub:
 
     @contextlib.asynccontextmanager
     async def listen(self, vendor_id: str):
-        queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
+        queue: asyncio.Queue[LiveEvent | bytes] = asyncio.Queue(QUEUE_SIZE)
         self.listeners[vendor_id].add(queue)
         try:
             yield queue
@@ -55,9 +100,13 @@ class LiveHub:
                 del self.listeners[vendor_id]
 
     def _deliver(self, vendor_id: str, payload: bytes) -> None:
-        for queue in list(self.listeners.get(vendor_id, ())):
+        queues = self.listeners.get(vendor_id)
+        if not queues:  # the owner listens on another process (or nowhere)
+            return
+        item = RESYNC if payload == RESYNC else live_event(payload)
+        for queue in list(queues):
             try:
-                queue.put_nowait(payload)
+                queue.put_nowait(item)
             except asyncio.QueueFull:  # a slow reader: it will catch up from the log
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()

@@ -8,6 +8,14 @@ whatever changed — so a lost or trimmed stream message (a gap) costs nothing b
 Work is at-least-once: messages are acknowledged only after their effects committed, a
 crashed consumer's messages are reclaimed with XAUTOCLAIM, matches are unique per (intent,
 subscription) and vendor events per dedupe key, so redelivery never duplicates anything.
+
+Published intents are handled a run at a time: consecutive ``intent.published`` messages of
+one stream read are matched together in one transaction (one statement each for
+eligibility, the hourly caps, the matches, the vendor-log appends, the webhook rows and the
+outbox marks), announced in one Redis pipeline and acknowledged with one XACK. The result
+is the one of handling them one by one in stream order: caps count the earlier intents of
+the run, each vendor's events are numbered in stream order, and each delivery keeps the
+request that caused it. A run that fails is retried one message at a time.
 """
 
 from __future__ import annotations
@@ -43,9 +51,30 @@ from intentcast.store.subscriptions import Subscriptions
 log = logging.getLogger(__name__)
 
 BATCH = 64
+PUBLISHED = OutboxEventType.INTENT_PUBLISHED.encode()
 BLOCK_MS = 1000
 RECLAIM_EVERY_S = 5.0
 BACKFILL_LIMIT = 5000
+
+
+class _Published(msgspec.Struct, frozen=True):
+    """An ``intent.published`` work-stream message."""
+
+    outbox_id: int
+    intent_id: str
+    recorded_at: datetime | None
+    request_id: str | None
+
+    @classmethod
+    def of(cls, fields: dict[bytes, bytes]) -> _Published:
+        recorded = fields.get(b"created_at")
+        request_id = fields.get(b"request_id")
+        return cls(
+            outbox_id=int(fields[b"outbox_id"]),
+            intent_id=fields[b"aggregate_id"].decode(),
+            recorded_at=datetime.fromisoformat(recorded.decode()) if recorded else None,
+            request_id=request_id.decode() if request_id else None,
+        )
 
 
 class Matcher:
@@ -273,11 +302,138 @@ class Matcher:
                     raise
 
     async def process_batch(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
-        """Handle a batch in stream order, the index already refreshed for it. Sequential on
-        purpose: concurrent messages would read hourly-cap counts before each other's
-        matches commit and let a capped subscription exceed its cap."""
+        """Handle a batch in stream order, the index already refreshed for it: each run of
+        published intents together, anything else one at a time. Sequential on purpose:
+        concurrent messages would read hourly-cap counts before each other's matches
+        commit and let a capped subscription exceed its cap."""
+        run: list[tuple[bytes, dict[bytes, bytes]]] = []
         for message_id, fields in entries:
+            if fields.get(b"type") == PUBLISHED:
+                run.append((message_id, fields))
+                continue
+            await self.process_published(run)
+            run = []
             await self.process(message_id, fields, refresh=False)
+        await self.process_published(run)
+
+    async def process_published(self, run: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """A run of ``intent.published`` messages in one transaction; one at a time if it
+        fails (left pending if that fails too: reclaimed and retried later)."""
+        if not run:
+            return
+        try:
+            await self.handle_published([_Published.of(fields) for _, fields in run])
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.warning("matcher could not handle a run of %d (%s); one at a time", len(run), exc)
+            for message_id, fields in run:
+                await self.process(message_id, fields, refresh=False)
+            return
+        await self.redis.xack(WORK_STREAM, MATCHER_GROUP, *(message_id for message_id, _ in run))
+
+    async def handle_published(self, messages: list[_Published]) -> None:
+        matched: list[tuple[_Published, Intent, dict[str, Any], list[Subscription]]] = []
+        async with self.pool.acquire() as conn:
+            async with unit_of_work(conn, self.redis) as work:
+                intents = Intents(conn)
+                for message in messages:
+                    intent = await intents.get(message.intent_id)
+                    if intent is None or intent.status != "open":
+                        continue
+                    view = msgspec.to_builtins(
+                        vendor_view(intent, location_floor=self.location_floor)
+                    )
+                    matched.append((message, intent, view, self.index.match(matchable(intent))))
+                new = await self.record_run(work, matched)
+                await Outbox(conn).mark_processed_many([m.outbox_id for m in messages])
+        # committed: count and tell the log what each message produced
+        told: dict[str, int] = defaultdict(int)
+        for _, event in work.vendor_events:
+            told[event.data["intent"]["id"]] += 1
+        for message in messages:
+            new_matches = new.get(message.intent_id, 0)
+            MATCHES.inc(new_matches)
+            if message.recorded_at is not None:
+                for _ in range(told[message.intent_id]):
+                    observe_delivery_lag("feed", message.recorded_at)
+                if new_matches:
+                    observe_match_latency(message.recorded_at)
+            with using_request_id(message.request_id):
+                log.info(
+                    "%s %s: %d new matches, %d vendors newly matched, %d vendor events",
+                    OutboxEventType.INTENT_PUBLISHED,
+                    message.intent_id,
+                    new_matches,
+                    told[message.intent_id],
+                    told[message.intent_id],
+                    extra={
+                        "event": str(OutboxEventType.INTENT_PUBLISHED),
+                        "aggregate_id": message.intent_id,
+                        "outbox_id": message.outbox_id,
+                        "matches": new_matches,
+                        "vendors_told": told[message.intent_id],
+                    },
+                )
+
+    async def record_run(
+        self,
+        work: Work,
+        matched: list[tuple[_Published, Intent, dict[str, Any], list[Subscription]]],
+    ) -> dict[str, int]:
+        """``record_matches`` for a run of intents in stream order, a statement per step for
+        the whole run; returns the number of new matches per intent id."""
+        store = Matches(work.conn)
+        pairs = sorted({(i.buyer_id, s.vendor_id) for _, i, _, c in matched for s in c})
+        if not pairs:
+            return {}
+        eligible = await store.eligible_pairs(pairs)
+        chosen = [
+            (message, intent, view, [s for s in c if (intent.buyer_id, s.vendor_id) in eligible])
+            for message, intent, view, c in matched
+        ]
+        capped = sorted({s.id for *_, c in chosen for s in c if s.max_per_hour is not None})
+        if capped:
+            # every capped subscription of the run locked at once, in id order (no lock
+            # cycles with another matcher); each intent's count includes the earlier
+            # intents' new matches, as it would one transaction per intent
+            await store.lock_capped(capped)
+            counts = await store.hourly_counts(capped)
+            already = await store.recorded_pairs([i.id for _, i, _, _ in chosen], capped)
+            within_caps = []
+            for message, intent, view, subscriptions in chosen:
+                kept = []
+                for s in subscriptions:
+                    if s.max_per_hour is None:
+                        kept.append(s)
+                    elif counts.get(s.id, 0) < s.max_per_hour:
+                        kept.append(s)
+                        if (intent.id, s.id) not in already:
+                            counts[s.id] = counts.get(s.id, 0) + 1
+                within_caps.append((message, intent, view, kept))
+            chosen = within_caps
+        new = await store.record_many(
+            [(intent.id, s.id, s.vendor_id) for _, intent, _, c in chosen for s in c]
+        )
+        by_intent: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for intent_id, subscription_id, vendor_id in new:
+            by_intent[intent_id][vendor_id].append(subscription_id)
+        items: list[tuple[str, VendorEventType, dict[str, Any], str]] = []
+        request_ids: list[str | None] = []
+        for message, intent, view, _ in chosen:
+            for vendor_id, subscription_ids in sorted(by_intent[intent.id].items()):
+                items.append(
+                    (
+                        vendor_id,
+                        VendorEventType.INTENT_MATCHED,
+                        {"intent": view, "subscription_ids": sorted(subscription_ids)},
+                        dedupe.matched(intent.id),
+                    )
+                )
+                request_ids.append(message.request_id)
+        await work.tell_vendors(items, request_ids)
+        counted: dict[str, int] = defaultdict(int)
+        for intent_id, _, _ in new:
+            counted[intent_id] += 1
+        return counted
 
     async def process(
         self, message_id: bytes, fields: dict[bytes, bytes], *, refresh: bool = True

@@ -61,6 +61,8 @@ class Work:
         self.vendor_events: list[tuple[str, LogEvent]] = []
         self.buyer_events: list[tuple[str, LogEvent]] = []
         self.deliveries: list[str] = []
+        self.delivery_request_ids: dict[str, str] = {}
+        """Deliveries caused by another request than the current one (a matcher batch)."""
         self.subscription_hints: list[tuple[str, int]] = []
         self.closed_vendor_streams: list[str] = []
         self.changed_principals: list[str] = []
@@ -101,15 +103,29 @@ class Work:
         return appended
 
     async def tell_vendors(
-        self, items: list[tuple[str, VendorEventType, dict[str, Any], str]]
+        self,
+        items: list[tuple[str, VendorEventType, dict[str, Any], str]],
+        request_ids: list[str | None] | None = None,
     ) -> int:
         """``tell_vendor`` for many ``(vendor_id, event, data, key)`` in a handful of
-        statements (the matcher's hot path); returns how many were appended."""
-        appended = await VendorEvents(self.conn).append_many(items)
+        statements (the matcher's hot path); returns how many were appended. A matcher
+        batch passes the request that caused each item (``request_ids``, aligned with
+        ``items``); otherwise it is the current one."""
+        appended = await VendorEvents(self.conn).append_indexed(items)
         if not appended:
             return 0
-        self.vendor_events += appended
-        self.deliveries += await Webhooks(self.conn).enqueue_many(appended, current_request_id())
+        self.vendor_events += [(vendor_id, event) for _, vendor_id, event in appended]
+        current = current_request_id()
+        queued = await Webhooks(self.conn).enqueue_events(
+            [
+                (vendor_id, event, current if request_ids is None else request_ids[i])
+                for i, vendor_id, event in appended
+            ]
+        )
+        for delivery_id, request_id in queued:
+            self.deliveries.append(delivery_id)
+            if request_id is not None and request_id != current:
+                self.delivery_request_ids[delivery_id] = request_id
         return len(appended)
 
     async def tell_buyer(
@@ -180,9 +196,12 @@ class Work:
                 if self.changed_principals:
                     pipe.publish(PRINCIPALS_CHANNEL, invalidation_message(self.changed_principals))
                 for delivery_id in self.deliveries:
+                    caused_by = self.delivery_request_ids.get(delivery_id)
                     pipe.xadd(
                         DELIVER_STREAM,
-                        {"delivery_id": delivery_id, **request_fields},
+                        {"delivery_id": delivery_id, "request_id": caused_by}
+                        if caused_by
+                        else {"delivery_id": delivery_id, **request_fields},
                         maxlen=STREAM_MAXLEN,
                         approximate=True,
                     )

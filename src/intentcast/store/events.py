@@ -7,6 +7,7 @@ number back). ``dedupe_key`` makes appends idempotent under redelivery.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -87,57 +88,68 @@ class EventLog:
     ) -> list[tuple[str, LogEvent]]:
         """``append`` for several ``(owner_id, type, data, dedupe_key)`` at once, in three
         statements instead of three per event; returns ``(owner_id, event)`` for the ones
-        appended (those already in the log are skipped), in the order given.
+        appended (those already in the log are skipped), in the order given."""
+        return [(owner_id, event) for _, owner_id, event in await self.append_indexed(items)]
 
-        Sequence rows are locked in the order given, so callers pass owners sorted (as the
-        one-by-one path does) and parallel matchers cannot deadlock. An owner named twice
-        falls back to one-by-one appends, which number its events in the order given."""
+    async def append_indexed(
+        self, items: list[tuple[str, str, dict[str, Any], str]]
+    ) -> list[tuple[int, str, LogEvent]]:
+        """``append_many``, each appended event with the index of its item. An owner may
+        be named several times (a matcher batch): its events are numbered in the order
+        given. Sequence rows are locked in owner order, whatever the order given, so
+        parallel writers cannot deadlock on them; a key already in the log, or repeated
+        in ``items``, is appended once."""
         if not items:
             return []
-        owner_ids = [v for v, _, _, _ in items]
-        if len(set(owner_ids)) != len(owner_ids):
-            out = []
-            for owner_id, event_type, data, dedupe_key in items:
-                event = await self.append(owner_id, event_type, data, dedupe_key)
-                if event is not None:
-                    out.append((owner_id, event))
-            return out
         present = await self.conn.fetch(
-            f"""SELECT e.{self.owner} AS owner FROM {self.events_table} e
+            f"""SELECT e.{self.owner} AS owner, e.dedupe_key FROM {self.events_table} e
                  JOIN unnest($1::text[], $2::text[]) AS t(v, k)
                    ON e.{self.owner} = t.v AND e.dedupe_key = t.k""",
-            owner_ids,
+            [v for v, _, _, _ in items],
             [k for _, _, _, k in items],
         )
-        if present:
-            skip = {r["owner"] for r in present}
-            items = [item for item in items if item[0] not in skip]
-            if not items:
-                return []
-            owner_ids = [v for v, _, _, _ in items]
+        seen = {(r["owner"], r["dedupe_key"]) for r in present}
+        kept: list[int] = []
+        for i, (owner_id, _, _, dedupe_key) in enumerate(items):
+            if (owner_id, dedupe_key) not in seen:
+                seen.add((owner_id, dedupe_key))
+                kept.append(i)
+        if not kept:
+            return []
+        counts = Counter(items[i][0] for i in kept)
+        owners = sorted(counts)
         seq_rows = await self.conn.fetch(
             f"""INSERT INTO {self.sequences_table} ({self.owner}, last_seq)
-               SELECT v, 1 FROM unnest($1::text[]) WITH ORDINALITY AS t(v, n) ORDER BY n
+               SELECT v, n FROM unnest($1::text[], $2::bigint[]) AS t(v, n) ORDER BY v
                ON CONFLICT ({self.owner})
-               DO UPDATE SET last_seq = {self.sequences_table}.last_seq + 1
+               DO UPDATE SET last_seq = {self.sequences_table}.last_seq + excluded.last_seq
                RETURNING {self.owner} AS owner, last_seq""",
-            owner_ids,
+            owners,
+            [counts[v] for v in owners],
         )
-        seqs = {r["owner"]: r["last_seq"] for r in seq_rows}
+        # each owner's numbers are the last ``count`` up to its new ``last_seq``, in order
+        next_seq = {r["owner"]: r["last_seq"] - counts[r["owner"]] + 1 for r in seq_rows}
+        seqs = []
+        for i in kept:
+            owner_id = items[i][0]
+            seqs.append(next_seq[owner_id])
+            next_seq[owner_id] += 1
         rows = await self.conn.fetch(
             f"""INSERT INTO {self.events_table} ({self.owner}, seq, id, type, data, dedupe_key)
                SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[],
                                     $5::jsonb[], $6::text[])
                RETURNING {self.owner} AS owner, id, seq, type, created_at, data""",
-            owner_ids,
-            [seqs[v] for v in owner_ids],
-            [new_id("evt") for _ in items],
-            [t for _, t, _, _ in items],
-            [d for _, _, d, _ in items],
-            [k for _, _, _, k in items],
+            [items[i][0] for i in kept],
+            seqs,
+            [new_id("evt") for _ in kept],
+            [items[i][1] for i in kept],
+            [items[i][2] for i in kept],
+            [items[i][3] for i in kept],
         )
-        by_owner = {r["owner"]: _event(r) for r in rows}
-        return [(v, by_owner[v]) for v in owner_ids]
+        by_seq = {(r["owner"], r["seq"]): _event(r) for r in rows}
+        return [
+            (i, items[i][0], by_seq[(items[i][0], seq)]) for i, seq in zip(kept, seqs, strict=True)
+        ]
 
     async def after(self, owner_id: str, after_seq: int, limit: int) -> list[LogEvent]:
         rows = await self.conn.fetch(

@@ -24,6 +24,33 @@ class Matches:
         )
         return [(r["subscription_id"], r["vendor_id"]) for r in rows]
 
+    async def record_many(self, triples: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+        """``record`` for many (intent_id, subscription_id, vendor_id) in one statement (a
+        matcher batch); returns the new ones."""
+        if not triples:
+            return []
+        rows = await self.conn.fetch(
+            """INSERT INTO matches (intent_id, subscription_id, vendor_id)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+               ON CONFLICT DO NOTHING RETURNING intent_id, subscription_id, vendor_id""",
+            [i for i, _, _ in triples],
+            [s for _, s, _ in triples],
+            [v for _, _, v in triples],
+        )
+        return [(r["intent_id"], r["subscription_id"], r["vendor_id"]) for r in rows]
+
+    async def recorded_pairs(
+        self, intent_ids: list[str], subscription_ids: list[str]
+    ) -> set[tuple[str, str]]:
+        """The (intent_id, subscription_id) of these already recorded (a redelivery)."""
+        rows = await self.conn.fetch(
+            """SELECT intent_id, subscription_id FROM matches
+                WHERE intent_id = ANY($1::text[]) AND subscription_id = ANY($2::text[])""",
+            intent_ids,
+            subscription_ids,
+        )
+        return {(r["intent_id"], r["subscription_id"]) for r in rows}
+
     async def vendors_following(self, intent_id: str) -> list[str]:
         """The vendors that matched the intent and still follow it: not suspended, and not
         blocked by its buyer since (a block cuts a vendor off the intent's updates too)."""
@@ -76,3 +103,16 @@ class Matches:
             vendor_ids,
         )
         return {r["id"] for r in rows}
+
+    async def eligible_pairs(self, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """``eligible_vendors`` for many (buyer_id, vendor_id) at once (a matcher batch)."""
+        rows = await self.conn.fetch(
+            """SELECT t.b, v.id FROM unnest($1::text[], $2::text[]) AS t(b, vid)
+                 JOIN vendors v ON v.id = t.vid
+                WHERE v.status = 'verified'
+                  AND NOT EXISTS (SELECT 1 FROM buyer_blocks bb
+                                   WHERE bb.buyer_id = t.b AND bb.vendor_id = v.id)""",
+            [b for b, _ in pairs],
+            [v for _, v in pairs],
+        )
+        return {(r[0], r[1]) for r in rows}

@@ -89,3 +89,11 @@ class Outbox:
             "UPDATE outbox SET processed_at = now() WHERE id = $1 AND processed_at IS NULL",
             outbox_id,
         )
+
+    async def mark_processed_many(self, outbox_ids: list[int]) -> None:
+        """``mark_processed`` for a matcher batch, in one statement."""
+        await self.conn.execute(
+            """UPDATE outbox SET processed_at = now()
+                WHERE id = ANY($1::bigint[]) AND processed_at IS NULL""",
+            outbox_ids,
+        )

@@ -181,25 +181,33 @@ class Webhooks:
         self, appended: Sequence[tuple[str, LogEvent]], request_id: str | None = None
     ) -> list[str]:
         """``enqueue`` for many ``(vendor_id, event)`` at once (one statement)."""
+        queued = await self.enqueue_events([(v, e, request_id) for v, e in appended])
+        return [delivery_id for delivery_id, _ in queued]
+
+    async def enqueue_events(
+        self, appended: Sequence[tuple[str, LogEvent, str | None]]
+    ) -> list[tuple[str, str | None]]:
+        """``enqueue_many`` with a request id per ``(vendor_id, event, request_id)`` (a
+        matcher batch); returns ``(delivery_id, request_id)``."""
         rows = await self.conn.fetch(
             """INSERT INTO webhook_deliveries
                       (id, endpoint_id, vendor_id, event_seq, event_id, request_id)
                SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), e.id,
-                      t.vendor_id, t.seq, t.event_id, $5
-                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
-                      AS t(vendor_id, type, seq, event_id)
+                      t.vendor_id, t.seq, t.event_id, t.request_id
+                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+                      AS t(vendor_id, type, seq, event_id, request_id)
                  JOIN webhook_endpoints e ON e.vendor_id = t.vendor_id
                 WHERE e.status = 'active' AND e.deleted_at IS NULL
                   AND (e.events IS NULL OR t.type = ANY(e.events))
                ON CONFLICT (endpoint_id, event_id) DO NOTHING
-               RETURNING id""",
-            [v for v, _ in appended],
-            [e.type for _, e in appended],
-            [e.seq for _, e in appended],
-            [e.id for _, e in appended],
-            request_id,
+               RETURNING id, request_id""",
+            [v for v, _, _ in appended],
+            [e.type for _, e, _ in appended],
+            [e.seq for _, e, _ in appended],
+            [e.id for _, e, _ in appended],
+            [r for _, _, r in appended],
         )
-        return [r["id"] for r in rows]
+        return [(r["id"], r["request_id"]) for r in rows]
 
     async def replay(
         self, vendor_id: str, endpoint_id: str, after_seq: int, limit: int

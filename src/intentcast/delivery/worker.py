@@ -173,14 +173,18 @@ class DeliveryWorker:
                         DELIVERY_GROUP, self.consumer, {DELIVER_STREAM: ">"}, count=BATCH, block=500
                     )
                     for _, entries in response or []:
-                        for message_id, fields in entries:
+                        for _, fields in entries:
                             request_id = fields.get(b"request_id")
                             spawn(
                                 fields[b"delivery_id"].decode(),
                                 request_id.decode() if request_id else None,
                             )
+                        if entries:
                             # the row, not the message, is the durable record: ack at once
-                            await self.redis.xack(DELIVER_STREAM, DELIVERY_GROUP, message_id)
+                            # (the whole read in one command)
+                            await self.redis.xack(
+                                DELIVER_STREAM, DELIVERY_GROUP, *(m for m, _ in entries)
+                            )
                 except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                     log.warning("delivery worker lost Redis (%s); polling PostgreSQL", exc)
                     await asyncio.sleep(self.poll_s)

@@ -498,8 +498,9 @@ def sanity_check(base_url: str, line: tuple[str, str, str, str], expect: int) ->
 
 # ----------------------------------------------------------------------------- profile
 
-# A py-spy frame reads ``function (path/to/file.py:line)``; the first pattern that matches
-# names the layer.
+# A py-spy frame reads ``function (path/to/file.py:line)``; walking from the leaf, the first
+# frame matching a pattern names the layer (standard-library frames are transparent: time in
+# ``re`` called by the scrubber is scrubbing).
 LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ("auth (BearerTokenMiddleware, guards)", re.compile(r"intentcast/api/auth\.py")),
     ("idempotency middleware", re.compile(r"intentcast/api/idempotency\.py")),
@@ -511,9 +512,12 @@ LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ("CheckedRequest / problem mapping", re.compile(r"intentcast/api/errors\.py")),
     ("rate limiter", re.compile(r"rate_limit|RuntimeRateLimit")),
     ("scrubbing", re.compile(r"intentcast/domain/scrubbing\.py|phonenumbers/")),
-    ("asyncpg (DB client, round trips)", re.compile(r"asyncpg/")),
-    ("redis client", re.compile(r"redis/")),
-    ("logging", re.compile(r"intentcast/logs\.py|/logging/")),
+    (
+        "asyncpg + PostgreSQL/Redis socket I/O",
+        re.compile(r"asyncpg/|^_SelectorSocketTransport\."),
+    ),
+    ("redis client (redis-py)", re.compile(r"redis/")),
+    ("logging", re.compile(r"intentcast/logs\.py|^\S+ \(logging/")),
     (
         "msgspec decode/encode (via litestar)",
         re.compile(r"litestar/serialization|msgspec|litestar/_signature|_kwargs/extractors"),
@@ -521,23 +525,42 @@ LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ("intentcast services/store/domain", re.compile(r"intentcast/(services|store|domain|bus)/")),
     ("intentcast controllers / app", re.compile(r"intentcast/")),
     ("litestar routing/DI/response", re.compile(r"litestar/")),
-    ("granian / ASGI glue", re.compile(r"granian/")),
+    ("anyio (cancel scopes, thread pool)", re.compile(r"anyio/")),
+    ("granian / ASGI glue (Python)", re.compile(r"granian/")),
 ]
-TRANSPARENT = re.compile(r"/asyncio/|/python3\.\d+/(?!site-packages)|<frozen")
+STDLIB_PACKAGES = ("asyncio/", "json/", "re/", "collections/", "concurrent/", "email/",
+                   "http/", "urllib/", "multiprocessing/", "importlib/", "encodings/")  # fmt: skip
+NO_FRAME = "no Python frame (granian's Rust threads holding the GIL)"
+# granian's send/receive are native: their cost shows as the leaf on the awaiting line
+NATIVE_CALL = "granian send/receive (native, awaited from the app)"
+NATIVE_CALL_LEAF = re.compile(
+    r"send_with_id \(intentcast/api/observability\.py|Request\.stream \(litestar/connection/"
+)
+
+
+def _stdlib(frame: str) -> bool:
+    location = frame[frame.rfind("(") + 1 :]
+    return (
+        "/" not in location.split(":")[0]  # copy.py, selectors.py, random.py, ...
+        or location.startswith(STDLIB_PACKAGES)
+        or location.startswith("<frozen")
+    )
 
 
 def classify(stack: list[str]) -> str:
-    """The layer of the frame nearest the leaf that belongs to a known layer; stdlib and
-    asyncio frames are transparent (time in ``re`` called by the scrubber is scrubbing).
-    A stack with nothing but asyncio/stdlib is the event loop itself."""
+    """The layer of the frame nearest the leaf that belongs to a known layer. A stack of
+    nothing but asyncio/stdlib frames is the event loop itself."""
+    if stack == [""]:
+        return NO_FRAME
+    if NATIVE_CALL_LEAF.search(stack[-1]):
+        return NATIVE_CALL
     for frame in reversed(stack):
-        if TRANSPARENT.search(frame) and "/logging/" not in frame:
-            continue
         for name, pattern in LAYERS:
             if pattern.search(frame):
                 return name
-        return "other"
-    return "asyncio event loop"
+        if not _stdlib(frame):
+            return "other"
+    return "asyncio event loop (scheduling, epoll)"
 
 
 def breakdown(raw_path: Path) -> tuple[Counter[str], int]:
@@ -588,7 +611,7 @@ def profile_test(
     spies = []
     for pid in sorted(api_pids):
         raw = out_dir / f"{name}-{pid}.txt"
-        argv = [spy, "record", "--nonblocking", "-r", str(args.profile_rate), "-f", "raw",
+        argv = [spy, "record", "--gil", "--nonblocking", "-r", str(args.profile_rate), "-f", "raw",
                 "-d", str(int(args.profile_seconds)), "-p", str(pid), "-o", str(raw)]  # fmt: skip
         spies.append(
             (raw, subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
@@ -602,19 +625,10 @@ def profile_test(
     after = read_roundtrips(counters, api_pids)
     for _, spy_process in spies:
         spy_process.wait(args.profile_seconds + 30)
-    layers: Counter[str] = Counter()
-    samples = 0
-    tops: list[tuple[str, int]] = []
-    for raw, _ in spies:
-        if raw.exists():
-            c, n = breakdown(raw)
-            layers.update(c)
-            samples += n
-            tops += top_functions(raw)
+    summarize_raw([raw for raw, _ in spies if raw.exists()], result)
+    result["rate"] = args.profile_rate
+    result["seconds"] = args.profile_seconds - 1
     n_req = max(1, result["requests"])
-    result["layers"] = {k: v / max(1, samples) for k, v in layers.most_common()}
-    result["samples"] = samples
-    result["top"] = sorted(tops, key=lambda t: -t[1])[:12]
     result["pg_per_request"] = {
         k: (after["pg"][k] - before["pg"][k]) / n_req
         for k in after["pg"]
@@ -628,20 +642,50 @@ def profile_test(
     return result
 
 
+def summarize_raw(raw_files: list[Path], result: dict[str, Any]) -> None:
+    """Layers, sample count and top leaf frames of ``raw_files`` into ``result``."""
+    layers: Counter[str] = Counter()
+    samples = 0
+    tops: list[tuple[str, int]] = []
+    for raw in raw_files:
+        c, n = breakdown(raw)
+        layers.update(c)
+        samples += n
+        tops += top_functions(raw)
+    result["layers"] = {k: v / max(1, samples) for k, v in layers.most_common()}
+    result["samples"] = samples
+    result["top"] = sorted(tops, key=lambda t: -t[1])[:12]
+
+
+def analyze(folder: Path) -> str:
+    """The breakdown of an earlier ``--profile`` run, from its raw stacks (after a change to
+    the layer patterns, say)."""
+    results = json.loads((folder / "profile.json").read_text())
+    for name, result in results.items():
+        summarize_raw(sorted(folder.glob(f"{name}-*.txt")), result)
+    text = render_profile(results)
+    (folder / "profile.md").write_text(text)
+    return text
+
+
 def render_profile(results: dict[str, dict[str, Any]]) -> str:
     lines = []
     for name, r in results.items():
         api_cpu = r["cpu"].get("api workers", 0.0)
         ms = 1000 * api_cpu / max(1e-9, r["rps"])
+        # py-spy --gil: one sample per tick while a thread holds the GIL, so samples / rate
+        # is the time Python held the GIL; per request, over the requests of the same window
+        gil_ms = 1000 * r["samples"] / r.get("rate", 200) / max(1, r["rps"] * r.get("seconds", 1))
         lines += [
-            f"#### {name}: {r['rps']:,.0f} req/s, API worker CPU {api_cpu:.2f} cores = "
-            f"{ms:.2f} ms CPU per request; {r['samples']} py-spy samples",
+            f"#### {name}: {r['rps']:,.0f} req/s; API worker CPU {api_cpu:.2f} cores = "
+            f"{ms:.2f} ms CPU per request, of which ~{gil_ms:.2f} ms holding the GIL "
+            f"({r['samples']} py-spy --gil samples)",
             "",
-            "| layer | % of API-worker Python samples | ≈ ms CPU per request |",
+            "| layer | % of GIL-holding samples | ≈ ms per request |",
             "|---|---:|---:|",
         ]
         for layer, share in r["layers"].items():
-            lines.append(f"| {layer} | {100 * share:.1f} % | {share * ms:.3f} |")
+            lines.append(f"| {layer} | {100 * share:.1f} % | {share * gil_ms:.3f} |")
         pg = sum(r["pg_per_request"].values())
         rd = sum(r["redis_per_request"].values())
         lines += [
@@ -868,11 +912,17 @@ def main() -> int:
     parser.add_argument("--profile", default="", help="py-spy + round trips into this folder")
     parser.add_argument("--profile-seconds", type=float, default=12.0)
     parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples/s")
+    parser.add_argument(
+        "--analyze", default="", help="re-render a --profile folder's breakdown and exit"
+    )
     parser.add_argument("--seed", type=int, default=20261126)
     parser.add_argument("--notes", default="", help="a paragraph appended to the part")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.warmup = 5.0, 2.0
+    if args.analyze:
+        print(analyze(Path(args.analyze)))
+        return 0
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install -y wrk)")
     if args.profile and not (Path(sys.executable).parent / "py-spy").exists():

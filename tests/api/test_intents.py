@@ -8,6 +8,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import h3
 import pytest
 
@@ -323,6 +324,45 @@ async def test_concurrent_publishes_respect_the_limit(make_client, make_settings
         *(client.post("/v1/intents", json=CAMERA, headers=buyer.headers) for _ in range(5))
     )
     assert sorted(r.status_code for r in responses) == [201, 201, 409, 409, 409]
+
+
+class _Statements:
+    """The statements the app sends PostgreSQL (each one round trip), minus the periodic
+    ones: token lookups (cached a few seconds) and the taxonomy's freshness check."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sent: list[str] = []
+        extended, simple = asyncpg.Connection._execute, asyncpg.Connection.execute
+
+        async def _execute(conn, query, args, *rest, **kw):
+            self._note(query)
+            return await extended(conn, query, args, *rest, **kw)
+
+        async def execute(conn, query, *args, **kw):
+            if not args:  # with arguments it goes through _execute
+                self._note(query)
+            return await simple(conn, query, *args, **kw)
+
+        monkeypatch.setattr(asyncpg.Connection, "_execute", _execute)
+        monkeypatch.setattr(asyncpg.Connection, "execute", execute)
+
+    def _note(self, query: str) -> None:
+        if not any(
+            periodic in query for periodic in ("FROM tokens", "UPDATE tokens", "categories")
+        ):
+            self.sent.append(" ".join(query.split())[:60])
+
+
+async def test_publish_and_read_take_few_round_trips(client, buyer, monkeypatch) -> None:
+    """Publishing: BEGIN, the buyer's lock (with its country), the intent with its outbox
+    row and the open-intent count, COMMIT, then marking the row published; reading: one."""
+    intent = await publish(client, buyer)
+    statements = _Statements(monkeypatch)
+    await publish(client, buyer)
+    assert len(statements.sent) <= 5, statements.sent
+    statements.sent.clear()
+    response = await client.get(f"/v1/intents/{intent['id']}", headers=buyer.headers)
+    assert response.status_code == 200 and len(statements.sent) == 1, statements.sent
 
 
 async def test_idempotent_publish(client, buyer, db) -> None:

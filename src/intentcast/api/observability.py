@@ -46,10 +46,16 @@ def request_id_from(scope: Scope) -> str:
 
 
 class RequestObservability:
-    """Pure ASGI wrapper: request id in, ``X-Request-ID`` out, access log line, metrics."""
+    """Pure ASGI wrapper: request id in, ``X-Request-ID`` out, access log line, metrics.
+
+    The metrics' children are kept per label values (prometheus' ``labels()`` takes a lock
+    and builds its key on every call); there are as many as prometheus keeps itself."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._in_progress: dict[str, Any] = {}
+        self._requests: dict[tuple[str, str, int], Any] = {}
+        self._durations: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,7 +74,9 @@ class RequestObservability:
             await send(message)
 
         token = request_id.set(rid)
-        in_progress = HTTP_IN_PROGRESS.labels(method)
+        in_progress = self._in_progress.get(method)
+        if in_progress is None:
+            in_progress = self._in_progress[method] = HTTP_IN_PROGRESS.labels(method)
         in_progress.inc()
         started = time.perf_counter()
         try:
@@ -77,8 +85,16 @@ class RequestObservability:
             elapsed = time.perf_counter() - started
             in_progress.dec()
             path = scope.get("path_template") or UNMATCHED
-            HTTP_REQUESTS.labels(method, path, str(status)).inc()
-            HTTP_DURATION.labels(method, path).observe(elapsed)
+            requests = self._requests.get((method, path, status))
+            if requests is None:
+                requests = self._requests[method, path, status] = HTTP_REQUESTS.labels(
+                    method, path, str(status)
+                )
+            requests.inc()
+            duration = self._durations.get((method, path))
+            if duration is None:
+                duration = self._durations[method, path] = HTTP_DURATION.labels(method, path)
+            duration.observe(elapsed)
             access_log.log(
                 logging.DEBUG if scope["path"] in QUIET_PATHS else logging.INFO,
                 "%s %s %d %.1f ms",

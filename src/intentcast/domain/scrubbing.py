@@ -495,7 +495,7 @@ def _find_links(work: str) -> list[_Finding]:
             found += [(s, e, "url") for s, e in spans]
             work = _masked(work, spans)
     spans = []
-    for m in _URL_BARE.finditer(work):
+    for m in _URL_BARE.finditer(work) if "." in work else ():  # a bare domain has a dot
         if _bare_domain_ok(m):
             spans.append((m.start(), _trim_url(work, *m.span())))
     if _BRACKET_DOT_RE.search(work):
@@ -1399,7 +1399,9 @@ def scrub(text: str, *, region: str | None = None, field: str = "") -> ScrubResu
     if not text:
         return ScrubResult(text=text, redactions=())
     folded = _fold(text)
-    work = _masked(folded.work, [m.span() for m in _MARKER_TEXT.finditer(folded.work)])
+    work = folded.work
+    if "[" in work:  # every marker starts with one
+        work = _masked(work, [m.span() for m in _MARKER_TEXT.finditer(work)])
     found: list[_Finding] = []
     # Until nothing new is found: a finding can change what its neighbours look like, and
     # the scrubbed text must have nothing left to find (scrubbing is idempotent).

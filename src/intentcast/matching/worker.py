@@ -335,7 +335,12 @@ class Matcher:
         async with self.pool.acquire() as conn:
             async with unit_of_work(conn, self.redis) as work:
                 intents = Intents(conn)
+                # a message the relay published again while the first copy waited in the
+                # stream: its effects are committed, matching it again would find nothing new
+                done = await Outbox(conn).processed_among([m.outbox_id for m in messages])
                 for message in messages:
+                    if message.outbox_id in done:
+                        continue
                     intent = await intents.get(message.intent_id)
                     if intent is None or intent.status != "open":
                         continue

@@ -97,3 +97,11 @@ class Outbox:
                 WHERE id = ANY($1::bigint[]) AND processed_at IS NULL""",
             outbox_ids,
         )
+
+    async def processed_among(self, outbox_ids: list[int]) -> set[int]:
+        """Which of these rows are already processed (a republished message)."""
+        rows = await self.conn.fetch(
+            "SELECT id FROM outbox WHERE id = ANY($1::bigint[]) AND processed_at IS NOT NULL",
+            outbox_ids,
+        )
+        return {r["id"] for r in rows}

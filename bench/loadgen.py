@@ -45,19 +45,28 @@ class RawPublisher:
         ).encode() + body
 
     async def send(self, request: bytes) -> tuple[int, bytes, float]:
-        """Write one pre-encoded request; returns (status, body, send time)."""
-        if self.idle:
-            reader, writer = self.idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            self.opened += 1
-        sent = time.monotonic()
-        writer.write(request)
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except Exception:
-            writer.close()
-            raise
+        """Write one pre-encoded request; returns (status, body, send time). A kept-alive
+        connection the server closed while idle (EOF before any byte of an answer) is
+        replaced and the request written again, once."""
+        for reused in (True, False):
+            if self.idle and reused:
+                reader, writer = self.idle.pop()
+            else:
+                reused = False
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                self.opened += 1
+            sent = time.monotonic()
+            writer.write(request)
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+                break
+            except asyncio.IncompleteReadError as exc:
+                writer.close()
+                if not reused or exc.partial:
+                    raise
+            except Exception:
+                writer.close()
+                raise
         status = int(head[9:12])
         length = None
         for line in head.split(b"\r\n")[1:]:

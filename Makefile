@@ -19,7 +19,7 @@ help:
 	@echo "make openapi       - regenerate openapi/openapi.json from the app"
 	@echo "make bench         - bench-matcher, bench-scrubbing, then bench-e2e (bench/README.md)"
 	@echo "make bench-matcher - the in-memory matcher vs brute force vs PostgreSQL"
-	@echo "make bench-e2e     - real processes: publish over HTTP -> SSE and webhook latency"
+	@echo "make bench-e2e     - real processes: publish over HTTP -> SSE and webhook latency, then fan-out"
 	@echo "make bench-scrubbing - the scrubber on hostile text at the field limits (< 100 ms)"
 	@echo "make bench-http    - wrk: POST/GET intent and the vendor feed vs a bare Litestar app and"
 	@echo "                    raw asyncpg INSERTs, as ratios (needs wrk; --web-workers 2 for scaling)"
@@ -90,6 +90,7 @@ bench-matcher: $(STAMP)
 
 bench-e2e: $(STAMP)
 	$(BIN)/python bench/e2e.py $(BENCH_FLAGS)
+	$(BIN)/python bench/e2e.py --scenario fanout $(BENCH_FLAGS)
 
 bench-scrubbing: $(STAMP)
 	$(BIN)/python bench/scrubbing.py $(BENCH_FLAGS)

@@ -256,6 +256,34 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def memory_breakdown(index: SubscriptionIndex) -> dict[str, float]:
+    """MB held by each part of the index, by ``sys.getsizeof`` (shallow sizes of the
+    objects it owns: a shared value is counted once, under "shared values")."""
+    size = sys.getsizeof
+    subs = list(index)
+    shared = index._shared._values
+    categories = index._categories.values()
+    cells = [c.cells for c in categories]
+    plain = [p for c in categories for p in c.plain.values()]
+    checks = list(index._checks.values())
+    parts = list(index._parts.values())
+    parts_bytes = sum(size(p) + size(p.sub) for p in parts)
+    mb = {
+        "subscription structs": sum(map(size, subs)),
+        "ids": sum(size(s.id) for s in subs),
+        "cell tuples": sum(size(s.cells) for s in subs if s.cells),
+        "id -> subscription dict": size(index._subs),
+        "shared values": sum(map(size, shared.values())),
+        "shared-values dict": size(shared),
+        "cell columns (array + 2 lists)": sum(
+            size(c.keys) + size(c.subs) + size(c.checks) for c in cells
+        ),
+        "plain buckets": sum(size(p.subs) + size(p.checks) + size(p) for p in plain),
+        "checks and parts": sum(size(c) + size(c.parts) for c in checks) + parts_bytes,
+    }
+    return {name: value / 2**20 for name, value in mb.items()}
+
+
 def measure_index(index: SubscriptionIndex, intents: list[MatchableIntent]) -> dict:
     """Per-intent wall time, one pass (``raw``) and best of three passes per intent (what
     the index costs without the noise of other processes on a shared machine)."""
@@ -475,14 +503,16 @@ def run_size(size: int, n_intents: int, n_compare: int, brute: bool, pg: bool) -
     t0 = time.perf_counter()
     index = SubscriptionIndex(generated())
     build_s = time.perf_counter() - t0 - gen_ns / 1e9
-    gc.collect()
-    rss_built = rss_mb()
     t0 = time.perf_counter()
     intents = [synth.intent(n) for n in range(n_intents)]
     gen_s = gen_ns / 1e9 + time.perf_counter() - t0
     subs = list(index)  # the index's own copies, for brute force and PostgreSQL
+    gc.collect()
+    rss_built = rss_mb()
+    memory = memory_breakdown(index)
     out: dict = {
         "size": size,
+        "memory_mb": memory,
         "gen_s": gen_s,
         "build_s": build_s,
         "rss_mb": rss_built,
@@ -524,7 +554,7 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
         f"{platform.python_version()}, one core used for matching. "
         f"Command: `python bench/matcher.py {' '.join(sys.argv[1:])}`.",
         "",
-        "| subs | build | RSS (index) | p50 | p99 | p99.9 | best-of-3 p50 / p99 "
+        "| subs | build | RSS (above start) | p50 | p99 | p99.9 | best-of-3 p50 / p99 "
         "| intents/s | matches avg (p99) "
         "| brute force median | index speedup | PostgreSQL median / p99 | index speedup "
         "| mismatches bf / pg |",
@@ -588,9 +618,12 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
         size = fmt_size(r["size"])
         notes = [
             f"data generated in {r['gen_s']:.1f} s; {r['intents']:,} intents timed one by one",
-            f"RSS is the whole process after the build (interpreter {r['rss_base_mb']:.0f} MB "
-            f"and the index, which holds the subscriptions themselves), before the intents",
+            f"RSS is the whole process (interpreter {r['rss_base_mb']:.0f} MB, the index "
+            f"holding the subscriptions themselves, the intents)",
         ]
+        if "memory_mb" in r:
+            parts = ", ".join(f"{k} {v:,.0f}" for k, v in r["memory_mb"].items())
+            notes.append(f"index memory by sys.getsizeof (MB): {parts}")
         if "brute" not in r:
             notes.append("brute force skipped at this size (--brute-max)")
         if "pg" in r:

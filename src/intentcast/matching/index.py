@@ -63,6 +63,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from itertools import compress
+from operator import and_, attrgetter
 from typing import Any
 
 import h3
@@ -96,11 +97,11 @@ _PHRASE = 4  # a: a phrase of 2+ words; holds iff contains_phrase(intent.words, 
 _ANY_OF = 5  # keywords: holds iff one of `any_of` does
 _FULFILMENT = 6  # a: frozenset of modes; fails iff the intent names modes and none of a
 _NO_WORD: Any = object()
+_others_of = attrgetter("others")
+_budget_of = attrgetter("budget")
 # tags of `_Shared` keys for values looked up by a key other than themselves
 _BUDGET_KEY: Any = object()
 _ATTRIBUTES_KEY: Any = object()
-
-Entry = tuple[Subscription, "_Check | None"]
 
 
 def _cell_int(cell: str) -> int | None:
@@ -353,18 +354,16 @@ class _Check:
     failing part stops the others), each part once per intent.
     """
 
-    __slots__ = ("budget_currency", "budget_min", "key", "others", "parts", "users")
+    __slots__ = ("budget", "key", "others", "parts", "users")
 
     def __init__(self, key: tuple, parts: tuple[_Part, ...], others: _Check | None) -> None:
         self.key = key
         self.parts = parts
         self.users = 0
-        self.budget_min: Any = None
-        self.budget_currency: Any = None
+        self.budget: _Part | None = None
         self.others: _Check | None = self
         if parts[0].kind == _BUDGET:
-            self.budget_min = parts[0].a
-            self.budget_currency = parts[0].b
+            self.budget = parts[0]
             self.others = others
 
 
@@ -424,7 +423,7 @@ class SubscriptionIndex:
     """
 
     def __init__(self, subscriptions: Iterable[Subscription] = ()) -> None:
-        self._entries: dict[str, Entry] = {}
+        self._subs: dict[str, Subscription] = {}
         self._categories: dict[str, _Category] = {}
         self._slow: dict[str, Subscription] = {}
         self._checks: dict[tuple, _Check] = {}
@@ -439,35 +438,32 @@ class SubscriptionIndex:
     # ------------------------------------------------------------------ container API
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._subs)
 
     def __iter__(self) -> Iterator[Subscription]:
-        return (entry[0] for entry in self._entries.values())
+        return iter(self._subs.values())
 
     def __contains__(self, sub_id: object) -> bool:
-        return sub_id in self._entries
+        return sub_id in self._subs
 
     def get(self, sub_id: str) -> Subscription | None:
-        entry = self._entries.get(sub_id)
-        return None if entry is None else entry[0]
+        return self._subs.get(sub_id)
 
     # ------------------------------------------------------------------ writes
 
     def upsert(self, sub: Subscription) -> None:
         """Add `sub`, replacing the subscription with the same id if there is one."""
-        if sub.id in self._entries:
+        if sub.id in self._subs:
             self.remove(sub.id)
         sub = self._shared.subscription(sub)
+        self._subs[sub.id] = sub
         if not sub.active:
-            self._entries[sub.id] = (sub, None)
             return
         layout = _layout(sub)
         if layout.slow:
-            self._entries[sub.id] = (sub, None)
             self._slow[sub.id] = sub
             return
         check = self._check_for(sub, layout)
-        self._entries[sub.id] = (sub, check)
         categories = self._categories
         unsorted = self._unsorted
         for root in layout.roots:
@@ -494,15 +490,16 @@ class SubscriptionIndex:
 
     def remove(self, sub_id: str) -> None:
         """Forget the subscription `sub_id` (nothing happens if it is unknown)."""
-        entry = self._entries.pop(sub_id, None)
-        if entry is None:
+        sub = self._subs.pop(sub_id, None)
+        if sub is None:
             return
-        sub, check = entry
         if self._slow.pop(sub_id, None) is not None or not sub.active:
             return
-        self._release(check)
-        self._sort()  # a duplicate id while building: find its cells by bisection
         layout = _layout(sub)
+        specs = _part_specs(sub, layout)
+        if specs:
+            self._release(self._checks[tuple(k for k, _ in specs)])
+        self._sort()  # a duplicate id while building: find its cells by bisection
         categories = self._categories
         for root in layout.roots:
             category = categories.get(root)
@@ -641,50 +638,40 @@ class SubscriptionIndex:
         out: list[Subscription] = []
         keep = out.append
         extend = out.extend
-        verdicts: dict[_Check | _Part | None, bool] = {None: True}
-        get = verdicts.get
+        verdicts: dict[_Check | None, bool] = {None: True}
+        part_verdicts: dict[_Part, bool] = {}
+        part_held = part_verdicts.get
         words = intent.words
         offers = intent.attributes
         modes = intent.fulfilment
         budget_max = intent.budget_max
         currency = intent.budget_currency
 
-        def judge(check: _Check) -> bool:
-            """Whether every part of a check without budget holds, each part judged once
-            per intent."""
-            for part in check.parts:
-                held = get(part)
-                if held is None:
-                    kind = part.kind
-                    if kind == _BUDGET:
-                        held = not (
-                            budget_max is not None and currency == part.b and budget_max < part.a
-                        )
-                    elif kind == _WORD:
-                        held = part.a in words
-                    elif kind == _ANY_OF:
-                        held = False
-                        for atom in part.any_of:
-                            if atom.kind == _WORD:
-                                if atom.a in words:
-                                    held = True
-                                    break
-                            elif atom.a[0] in words and contains_phrase(words, atom.a):
-                                held = True
-                                break
-                    elif kind == _ATTRIBUTE:
-                        offered = offers.get(part.a)
-                        held = offered is None or bool(offered & part.b)
-                    elif kind == _FULFILMENT:
-                        held = not modes or bool(part.a & modes)
-                    elif kind == _PHRASE:
-                        held = part.a[0] in words and contains_phrase(words, part.a)
-                    else:
-                        held = country in part.a
-                    verdicts[part] = held
-                if not held:
-                    return False
-            return True
+        def judge(part: _Part) -> bool:
+            """Whether `part` holds for the intent."""
+            kind = part.kind
+            if kind == _WORD:
+                held = part.a in words
+            elif kind == _ANY_OF:
+                held = False
+                for atom in part.any_of:
+                    if atom.kind == _WORD:
+                        if atom.a in words:
+                            held = True
+                            break
+                    elif atom.a[0] in words and contains_phrase(words, atom.a):
+                        held = True
+                        break
+            elif kind == _ATTRIBUTE:
+                offered = offers.get(part.a)
+                held = offered is None or bool(offered & part.b)
+            elif kind == _FULFILMENT:
+                held = not modes or bool(part.a & modes)
+            elif kind == _PHRASE:
+                held = part.a[0] in words and contains_phrase(words, part.a)
+            else:
+                held = country in part.a
+            return held
 
         pending: set[_Check | None] = set()
         for _, checks in runs:
@@ -692,24 +679,32 @@ class SubscriptionIndex:
         for _, checks in inside:
             pending.update(checks)
         pending.discard(None)
-        shows_budget = budget_max is not None
-        for check in pending:
-            if (
-                shows_budget
-                and check.budget_min is not None  # type: ignore[union-attr]
-                and currency == check.budget_currency  # type: ignore[union-attr]
-                and budget_max < check.budget_min  # type: ignore[union-attr, operator]
-            ):
-                verdicts[check] = False
-                continue
-            others = check.others  # type: ignore[union-attr]
-            if others is None:
-                verdicts[check] = True
-                continue
-            verdict = get(others)
-            if verdict is None:
-                verdict = verdicts[others] = judge(others)
-            verdicts[check] = verdict
+        if pending:
+            # Python per distinct check-without-budget and per distinct budget; per check
+            # and per subscription only C-level maps
+            reached = list(pending)
+            others = {*map(_others_of, reached)}
+            others.discard(None)
+            for other in others:
+                verdict = True
+                for part in other.parts:  # in order: a failing part stops the others
+                    held = part_held(part)
+                    if held is None:
+                        held = part_verdicts[part] = judge(part)
+                    if not held:
+                        verdict = False
+                        break
+                verdicts[other] = verdict
+            held_others = map(verdicts.__getitem__, map(_others_of, reached))
+            if budget_max is None:
+                verdicts.update(zip(reached, held_others, strict=True))
+            else:
+                budgets = list(map(_budget_of, reached))
+                budget_held: dict[_Part | None, bool] = {None: True}
+                for part in {*budgets}.difference(budget_held):
+                    budget_held[part] = not (currency == part.b and budget_max < part.a)  # type: ignore[union-attr]
+                holds = map(and_, map(budget_held.__getitem__, budgets), held_others)
+                verdicts.update(zip(reached, holds, strict=True))
         verdict_of = verdicts.__getitem__
         for subs, checks in runs:
             if len(subs) == 1:
@@ -725,4 +720,4 @@ class SubscriptionIndex:
         return out
 
     def _scan(self, intent: MatchableIntent) -> list[Subscription]:
-        return [s for s, _ in self._entries.values() if s.active and matches(intent, s)]
+        return [s for s in self._subs.values() if s.active and matches(intent, s)]

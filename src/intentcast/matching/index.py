@@ -96,9 +96,11 @@ _WORD = 3  # a: one single-word keyword; holds iff a is one of intent.words
 _PHRASE = 4  # a: a phrase of 2+ words; holds iff contains_phrase(intent.words, a)
 _ANY_OF = 5  # keywords: holds iff one of `any_of` does
 _FULFILMENT = 6  # a: frozenset of modes; fails iff the intent names modes and none of a
+_ALL_OF = 7  # attributes naming several keys: holds iff each of `any_of` (one per key) does
 _NO_WORD: Any = object()
-_others_of = attrgetter("others")
-_budget_of = attrgetter("budget")
+# a check's factor of each kind (see `_Check`)
+_FACTORS = ("budget", "countries", "attributes", "keywords", "fulfilment")
+_budget_of, _countries_of, _attributes_of, _keywords_of, _fulfilment_of = map(attrgetter, _FACTORS)
 # tags of `_Shared` keys for values looked up by a key other than themselves
 _BUDGET_KEY: Any = object()
 _ATTRIBUTES_KEY: Any = object()
@@ -319,7 +321,7 @@ class _Part:
         self.a: Any = None
         self.b: Any = None
         if any_of:
-            self.kind = _ANY_OF
+            self.kind = _ALL_OF if key[0] == "attributes" else _ANY_OF
         elif sub.countries:
             self.kind = _COUNTRIES
             self.a = frozenset(sub.countries)
@@ -347,24 +349,43 @@ class _Part:
 class _Check:
     """The parts left to judge for subscriptions filed alike, shared by all of them.
 
-    Budgets are the most varied constraint, so a check with a budget (always its first
-    part) is the budget, compared inline, and ``others``: the shared check of its other
-    parts (``None`` if it has none), judged once per intent however many budgets go with
-    it. A check without a budget is its own ``others``: its parts are judged in order (a
-    failing part stops the others), each part once per intent.
+    At most one part of each kind (`_FACTORS`: several attributes are one `_ALL_OF` part,
+    several keywords one `_ANY_OF` part), so `match` judges each distinct part of a kind
+    once per intent and combines the verdicts of all checks reached with C-level maps.
     """
 
-    __slots__ = ("budget", "key", "others", "parts", "users")
+    __slots__ = (
+        "attributes",
+        "budget",
+        "countries",
+        "fulfilment",
+        "key",
+        "keywords",
+        "parts",
+        "users",
+    )
 
-    def __init__(self, key: tuple, parts: tuple[_Part, ...], others: _Check | None) -> None:
+    def __init__(self, key: tuple, parts: tuple[_Part, ...]) -> None:
         self.key = key
         self.parts = parts
         self.users = 0
         self.budget: _Part | None = None
-        self.others: _Check | None = self
-        if parts[0].kind == _BUDGET:
-            self.budget = parts[0]
-            self.others = others
+        self.countries: _Part | None = None
+        self.attributes: _Part | None = None
+        self.keywords: _Part | None = None
+        self.fulfilment: _Part | None = None
+        for part in parts:
+            kind = part.kind
+            if kind == _BUDGET:
+                self.budget = part
+            elif kind == _COUNTRIES:
+                self.countries = part
+            elif kind in (_ATTRIBUTE, _ALL_OF):
+                self.attributes = part
+            elif kind == _FULFILMENT:
+                self.fulfilment = part
+            else:
+                self.keywords = part
 
 
 def _part_specs(sub: Subscription, layout: _Layout) -> list[tuple[tuple, dict[str, Any]]]:
@@ -382,8 +403,10 @@ def _part_specs(sub: Subscription, layout: _Layout) -> list[tuple[tuple, dict[st
     if layout.cells is not None and sub.countries:
         countries = tuple(sorted(set(sub.countries)))
         specs.append((("countries", countries), {"countries": countries}))
-    for key, values in sub.attributes.items():
-        specs.append((("attribute", key, values), {"attributes": {key: values}}))
+    if sub.attributes:
+        specs.append(
+            (("attributes", *sub.attributes.items()), {"attributes": dict(sub.attributes)})
+        )
     if sub.keywords:
         keywords = tuple(sorted(set(sub.keywords)))
         specs.append((("keywords", keywords), {"keywords": keywords}))
@@ -527,9 +550,8 @@ class SubscriptionIndex:
 
     def _check_for(self, sub: Subscription, layout: _Layout) -> _Check | None:
         specs = _part_specs(sub, layout)
-        return self._check_of(specs) if specs else None
-
-    def _check_of(self, specs: list[tuple[tuple, dict[str, Any]]]) -> _Check:
+        if not specs:
+            return None
         key = tuple(k for k, _ in specs)
         check = self._checks.get(key)
         if check is None:
@@ -543,14 +565,16 @@ class SubscriptionIndex:
                             self._part(("keyword", k), {"keywords": (k,)})
                             for k in fields["keywords"]
                         )
+                    elif part_key[0] == "attributes" and len(fields["attributes"]) > 1:
+                        any_of = tuple(
+                            self._part(("attribute", k, v), {"attributes": {k: v}})
+                            for k, v in fields["attributes"].items()
+                        )
                     bare = Subscription(id="", vendor_id="", categories=(), **fields)
                     part = self._parts[part_key] = _Part(part_key, bare, any_of)
                 part.users += 1
                 parts.append(part)
-            others = None
-            if parts[0].kind == _BUDGET and len(specs) > 1:
-                others = self._check_of(specs[1:])
-            check = self._checks[key] = _Check(key, tuple(parts), others)
+            check = self._checks[key] = _Check(key, tuple(parts))
         check.users += 1
         return check
 
@@ -571,8 +595,6 @@ class SubscriptionIndex:
         del self._checks[check.key]
         for part in check.parts:
             self._release_part(part)
-        if check.others is not check:
-            self._release(check.others)
 
     def _release_part(self, part: _Part) -> None:
         part.users -= 1
@@ -639,39 +661,31 @@ class SubscriptionIndex:
         keep = out.append
         extend = out.extend
         verdicts: dict[_Check | None, bool] = {None: True}
-        part_verdicts: dict[_Part, bool] = {}
-        part_held = part_verdicts.get
         words = intent.words
         offers = intent.attributes
         modes = intent.fulfilment
         budget_max = intent.budget_max
         currency = intent.budget_currency
 
-        def judge(part: _Part) -> bool:
-            """Whether `part` holds for the intent."""
+        def keyword_held(part: _Part) -> bool:
             kind = part.kind
             if kind == _WORD:
-                held = part.a in words
-            elif kind == _ANY_OF:
-                held = False
-                for atom in part.any_of:
-                    if atom.kind == _WORD:
-                        if atom.a in words:
-                            held = True
-                            break
-                    elif atom.a[0] in words and contains_phrase(words, atom.a):
-                        held = True
-                        break
-            elif kind == _ATTRIBUTE:
-                offered = offers.get(part.a)
-                held = offered is None or bool(offered & part.b)
-            elif kind == _FULFILMENT:
-                held = not modes or bool(part.a & modes)
-            elif kind == _PHRASE:
-                held = part.a[0] in words and contains_phrase(words, part.a)
-            else:
-                held = country in part.a
-            return held
+                return part.a in words
+            if kind == _PHRASE:
+                return part.a[0] in words and contains_phrase(words, part.a)
+            for atom in part.any_of:
+                if atom.kind == _WORD:
+                    if atom.a in words:
+                        return True
+                elif atom.a[0] in words and contains_phrase(words, atom.a):
+                    return True
+            return False
+
+        def attribute_held(part: _Part) -> bool:
+            if part.kind == _ALL_OF:
+                return all(map(attribute_held, part.any_of))
+            offered = offers.get(part.a)
+            return offered is None or bool(offered & part.b)
 
         pending: set[_Check | None] = set()
         for _, checks in runs:
@@ -680,30 +694,47 @@ class SubscriptionIndex:
             pending.update(checks)
         pending.discard(None)
         if pending:
-            # Python per distinct check-without-budget and per distinct budget; per check
-            # and per subscription only C-level maps
+            # Python once per distinct part of each kind; per check and per subscription
+            # only C-level maps. A kind the intent cannot fail (no attributes offered, no
+            # modes named, no budget shown) is not looked at.
             reached = list(pending)
-            others = {*map(_others_of, reached)}
-            others.discard(None)
-            for other in others:
-                verdict = True
-                for part in other.parts:  # in order: a failing part stops the others
-                    held = part_held(part)
-                    if held is None:
-                        held = part_verdicts[part] = judge(part)
-                    if not held:
-                        verdict = False
-                        break
-                verdicts[other] = verdict
-            held_others = map(verdicts.__getitem__, map(_others_of, reached))
-            if budget_max is None:
-                verdicts.update(zip(reached, held_others, strict=True))
+            columns = []
+            for factor, wanted in (
+                (_budget_of, budget_max is not None),
+                (_countries_of, True),
+                (_attributes_of, bool(offers)),
+                (_keywords_of, True),
+                (_fulfilment_of, bool(modes)),
+            ):
+                if not wanted:
+                    continue
+                parts = {*map(factor, reached)}
+                parts.discard(None)
+                if not parts:
+                    continue
+                held: dict[_Part | None, bool] = {None: True}
+                if factor is _budget_of:
+                    for part in parts:
+                        held[part] = not (currency == part.b and budget_max < part.a)  # type: ignore[operator]
+                elif factor is _countries_of:
+                    for part in parts:
+                        held[part] = country in part.a
+                elif factor is _attributes_of:
+                    for part in parts:
+                        held[part] = attribute_held(part)
+                elif factor is _keywords_of:
+                    for part in parts:
+                        held[part] = keyword_held(part)
+                else:
+                    for part in parts:
+                        held[part] = bool(part.a & modes)
+                columns.append(map(held.__getitem__, map(factor, reached)))
+            if not columns:
+                verdicts.update(dict.fromkeys(reached, True))
             else:
-                budgets = list(map(_budget_of, reached))
-                budget_held: dict[_Part | None, bool] = {None: True}
-                for part in {*budgets}.difference(budget_held):
-                    budget_held[part] = not (currency == part.b and budget_max < part.a)  # type: ignore[union-attr]
-                holds = map(and_, map(budget_held.__getitem__, budgets), held_others)
+                holds = columns[0]
+                for column in columns[1:]:
+                    holds = map(and_, holds, column)
                 verdicts.update(zip(reached, holds, strict=True))
         verdict_of = verdicts.__getitem__
         for subs, checks in runs:

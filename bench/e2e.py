@@ -1,7 +1,13 @@
 """End-to-end benchmark: publish → SSE and publish → webhook latency on real processes.
 
-    .venv/bin/python bench/e2e.py            # 1,000 vendors, 100k subscriptions, 500/s for 60 s
-    .venv/bin/python bench/e2e.py --quick    # 100 vendors, 10k subscriptions, 100/s for 10 s
+    .venv/bin/python bench/e2e.py                      # 1,000 vendors, 100k subs, 500/s for 60 s
+    .venv/bin/python bench/e2e.py --quick              # 100 vendors, 10k subs, 100/s for 10 s
+    .venv/bin/python bench/e2e.py --scenario fanout    # every vendor on SSE, 20/s, 40 hot
+                                                       # categories (~38 vendors per intent)
+    .venv/bin/python bench/e2e.py --scenario fanout --quick   # 1,000 vendors, 20k subs, 15 s
+
+Options given explicitly win over a scenario's or ``--quick``'s values. On a shared machine
+run it under the machine-wide lock: ``flock /tmp/intentcast-bench.lock python bench/e2e.py``.
 
 What it does, all on 127.0.0.1 and on this one machine (the load generator included):
 
@@ -13,18 +19,24 @@ What it does, all on 127.0.0.1 and on this one machine (the load generator inclu
 2. creates the vendors and buyers over HTTP and bulk-loads the subscriptions with ``COPY``
    into PostgreSQL (the matchers pick them up through their ``change_version`` check; a probe
    intent proves they have before the clock starts);
-3. registers one webhook per sampled vendor on a local asyncio HTTP receiver and opens one
-   SSE connection (``/v1/vendor/stream``) per sampled vendor;
-4. publishes intents open-loop at a fixed rate with a minimal keep-alive HTTP/1.1 client
-   (sends are scheduled at fixed instants whatever the answers do; latency is measured
-   from the moment each POST was written);
-5. waits a grace period, then reads every sampled vendor's durable feed
+3. starts the receivers as a child process (``bench/loadgen.py receive``: raw-socket SSE
+   listeners, one per listening vendor, and a keep-alive webhook receiver), registers one
+   webhook per sampled vendor on it and waits until every SSE connection is open — so that
+   1,000 SSE connections cost the measuring process nothing;
+4. publishes intents open-loop at a fixed rate with pre-encoded requests on keep-alive
+   HTTP/1.1 connections (``loadgen.RawPublisher``; sends are scheduled at fixed instants
+   whatever the answers do; latency is measured from the moment each POST was written;
+   receipt times come from the child, on the same system-wide ``CLOCK_MONOTONIC``);
+5. waits a grace period, then reads every listening vendor's durable feed
    (``/v1/vendor/matches``): each ``intent.matched`` event of a benchmark intent there is
-   an expected SSE receipt and an expected webhook receipt. Loss = expected receipts not
-   seen by the end of the grace period.
+   an expected SSE receipt (and, for the sampled vendors, an expected webhook receipt).
+   Lost = expected receipts not seen by the end of the grace period (those that came later
+   are counted apart); duplicates, unexpected receipts, SSE reconnects and seq gaps are
+   counted too.
 
-Results go to stdout and, unless ``--no-write``, to the ``## End to end`` section of
-``bench/RESULTS.md`` (other sections are kept as they are).
+Results go to stdout and, unless ``--no-write``, to the ``## End to end`` (or ``## Fan-out``)
+section of ``bench/RESULTS.md`` (other sections are kept as they are). ``--py-spy DIR``
+records every server process (raw collapsed stacks) during the publish window.
 """
 
 from __future__ import annotations

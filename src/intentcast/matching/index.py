@@ -35,13 +35,14 @@ of its cells may lie inside it), which is deduplicated.
 
 Each subscription has one ``check``: ``None`` when the layout already proves the match (no
 constraint beyond category and area / country), else a shared `_Check`: the constraints left
-(budget, each attribute, keywords, fulfilment, and countries for area subscriptions) as
-`_Part` s, each a bare subscription carrying just that constraint — the rules are a
-conjunction, so the leftovers hold iff every part does. `match` judges a part inline by its
-kind, with the very test `matches_beyond_category` applies to that bare subscription.
-Subscriptions share checks and parts by value; an intent judges each distinct check in the
-runs it reaches once, then keeps the subscriptions of a run whose check holds in one C-level
-pass (``compress``), so a crowded cell costs one verdict per distinct check.
+(budget, countries for area subscriptions, attributes, keywords, fulfilment) as at most one
+`_Part` of each kind, each a bare subscription carrying just that constraint — the rules are
+a conjunction, so the leftovers hold iff every part does. `match` judges each distinct part
+of a kind once per intent, inline, with the very test `matches_beyond_category` applies to
+that bare subscription (a kind the intent cannot fail — no attributes offered, no modes
+named, no budget shown — is skipped); the verdicts of all checks reached are then combined,
+and the subscriptions of a run whose check holds kept, by C-level maps (``compress``): the
+Python work per intent grows with the distinct constraints reached, not the subscriptions.
 
 Memory: the index keeps its own copy of each subscription whose parts that repeat (vendor
 ids, categories, cells, countries, budgets, attributes, keywords, fulfilment modes) are

@@ -60,8 +60,8 @@ TARGETS = {
     "p99_100k_us": 200,
     "brute_speedup_100k": 1000,
     "pg_speedup_100k": 20,
-    "p99_1m_us": 1000,
-    "rss_1m_mb": 2048,
+    "p99_1m_us": 500,
+    "rss_1m_mb": 1024,
 }
 
 COUNTRIES = ["DE", "FR", "US", "GB", "IT", "ES", "PL", "NL", "SE", "AT", "CH", "BE", "CZ", "PT"]

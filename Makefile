@@ -17,7 +17,7 @@ help:
 	@echo "make deploy-check  - hadolint on deploy/Dockerfile, kubernetes-validate on deploy/k8s"
 	@echo "make format        - ruff format + fixes"
 	@echo "make openapi       - regenerate openapi/openapi.json from the app"
-	@echo "make bench         - bench-matcher, bench-scrubbing, then bench-e2e (bench/README.md)"
+	@echo "make bench         - bench-matcher, bench-scrubbing, bench-http, then bench-e2e (bench/README.md)"
 	@echo "make bench-matcher - the in-memory matcher vs brute force vs PostgreSQL"
 	@echo "make bench-e2e     - real processes: publish over HTTP -> SSE and webhook latency, then fan-out"
 	@echo "make bench-scrubbing - the scrubber on hostile text at the field limits (< 100 ms)"
@@ -83,6 +83,7 @@ BENCH_FLAGS ?=
 bench: $(STAMP)
 	$(MAKE) bench-matcher
 	$(MAKE) bench-scrubbing
+	$(MAKE) bench-http
 	$(MAKE) bench-e2e
 
 bench-matcher: $(STAMP)

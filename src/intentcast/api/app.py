@@ -30,7 +30,6 @@ from intentcast.api.errors import (
     EXCEPTION_MAP,
     CheckedRequest,
     ControlCharacterGuard,
-    ProblemResponses,
 )
 from intentcast.api.idempotency import IdempotencyMiddleware
 from intentcast.api.intents import IntentController
@@ -38,6 +37,7 @@ from intentcast.api.me import BuyerStreamController, MeController
 from intentcast.api.meta import MetaController
 from intentcast.api.observability import AppLogging, MetricsController, RequestObservability
 from intentcast.api.offers import BuyerOfferController, OfferController
+from intentcast.api.problem_docs import ProblemResponses
 from intentcast.api.relay import RelayController
 from intentcast.api.reveals import ReceiptController, RevealController, VendorRevealController
 from intentcast.api.streams import EventStreams

@@ -79,7 +79,8 @@ WRK_SCRIPT = BENCH / "wrk" / "rotate.lua"
 ROUNDTRIP_COUNTERS = BENCH / "http_roundtrips"
 REFERENCE_APP = BENCH / "http_reference" / "reference_app.py"
 
-ALL_TESTS = ("raw_insert", "ref_get", "ref_post", "get_intent", "get_feed", "post_intent")
+REFERENCE_TESTS = ("ref_get", "ref_get_row", "ref_post")
+ALL_TESTS = ("raw_insert", *REFERENCE_TESTS, "get_intent", "get_feed", "post_intent")
 TARGET_POST_RATIO = 0.15  # POST /v1/intents vs raw asyncpg single-row INSERTs
 TARGET_GET_RATIO = 0.30  # GET /v1/intents/{id} vs the bare app's GET
 
@@ -387,11 +388,15 @@ async def prepare_intentcast(url: str, bodies: list[dict[str, Any]]) -> dict[str
 
 async def create_reference_table(database_url: str) -> None:
     import asyncpg
-    from reference_app import CREATE_TABLE_SQL
+    from reference_app import CREATE_TABLE_SQL, INSERT_ROW_SQL, READ_ROWS
 
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute(CREATE_TABLE_SQL)
+        await conn.executemany(
+            INSERT_ROW_SQL + " ON CONFLICT (id) DO NOTHING",
+            [(row_id, "electronics", "a row to read", "{}") for row_id in READ_ROWS],
+        )
     finally:
         await conn.close()
 
@@ -769,6 +774,7 @@ def render(
     rows = [
         ("raw_insert", "raw asyncpg single-row INSERT (reference)"),
         ("ref_get", "bare Litestar GET /item (reference)"),
+        ("ref_get_row", "bare Litestar GET /rows/{id}: 1 SELECT (reference)"),
         ("ref_post", "bare Litestar POST /rows: decode + 1 INSERT (reference)"),
         ("get_intent", "intentcast GET /v1/intents/{id}"),
         ("get_feed", "intentcast GET /v1/vendor/matches"),
@@ -809,6 +815,12 @@ def render(
             f"- GET intent / bare GET = **{100 * get:.1f} %** (target ≥ "
             f"{100 * TARGET_GET_RATIO:.0f} %: {mark[get >= TARGET_GET_RATIO]}); GET feed / bare "
             f"GET = {100 * rps['get_feed'] / rps['ref_get']:.1f} %."
+        )
+    if {"get_intent", "ref_get_row"} <= rps.keys():
+        lines.append(
+            f"- GET intent / bare GET with one SELECT = "
+            f"{100 * rps['get_intent'] / rps['ref_get_row']:.1f} % (no target: what the one "
+            f"round trip leaves for intentcast's own work)."
         )
     lines += [
         f"- Data: {BUYERS} buyers, {len(VENDOR_CATEGORIES)} vendors (one root category each), "
@@ -881,6 +893,8 @@ def run(args: argparse.Namespace, workdir: Path, processes: Processes) -> tuple[
     if len(api_pids) != args.web_workers:
         print(f"  WARNING: found API worker pids {api_pids}", file=sys.stderr)
 
+    from reference_app import READ_ROWS
+
     buyers, intent_ids, vendors = setup["buyers"], setup["intent_ids"], setup["vendors"]
     files = {
         "get_intent": [
@@ -891,6 +905,7 @@ def run(args: argparse.Namespace, workdir: Path, processes: Processes) -> tuple[
             ("POST", "/v1/intents", buyers[i % BUYERS], numbered(b)) for i, b in enumerate(bodies)
         ],
         "ref_get": [("GET", "/item", "", "")],
+        "ref_get_row": [("GET", f"/rows/{row_id}", "", "") for row_id in READ_ROWS],
         "ref_post": [("POST", "/rows", "", numbered(b)) for b in bodies],
     }
     data = {k: write_requests(workdir / f"{k}.tsv", v) for k, v in files.items()}
@@ -899,6 +914,7 @@ def run(args: argparse.Namespace, workdir: Path, processes: Processes) -> tuple[
         "get_feed": 200,
         "post_intent": 201,
         "ref_get": 200,
+        "ref_get_row": 200,
         "ref_post": 201,
     }
     for key in ("get_intent", "get_feed", "post_intent"):
@@ -929,7 +945,7 @@ def run(args: argparse.Namespace, workdir: Path, processes: Processes) -> tuple[
         {k: v for k, v in os.environ.items() if not k.startswith("INTENTCAST_")},
     )  # fmt: skip
     wait_http(ref_url + "/item", processes, "reference")
-    for key in ("ref_get", "ref_post"):
+    for key in REFERENCE_TESTS:
         sanity_check(ref_url, files[key][0], expect[key])
     ref_pids = reference_worker_pids(processes)
 
@@ -939,7 +955,7 @@ def run(args: argparse.Namespace, workdir: Path, processes: Processes) -> tuple[
         results["raw_insert"] = asyncio.run(
             raw_inserts(database_url, bodies, args.connections, args.seconds, meter)
         )
-    for key in [t for t in ("ref_get", "ref_post") if t in selected] + intentcast_tests:
+    for key in [t for t in REFERENCE_TESTS if t in selected] + intentcast_tests:
         base = ref_url if key.startswith("ref_") else url
         run_wrk(args, base, data[key], args.warmup)
         print(f"  {key} ({args.seconds:g} s) ...", flush=True)

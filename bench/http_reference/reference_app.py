@@ -6,6 +6,9 @@ Two routes, no middleware, no auth, served by granian with the same interface an
 count as ``intentcast serve``'s API:
 
 - ``GET /item`` returns a small msgspec Struct (the ceiling for ``GET /v1/intents/{id}``);
+- ``GET /rows/{id}`` reads one row by primary key with one asyncpg ``SELECT`` (the same
+  shape of work as ``GET /v1/intents/{id}`` without authentication: one pool checkout, one
+  round trip, encode) — what a single database round trip costs on top of ``GET /item``;
 - ``POST /rows`` decodes the same JSON body as ``POST /v1/intents`` into a Struct and does
   one raw asyncpg single-row ``INSERT`` into ``bench_reference_rows`` on the benchmark's
   PostgreSQL (the ceiling for publishing: decode, one round trip, encode).
@@ -21,11 +24,13 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
 import msgspec
 from litestar import Litestar, get, post
+from litestar.exceptions import NotFoundException
 
 DATABASE_URL_ENV = "BENCH_REFERENCE_DATABASE_URL"
 POOL_SIZE = 10
@@ -38,6 +43,9 @@ CREATE TABLE IF NOT EXISTS bench_reference_rows (
     body jsonb NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 )"""
+READ_ROWS = [f"read-{n:02d}" for n in range(64)]
+"""Rows ``bench/http.py`` inserts with the table, for ``GET /rows/{id}``."""
+SELECT_ROW_SQL = "SELECT id, category, title, created_at FROM bench_reference_rows WHERE id = $1"
 INSERT_ROW_SQL = (
     "INSERT INTO bench_reference_rows (id, category, title, body) VALUES ($1, $2, $3, $4)"
 )
@@ -78,6 +86,13 @@ class RowCreated(msgspec.Struct):
     id: str
 
 
+class Row(msgspec.Struct):
+    id: str
+    category: str
+    title: str
+    created_at: datetime
+
+
 ITEM = Item(id="it_0123456789", title="Used road bike", status="open", price=450, tags=["bike"])
 
 
@@ -100,6 +115,16 @@ async def create_row(data: RowDraft) -> RowCreated:
     return RowCreated(id=row_id)
 
 
+@get("/rows/{row_id:str}")
+async def read_row(row_id: str) -> Row:
+    assert _pool is not None
+    async with _pool.acquire() as conn:
+        row = await conn.fetchrow(SELECT_ROW_SQL, row_id)
+    if row is None:
+        raise NotFoundException()
+    return Row(row["id"], row["category"], row["title"], row["created_at"])
+
+
 @asynccontextmanager
 async def database_pool(_: Litestar) -> AsyncIterator[None]:
     global _pool
@@ -114,7 +139,7 @@ async def database_pool(_: Litestar) -> AsyncIterator[None]:
 
 
 def create_app() -> Litestar:
-    return Litestar(route_handlers=[read_item, create_row], lifespan=[database_pool])
+    return Litestar(route_handlers=[read_item, read_row, create_row], lifespan=[database_pool])
 
 
 def main() -> None:

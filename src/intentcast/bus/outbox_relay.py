@@ -1,12 +1,14 @@
 """The outbox relay: committed domain events go from PostgreSQL to the Redis work stream.
 
 The unit of work (``services.work``) publishes its own rows right after commit (the
-fast path). The matcher marks each
-row ``processed_at`` once handled. The scheduler runs ``relay_pending`` every second: rows
-never published (the fast path failed) and rows published but not processed for a while
-(Redis lost them, or was wiped) are published again. Rows are claimed with SKIP LOCKED and
-marked published only after XADD succeeded; consumers are idempotent, so at-least-once
-delivery never turns into a duplicate effect.
+fast path); it writes them already marked ``published_at`` and clears the mark only if
+its Redis pipeline fails. The matcher marks each row ``processed_at`` once handled. The
+scheduler runs ``relay_pending`` every second: rows not marked published (the fast path
+failed, or nobody announces them: ``Outbox.add_many``) after ``unpublished_age_s``, and
+rows marked published but not processed after ``unprocessed_age_s`` (Redis lost them or
+was wiped, or the process died between commit and announce) are published again. Rows are
+claimed with SKIP LOCKED and marked published only after XADD succeeded; consumers are
+idempotent, so at-least-once delivery never turns into a duplicate effect.
 """
 
 from __future__ import annotations

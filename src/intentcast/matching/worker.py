@@ -10,9 +10,10 @@ crashed consumer's messages are reclaimed with XAUTOCLAIM, matches are unique pe
 subscription) and vendor events per dedupe key, so redelivery never duplicates anything.
 
 Published intents are handled a run at a time: consecutive ``intent.published`` messages of
-one stream read are matched together in one transaction (one statement each for
-eligibility, the hourly caps, the matches, the vendor-log appends, the webhook rows and the
-outbox marks), announced in one Redis pipeline and acknowledged with one XACK. The result
+one stream read are matched together in one transaction (one statement each for the
+outbox marks, the intents, eligibility, the hourly caps, the matches, the vendor-log
+appends and the webhook rows), announced in one Redis pipeline and acknowledged with one
+XACK. The result
 is the one of handling them one by one in stream order: caps count the earlier intents of
 the run, each vendor's events are numbered in stream order, and each delivery keeps the
 request that caused it. A run that fails is retried one message at a time.
@@ -227,18 +228,27 @@ class Matcher:
         if not candidates:
             return 0
         store = Matches(work.conn)
-        eligible = await store.eligible_vendors(
-            intent.buyer_id, list({s.vendor_id for s in candidates})
-        )
-        chosen = [s for s in candidates if s.vendor_id in eligible]
-        capped = [s.id for s in chosen if s.max_per_hour is not None]
-        if capped:
-            await store.lock_capped(capped)
-            counts = await store.hourly_counts(capped)
-            chosen = [
-                s for s in chosen if s.max_per_hour is None or counts.get(s.id, 0) < s.max_per_hour
-            ]
-        new = await store.record(intent.id, [(s.id, s.vendor_id) for s in chosen])
+        if all(s.max_per_hour is None for s in candidates):
+            # no hourly cap: eligibility and the matches in one statement
+            recorded = await store.record_eligible(
+                [(intent.id, intent.buyer_id, s.id, s.vendor_id) for s in candidates]
+            )
+            new = [(subscription_id, vendor_id) for _, subscription_id, vendor_id in recorded]
+        else:
+            eligible = await store.eligible_vendors(
+                intent.buyer_id, list({s.vendor_id for s in candidates})
+            )
+            chosen = [s for s in candidates if s.vendor_id in eligible]
+            capped = [s.id for s in chosen if s.max_per_hour is not None]
+            if capped:
+                await store.lock_capped(capped)
+                counts = await store.hourly_counts(capped)
+                chosen = [
+                    s
+                    for s in chosen
+                    if s.max_per_hour is None or counts.get(s.id, 0) < s.max_per_hour
+                ]
+            new = await store.record(intent.id, [(s.id, s.vendor_id) for s in chosen])
         by_vendor: dict[str, list[str]] = defaultdict(list)
         for subscription_id, vendor_id in new:
             by_vendor[vendor_id].append(subscription_id)
@@ -334,14 +344,19 @@ class Matcher:
         matched: list[tuple[_Published, Intent, dict[str, Any], list[Subscription]]] = []
         async with self.pool.acquire() as conn:
             async with unit_of_work(conn, self.redis) as work:
-                intents = Intents(conn)
-                # a message the relay published again while the first copy waited in the
-                # stream: its effects are committed, matching it again would find nothing new
-                done = await Outbox(conn).processed_among([m.outbox_id for m in messages])
-                for message in messages:
-                    if message.outbox_id in done:
-                        continue
-                    intent = await intents.get(message.intent_id)
+                # marked processed first (rolled back with the rest if the run fails): a
+                # message the relay published again while the first copy waited in the
+                # stream is left out, its effects are committed and matching it again would
+                # find nothing new
+                fresh = await Outbox(conn).claim_unprocessed([m.outbox_id for m in messages])
+                todo = []
+                for message in messages:  # a copy read twice in one run counts once
+                    if message.outbox_id in fresh:
+                        fresh.discard(message.outbox_id)
+                        todo.append(message)
+                intents = await Intents(conn).get_many(list({m.intent_id for m in todo}))
+                for message in todo:
+                    intent = intents.get(message.intent_id)
                     if intent is None or intent.status != "open":
                         continue
                     view = msgspec.to_builtins(
@@ -349,7 +364,6 @@ class Matcher:
                     )
                     matched.append((message, intent, view, self.index.match(matchable(intent))))
                 new = await self.record_run(work, matched)
-                await Outbox(conn).mark_processed_many([m.outbox_id for m in messages])
         # committed: count and tell the log what each message produced
         told: dict[str, int] = defaultdict(int)
         for _, event in work.vendor_events:
@@ -385,39 +399,26 @@ class Matcher:
         matched: list[tuple[_Published, Intent, dict[str, Any], list[Subscription]]],
     ) -> dict[str, int]:
         """``record_matches`` for a run of intents in stream order, a statement per step for
-        the whole run; returns the number of new matches per intent id."""
+        the whole run (eligibility and the matches in one when no candidate has an hourly
+        cap); returns the number of new matches per intent id."""
         store = Matches(work.conn)
-        pairs = sorted({(i.buyer_id, s.vendor_id) for _, i, _, c in matched for s in c})
-        if not pairs:
+        if not any(c for *_, c in matched):
             return {}
-        eligible = await store.eligible_pairs(pairs)
-        chosen = [
-            (message, intent, view, [s for s in c if (intent.buyer_id, s.vendor_id) in eligible])
-            for message, intent, view, c in matched
-        ]
-        capped = sorted({s.id for *_, c in chosen for s in c if s.max_per_hour is not None})
-        if capped:
-            # every capped subscription of the run locked at once, in id order (no lock
-            # cycles with another matcher); each intent's count includes the earlier
-            # intents' new matches, as it would one transaction per intent
-            await store.lock_capped(capped)
-            counts = await store.hourly_counts(capped)
-            already = await store.recorded_pairs([i.id for _, i, _, _ in chosen], capped)
-            within_caps = []
-            for message, intent, view, subscriptions in chosen:
-                kept = []
-                for s in subscriptions:
-                    if s.max_per_hour is None:
-                        kept.append(s)
-                    elif counts.get(s.id, 0) < s.max_per_hour:
-                        kept.append(s)
-                        if (intent.id, s.id) not in already:
-                            counts[s.id] = counts.get(s.id, 0) + 1
-                within_caps.append((message, intent, view, kept))
-            chosen = within_caps
-        new = await store.record_many(
-            [(intent.id, s.id, s.vendor_id) for _, intent, _, c in chosen for s in c]
-        )
+        if not any(s.max_per_hour is not None for *_, c in matched for s in c):
+            # no hourly cap in the run: eligibility and the matches in one statement
+            new = await store.record_eligible(
+                [
+                    (intent.id, intent.buyer_id, s.id, s.vendor_id)
+                    for _, intent, _, c in matched
+                    for s in c
+                ]
+            )
+            chosen = matched
+        else:
+            chosen = await self.within_caps(store, matched)
+            new = await store.record_many(
+                [(intent.id, s.id, s.vendor_id) for _, intent, _, c in chosen for s in c]
+            )
         by_intent: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         for intent_id, subscription_id, vendor_id in new:
             by_intent[intent_id][vendor_id].append(subscription_id)
@@ -439,6 +440,40 @@ class Matcher:
         for intent_id, _, _ in new:
             counted[intent_id] += 1
         return counted
+
+    async def within_caps(
+        self,
+        store: Matches,
+        matched: list[tuple[_Published, Intent, dict[str, Any], list[Subscription]]],
+    ) -> list[tuple[_Published, Intent, dict[str, Any], list[Subscription]]]:
+        """The eligible candidates of a run within their subscriptions' hourly caps."""
+        pairs = sorted({(i.buyer_id, s.vendor_id) for _, i, _, c in matched for s in c})
+        eligible = await store.eligible_pairs(pairs)
+        chosen = [
+            (message, intent, view, [s for s in c if (intent.buyer_id, s.vendor_id) in eligible])
+            for message, intent, view, c in matched
+        ]
+        capped = sorted({s.id for *_, c in chosen for s in c if s.max_per_hour is not None})
+        if not capped:
+            return chosen
+        # every capped subscription of the run locked at once, in id order (no lock cycles
+        # with another matcher), before the counts are read; each intent's count includes
+        # the earlier intents' new matches, as it would one transaction per intent
+        await store.lock_capped(capped)
+        counts = await store.hourly_counts(capped)
+        already = await store.recorded_pairs([i.id for _, i, _, _ in chosen], capped)
+        within_caps = []
+        for message, intent, view, subscriptions in chosen:
+            kept = []
+            for s in subscriptions:
+                if s.max_per_hour is None:
+                    kept.append(s)
+                elif counts.get(s.id, 0) < s.max_per_hour:
+                    kept.append(s)
+                    if (intent.id, s.id) not in already:
+                        counts[s.id] = counts.get(s.id, 0) + 1
+            within_caps.append((message, intent, view, kept))
+        return within_caps
 
     async def process(
         self, message_id: bytes, fields: dict[bytes, bytes], *, refresh: bool = True

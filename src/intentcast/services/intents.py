@@ -93,8 +93,9 @@ async def publish_intent(
     at most ``max_open_intents`` open or paused intents."""
     category = await taxonomy.resolve(conn, draft.category, "category")
     async with unit_of_work(conn, client) as work:
-        # four round trips: BEGIN, the lock with the buyer's country, the intent with its
-        # outbox row and the buyer's count, COMMIT (a refusal rolls the insert back)
+        # four round trips in all: BEGIN, the lock with the buyer's country, the intent with
+        # its outbox row (marked published) and the buyer's count, COMMIT (a refusal rolls
+        # the insert back); after commit one Redis pipeline and no further statement
         intents = Intents(conn)
         region = await intents.lock_publisher(buyer_id)
         intent = await _scrubbed(draft, buyer_id, category.path, region, now, settings)

@@ -8,6 +8,13 @@ pub/sub for SSE readers, the delivery stream, the outbox fast path and the subsc
 hint. Announcing is best effort: SSE readers and delivery workers catch up from PostgreSQL,
 and the outbox relay publishes any row the fast path missed.
 
+The outbox fast path costs no statement after commit: its rows are written already marked
+``published_at`` (``Outbox.add``, the publish statement in ``store/intents.py``). If the
+pipeline fails, ``announce`` clears the mark and the relay publishes the rows within a
+second; if the process dies between commit and announce, the relay publishes them once
+they have gone unprocessed for ``redelivery_seconds``. At least once either way, and the
+matcher is idempotent.
+
 Services open it explicitly, so "committed before the answer" stays visible in the code::
 
     async with unit_of_work(conn, redis) as work:
@@ -72,15 +79,17 @@ class Work:
     async def record(
         self, event: OutboxEventType, aggregate_id: str, payload: dict[str, Any]
     ) -> OutboxEvent:
-        """An outbox row for the matcher, published right after commit. It carries the
-        current request id, so the matcher's log lines about it name the same request."""
+        """An outbox row for the matcher, published right after commit (written marked
+        published; see the module docstring). It carries the current request id, so the
+        matcher's log lines about it name the same request."""
         row = await Outbox(self.conn).add(event, aggregate_id, payload, current_request_id())
         self.outbox.append(row)
         return row
 
     def recorded(self, row: OutboxEvent) -> None:
-        """An outbox row the caller wrote in its own statement (a publish writes the intent
-        and its event in one); published after commit like ``record``'s."""
+        """An outbox row the caller wrote, marked published, in its own statement (a
+        publish writes the intent and its event in one); published after commit like
+        ``record``'s."""
         self.outbox.append(row)
 
     async def record_many(self, events: list[tuple[OutboxEventType, str, dict[str, Any]]]) -> None:
@@ -156,7 +165,8 @@ class Work:
     # ---- after commit ----------------------------------------------------------------------
 
     async def announce(self, client: redis.Redis) -> None:
-        """One pipeline for everything; then mark the outbox rows published."""
+        """One pipeline for everything. The outbox rows were written marked published;
+        if the pipeline fails, the mark is cleared so the relay publishes them soon."""
         INTENTS_PUBLISHED.inc(
             sum(1 for row in self.outbox if row.event_type == OutboxEventType.INTENT_PUBLISHED)
         )
@@ -208,15 +218,24 @@ class Work:
                 await pipe.execute()
         except (redis.RedisError, OSError) as exc:
             log.warning("could not announce after commit (%s); consumers will catch up", exc)
+            await self._unpublish()
+
+    async def _unpublish(self) -> None:
+        """The outbox rows' announce failed: clear their ``published_at`` so the relay
+        publishes them within a second, not after ``redelivery_seconds``. On the caller's
+        own connection, outside the transaction: taking a second pool connection while
+        holding one would deadlock the pool under load. If this fails too, the relay still
+        publishes them, later."""
+        if not self.outbox:
             return
-        if self.outbox:
-            # Marked on the caller's own connection, outside the transaction: taking a second
-            # pool connection while holding one would deadlock the pool under load. If this
-            # fails the relay publishes the rows again; consumers are idempotent.
-            try:
-                await Outbox(self.conn).mark_published([row.id for row in self.outbox])
-            except asyncpg.PostgresError as exc:
-                log.warning("could not mark outbox rows published (%s); the relay will", exc)
+        try:
+            await Outbox(self.conn).unpublish([row.id for row in self.outbox])
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning(
+                "could not mark outbox rows unpublished (%s); the relay republishes them "
+                "after the redelivery delay",
+                exc,
+            )
 
 
 @asynccontextmanager

@@ -7,7 +7,6 @@ number back). ``dedupe_key`` makes appends idempotent under redelivery.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +32,10 @@ def encode_event(event: LogEvent) -> bytes:
     return msgspec.json.encode(event)
 
 
+_APPEND_SQL: dict[str, str] = {}
+"""``EventLog._append_sql`` by events table (the statement text is built once)."""
+
+
 def _event(row: asyncpg.Record) -> LogEvent:
     return LogEvent(
         id=row["id"],
@@ -56,39 +59,17 @@ class EventLog:
     async def append(
         self, owner_id: str, event_type: str, data: dict[str, Any], dedupe_key: str
     ) -> LogEvent | None:
-        """Append to the vendor's log (inside a transaction); None if already there."""
-        exists = await self.conn.fetchval(
-            f"SELECT 1 FROM {self.events_table} WHERE {self.owner} = $1 AND dedupe_key = $2",
-            owner_id,
-            dedupe_key,
-        )
-        if exists:
-            return None
-        seq = await self.conn.fetchval(
-            f"""INSERT INTO {self.sequences_table} ({self.owner}, last_seq) VALUES ($1, 1)
-               ON CONFLICT ({self.owner})
-               DO UPDATE SET last_seq = {self.sequences_table}.last_seq + 1
-               RETURNING last_seq""",
-            owner_id,
-        )
-        row = await self.conn.fetchrow(
-            f"""INSERT INTO {self.events_table} ({self.owner}, seq, id, type, data, dedupe_key)
-               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, seq, type, created_at, data""",
-            owner_id,
-            seq,
-            new_id("evt"),
-            event_type,
-            data,
-            dedupe_key,
-        )
-        return _event(row)
+        """Append to the owner's log (inside a transaction), in one statement; None if an
+        event with ``dedupe_key`` is already there."""
+        appended = await self.append_indexed([(owner_id, event_type, data, dedupe_key)])
+        return appended[0][2] if appended else None
 
     async def append_many(
         self, items: list[tuple[str, str, dict[str, Any], str]]
     ) -> list[tuple[str, LogEvent]]:
-        """``append`` for several ``(owner_id, type, data, dedupe_key)`` at once, in three
-        statements instead of three per event; returns ``(owner_id, event)`` for the ones
-        appended (those already in the log are skipped), in the order given."""
+        """``append`` for several ``(owner_id, type, data, dedupe_key)`` at once, in one
+        statement; returns ``(owner_id, event)`` for the ones appended (those already in the
+        log are skipped), in the order given."""
         return [(owner_id, event) for _, owner_id, event in await self.append_indexed(items)]
 
     async def append_indexed(
@@ -98,58 +79,60 @@ class EventLog:
         be named several times (a matcher batch): its events are numbered in the order
         given. Sequence rows are locked in owner order, whatever the order given, so
         parallel writers cannot deadlock on them; a key already in the log, or repeated
-        in ``items``, is appended once."""
+        in ``items``, is appended once. One statement (``_APPEND_SQL``): the keys already
+        in the log, the owners' counters moved on by their number of new events, and the
+        events numbered from them."""
         if not items:
             return []
-        present = await self.conn.fetch(
-            f"""SELECT e.{self.owner} AS owner, e.dedupe_key FROM {self.events_table} e
-                 JOIN unnest($1::text[], $2::text[]) AS t(v, k)
-                   ON e.{self.owner} = t.v AND e.dedupe_key = t.k""",
-            [v for v, _, _, _ in items],
-            [k for _, _, _, k in items],
-        )
-        seen = {(r["owner"], r["dedupe_key"]) for r in present}
         kept: list[int] = []
+        seen: set[tuple[str, str]] = set()
         for i, (owner_id, _, _, dedupe_key) in enumerate(items):
             if (owner_id, dedupe_key) not in seen:
                 seen.add((owner_id, dedupe_key))
                 kept.append(i)
-        if not kept:
-            return []
-        counts = Counter(items[i][0] for i in kept)
-        owners = sorted(counts)
-        seq_rows = await self.conn.fetch(
-            f"""INSERT INTO {self.sequences_table} ({self.owner}, last_seq)
-               SELECT v, n FROM unnest($1::text[], $2::bigint[]) AS t(v, n) ORDER BY v
-               ON CONFLICT ({self.owner})
-               DO UPDATE SET last_seq = {self.sequences_table}.last_seq + excluded.last_seq
-               RETURNING {self.owner} AS owner, last_seq""",
-            owners,
-            [counts[v] for v in owners],
-        )
-        # each owner's numbers are the last ``count`` up to its new ``last_seq``, in order
-        next_seq = {r["owner"]: r["last_seq"] - counts[r["owner"]] + 1 for r in seq_rows}
-        seqs = []
-        for i in kept:
-            owner_id = items[i][0]
-            seqs.append(next_seq[owner_id])
-            next_seq[owner_id] += 1
+        ids = [new_id("evt") for _ in kept]
         rows = await self.conn.fetch(
-            f"""INSERT INTO {self.events_table} ({self.owner}, seq, id, type, data, dedupe_key)
-               SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[],
-                                    $5::jsonb[], $6::text[])
-               RETURNING {self.owner} AS owner, id, seq, type, created_at, data""",
+            self._append_sql(),
             [items[i][0] for i in kept],
-            seqs,
-            [new_id("evt") for _ in kept],
             [items[i][1] for i in kept],
             [items[i][2] for i in kept],
             [items[i][3] for i in kept],
+            ids,
         )
-        by_seq = {(r["owner"], r["seq"]): _event(r) for r in rows}
-        return [
-            (i, items[i][0], by_seq[(items[i][0], seq)]) for i, seq in zip(kept, seqs, strict=True)
-        ]
+        by_id = {r["id"]: r for r in rows}
+        appended = []
+        for i, event_id in zip(kept, ids, strict=True):
+            row = by_id.get(event_id)
+            if row is not None:
+                appended.append((i, row["owner"], _event(row)))
+        return appended
+
+    @classmethod
+    def _append_sql(cls) -> str:
+        sql = _APPEND_SQL.get(cls.events_table)
+        if sql is None:
+            sql = _APPEND_SQL[cls.events_table] = f"""
+WITH item AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[])
+           WITH ORDINALITY AS t(owner, type, data, dedupe_key, id, ord)
+), fresh AS (
+    SELECT item.*, row_number() OVER (PARTITION BY owner ORDER BY ord) AS nth,
+           count(*) OVER (PARTITION BY owner) AS n
+      FROM item
+     WHERE NOT EXISTS (SELECT 1 FROM {cls.events_table} e
+                        WHERE e.{cls.owner} = item.owner AND e.dedupe_key = item.dedupe_key)
+), counter AS (
+    INSERT INTO {cls.sequences_table} ({cls.owner}, last_seq)
+    SELECT owner, count(*) FROM fresh GROUP BY owner ORDER BY owner
+    ON CONFLICT ({cls.owner})
+    DO UPDATE SET last_seq = {cls.sequences_table}.last_seq + excluded.last_seq
+    RETURNING {cls.owner} AS owner, last_seq
+)
+INSERT INTO {cls.events_table} ({cls.owner}, seq, id, type, data, dedupe_key)
+SELECT f.owner, c.last_seq - f.n + f.nth, f.id, f.type, f.data, f.dedupe_key
+  FROM fresh f JOIN counter c ON c.owner = f.owner
+RETURNING {cls.owner} AS owner, id, seq, type, created_at, data"""
+        return sql
 
     async def after(self, owner_id: str, after_seq: int, limit: int) -> list[LogEvent]:
         rows = await self.conn.fetch(

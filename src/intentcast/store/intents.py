@@ -133,9 +133,9 @@ WITH live AS (
 ), inserted AS (
     {insert_sql("intents", _PUBLISH_COLUMNS, allowed=_INSERTABLE, returning=_COLUMNS)}
 ), event AS (
-    INSERT INTO outbox (event_type, aggregate_id, payload, request_id)
+    INSERT INTO outbox (event_type, aggregate_id, payload, request_id, published_at)
     SELECT ${len(_PUBLISH_COLUMNS) + 1}, id, jsonb_build_object('version', version),
-           ${len(_PUBLISH_COLUMNS) + 2}
+           ${len(_PUBLISH_COLUMNS) + 2}, now()
       FROM inserted
     RETURNING id, created_at
 )
@@ -143,7 +143,9 @@ SELECT inserted.*, (SELECT n FROM live) AS live_before, event.id AS outbox_id,
        event.created_at AS outbox_created_at
   FROM inserted, event"""
 """The intent, its outbox row and the buyer's live count before it, in one round trip
-(the count's snapshot does not see the row inserted beside it)."""
+(the count's snapshot does not see the row inserted beside it). The outbox row is marked
+published: the unit of work announces it after commit, or clears the mark if it cannot
+(``store/outbox.py``)."""
 _LOCK_PUBLISHER_SQL = """SELECT (SELECT country FROM buyers WHERE id = $2)
   FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked"""
 
@@ -169,6 +171,15 @@ class Intents:
             f"SELECT {_COLUMNS} FROM intents WHERE id = $1{lock}", intent_id
         )
         return None if row is None else _intent(row)
+
+    async def get_many(self, intent_ids: list[str]) -> dict[str, Intent]:
+        """The intents of these ids that exist, by id, in one statement (a matcher run)."""
+        if not intent_ids:
+            return {}
+        rows = await self.conn.fetch(
+            f"SELECT {_COLUMNS} FROM intents WHERE id = ANY($1::text[])", intent_ids
+        )
+        return {r["id"]: _intent(r) for r in rows}
 
     async def require(self, intent_id: str) -> Intent:
         """Like ``get``, for an intent that must exist (an offer's, a thread's); else
@@ -227,9 +238,10 @@ class Intents:
     async def insert_published(
         self, intent: Intent, *, event_type: str, request_id: str | None
     ) -> tuple[Intent, OutboxEvent, int]:
-        """Insert ``intent`` and its outbox row (payload ``{"version": …}``) in one
-        statement; return them with how many live (open or paused) intents the buyer had
-        before it. The caller holds ``lock_buyer`` and rolls back if that was too many."""
+        """Insert ``intent`` and its outbox row (payload ``{"version": …}``, marked
+        published: pass it to ``Work.recorded``) in one statement; return them with how many
+        live (open or paused) intents the buyer had before it. The caller holds
+        ``lock_buyer`` and rolls back if that was too many."""
         columns = _publish_columns(intent)
         row = await self.conn.fetchrow(
             _PUBLISH_SQL, *(columns[name] for name in _PUBLISH_COLUMNS), event_type, request_id

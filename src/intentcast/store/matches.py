@@ -39,6 +39,31 @@ class Matches:
         )
         return [(r["intent_id"], r["subscription_id"], r["vendor_id"]) for r in rows]
 
+    async def record_eligible(
+        self, candidates: list[tuple[str, str, str, str]]
+    ) -> list[tuple[str, str, str]]:
+        """``record_many`` for the eligible ones of many (intent_id, buyer_id,
+        subscription_id, vendor_id): vendors verified and not blocked by the intent's buyer
+        (``eligible_pairs``), in the same statement; returns the new (intent_id,
+        subscription_id, vendor_id)."""
+        if not candidates:
+            return []
+        rows = await self.conn.fetch(
+            """INSERT INTO matches (intent_id, subscription_id, vendor_id)
+               SELECT t.i, t.s, t.v
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(i, b, s, v)
+                 JOIN vendors v ON v.id = t.v
+                WHERE v.status = 'verified'
+                  AND NOT EXISTS (SELECT 1 FROM buyer_blocks bb
+                                   WHERE bb.buyer_id = t.b AND bb.vendor_id = t.v)
+               ON CONFLICT DO NOTHING RETURNING intent_id, subscription_id, vendor_id""",
+            [i for i, _, _, _ in candidates],
+            [b for _, b, _, _ in candidates],
+            [s for _, _, s, _ in candidates],
+            [v for _, _, _, v in candidates],
+        )
+        return [(r["intent_id"], r["subscription_id"], r["vendor_id"]) for r in rows]
+
     async def recorded_pairs(
         self, intent_ids: list[str], subscription_ids: list[str]
     ) -> set[tuple[str, str]]:

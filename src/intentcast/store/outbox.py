@@ -1,4 +1,11 @@
-"""Repository for the transactional outbox: domain events recorded with their change."""
+"""Repository for the transactional outbox: domain events recorded with their change.
+
+A row the unit of work announces right after commit is written with ``published_at`` set
+(optimistically: no second statement after the Redis pipeline); if the announce fails,
+``unpublish`` clears it so the relay sends the row within a second. A row written without
+it (``add_many``: a scheduler batch) is the relay's to publish. Either way, a row not
+processed ``redelivery_seconds`` after ``published_at`` is published again (``claim_stale``).
+"""
 
 from __future__ import annotations
 
@@ -30,10 +37,11 @@ class Outbox:
         payload: dict[str, Any],
         request_id: str | None = None,
     ) -> OutboxEvent:
-        """Record an event; call inside the transaction that makes the change."""
+        """Record an event; call inside the transaction that makes the change. The row is
+        marked published (the caller announces it after commit, or calls ``unpublish``)."""
         row = await self.conn.fetchrow(
-            """INSERT INTO outbox (event_type, aggregate_id, payload, request_id)
-               VALUES ($1, $2, $3, $4) RETURNING id, created_at""",
+            """INSERT INTO outbox (event_type, aggregate_id, payload, request_id, published_at)
+               VALUES ($1, $2, $3, $4, now()) RETURNING id, created_at""",
             event_type,
             aggregate_id,
             payload,
@@ -72,7 +80,18 @@ class Outbox:
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", outbox_ids
         )
 
+    async def unpublish(self, outbox_ids: list[int]) -> None:
+        """The announce of these rows failed: the relay publishes them again within its
+        ``unpublished_age_s`` (unless a matcher processed them meanwhile)."""
+        await self.conn.execute(
+            """UPDATE outbox SET published_at = NULL
+                WHERE id = ANY($1::bigint[]) AND processed_at IS NULL""",
+            outbox_ids,
+        )
+
     async def add_many(self, events: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Rows nobody announces after commit (``published_at`` left NULL): the relay
+        publishes them within its ``unpublished_age_s``."""
         await self.conn.executemany(
             "INSERT INTO outbox (event_type, aggregate_id, payload) VALUES ($1, $2, $3)", events
         )
@@ -90,18 +109,14 @@ class Outbox:
             outbox_id,
         )
 
-    async def mark_processed_many(self, outbox_ids: list[int]) -> None:
-        """``mark_processed`` for a matcher batch, in one statement."""
-        await self.conn.execute(
-            """UPDATE outbox SET processed_at = now()
-                WHERE id = ANY($1::bigint[]) AND processed_at IS NULL""",
-            outbox_ids,
-        )
-
-    async def processed_among(self, outbox_ids: list[int]) -> set[int]:
-        """Which of these rows are already processed (a republished message)."""
+    async def claim_unprocessed(self, outbox_ids: list[int]) -> set[int]:
+        """Mark these rows processed, in the caller's transaction, and return those that
+        were not yet: the others' effects are committed (a message the relay published
+        again). The rows stay locked until commit, so a second matcher holding another
+        copy of a message waits, then finds it processed."""
         rows = await self.conn.fetch(
-            "SELECT id FROM outbox WHERE id = ANY($1::bigint[]) AND processed_at IS NOT NULL",
+            """UPDATE outbox SET processed_at = now()
+                WHERE id = ANY($1::bigint[]) AND processed_at IS NULL RETURNING id""",
             outbox_ids,
         )
         return {r["id"] for r in rows}

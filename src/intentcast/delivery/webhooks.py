@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import ipaddress
 import math
 import random
@@ -53,6 +54,7 @@ __all__ = [
     "TIMED_OUT",
     "USER_AGENT",
     "AttemptResult",
+    "CachingResolver",
     "Outcome",
     "ResolutionFailed",
     "Resolver",
@@ -109,13 +111,19 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
 
 
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> Webhook:
+    """The signer of one endpoint secret, built once (it decodes the secret)."""
+    return Webhook(secret)
+
+
 def sign(secret: str, msg_id: str, timestamp: datetime, payload: bytes) -> dict[str, str]:
     """The Standard Webhooks headers for ``payload`` (UTF-8 JSON) sent as ``msg_id``.
 
     A naive ``timestamp`` is taken as UTC; an aware one is converted to UTC first.
     """
     ts = timestamp.replace(tzinfo=UTC) if timestamp.tzinfo is None else timestamp.astimezone(UTC)
-    signature = Webhook(secret).sign(msg_id, ts, payload.decode("utf-8"))
+    signature = _signer(secret).sign(msg_id, ts, payload.decode("utf-8"))
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(math.floor(ts.timestamp())),
@@ -362,6 +370,38 @@ async def _system_resolve(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+class CachingResolver:
+    """A :data:`Resolver` that reuses each answer of ``resolve`` (by default the system
+    resolver) for ``ttl_s`` seconds, per host and port.
+
+    Only the DNS lookup is saved. :func:`resolve_checked` still checks every address of a
+    reused answer before each attempt, and :func:`send` still connects to a checked address
+    (never to a name resolved again), so a reused answer can never reach an address the
+    rules refuse; what it delays, by ``ttl_s`` at most, is following a name to a new
+    address. Failures are not kept: the next attempt asks again."""
+
+    def __init__(
+        self, resolve: Resolver | None = None, *, ttl_s: float = 10.0, max_entries: int = 1024
+    ) -> None:
+        self._resolve = resolve or _system_resolve
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._answers: dict[tuple[str, int], tuple[float, list[str]]] = {}
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        now = time.monotonic()
+        kept = self._answers.get((host, port))
+        if kept is not None and kept[0] > now:
+            return list(kept[1])
+        answers = [str(a) for a in await self._resolve(host, port)]
+        if len(self._answers) >= self.max_entries:
+            self._answers = {k: v for k, v in self._answers.items() if v[0] > now}
+            if len(self._answers) >= self.max_entries:
+                self._answers.clear()
+        self._answers[(host, port)] = (now + self.ttl_s, answers)
+        return list(answers)
+
+
 async def resolve_checked(
     host: str, port: int, *, allow_loopback: bool, resolver: Resolver | None = None
 ) -> list[str]:
@@ -472,6 +512,44 @@ async def _read_excerpt(response: httpx.Response) -> str | None:
     return text or None
 
 
+class _Target(msgspec.Struct, frozen=True):
+    """What every attempt to one endpoint URL shares (:func:`_target`)."""
+
+    url: httpx.URL  # the checked URL, its host still a name
+    host: str
+    port: int
+    headers: dict[str, str]  # the unsigned ones; copied by each attempt, never changed
+    extensions: dict[str, str]  # the TLS server name for https to a name
+
+
+@functools.lru_cache(maxsize=1024)
+def _target(url: str, allow_loopback: bool) -> _Target:
+    """``url`` checked (:func:`check_url`, a pure function of its arguments: its answer is
+    kept) and parsed once; raises ``RuleViolation`` as :func:`check_url` does (not kept)."""
+    parsed = httpx.URL(check_url(url, allow_loopback=allow_loopback))
+    host = parsed.host
+    headers = {
+        "host": parsed.netloc.decode("ascii"),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+    extensions = {}
+    if parsed.scheme == "https" and _ip_or_none(host) is None:
+        extensions["sni_hostname"] = host
+    return _Target(parsed, host, parsed.port or _DEFAULT_PORTS[parsed.scheme], headers, extensions)
+
+
+@functools.lru_cache(maxsize=4096)
+def _address_url(url: httpx.URL, address: str) -> httpx.URL:
+    """``url`` with its host replaced by the checked ``address`` to connect to."""
+    return url.copy_with(host=address)
+
+
+@functools.lru_cache(maxsize=16)
+def _timeout_extension(timeout: float) -> dict[str, dict[str, float | None]]:
+    return {"timeout": httpx.Timeout(timeout).as_dict()}
+
+
 async def send(
     client: httpx.AsyncClient,
     *,
@@ -514,22 +592,13 @@ async def send(
         )
 
     try:
-        checked = check_url(url, allow_loopback=allow_loopback)
+        target = _target(url, allow_loopback)
     except RuleViolation as exc:
         return result(Outcome.FAILED, error=NOT_ALLOWED, detail=f"invalid URL: {exc.message}")
-    target = httpx.URL(checked)
-    host = target.host
-    port = target.port or _DEFAULT_PORTS[target.scheme]
+    host, port = target.host, target.port
     signed_at = now or datetime.now(UTC)
-    headers = {
-        "host": target.netloc.decode("ascii"),
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        **sign(secret, msg_id, signed_at, payload),
-    }
-    extensions = {}
-    if target.scheme == "https" and _ip_or_none(host) is None:
-        extensions["sni_hostname"] = host
+    headers = {**target.headers, **sign(secret, msg_id, signed_at, payload)}
+    extensions = target.extensions | _timeout_extension(timeout)
 
     resolving = True  # a timeout while resolving is a connection failure, not the receiver's
     try:
@@ -552,11 +621,10 @@ async def send(
             for address in addresses:
                 request = client.build_request(
                     "POST",
-                    target.copy_with(host=address),
+                    _address_url(target.url, address),
                     content=payload,
                     headers=headers,
-                    timeout=httpx.Timeout(timeout),
-                    extensions=extensions,
+                    extensions=dict(extensions),
                 )
                 try:
                     response = await client.send(request, stream=True, follow_redirects=False)

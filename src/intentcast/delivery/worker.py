@@ -4,15 +4,23 @@ Deliveries are rows in PostgreSQL (created with the event they carry). The ``ic:
 stream makes workers attempt new ones at once; a poll of due rows every second covers
 retries and anything the stream lost. Each attempt leases its row, so parallel workers
 never send the same delivery at the same time.
+
+Per webhook, the database sees a share of two statements: the attempts started together
+(one stream read, one poll) lease their rows and read their endpoints and events in one
+statement, and the results that come in while the previous ones are being written are
+written together in one statement (the attempt log and the delivery's new state). No
+database connection is held while a receiver answers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 import asyncpg
 import httpx
@@ -20,12 +28,19 @@ import redis.asyncio as redis
 
 from intentcast.bus import DELIVER_STREAM, DELIVERY_GROUP
 from intentcast.config import Settings
-from intentcast.delivery.webhooks import NOT_ALLOWED, Outcome, Resolver, next_delay, send
+from intentcast.delivery.webhooks import (
+    NOT_ALLOWED,
+    CachingResolver,
+    Outcome,
+    Resolver,
+    next_delay,
+    send,
+)
 from intentcast.logs import adopt_request_id, current_request_id, using_request_id
 from intentcast.metrics import WEBHOOK_ATTEMPTS, observe_delivery_lag
 from intentcast.security import Sealer
-from intentcast.store.events import VendorEvents, encode_event
-from intentcast.store.webhooks import Webhooks
+from intentcast.store.events import encode_event
+from intentcast.store.webhooks import AttemptResultRow, ClaimedDelivery, Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +50,55 @@ CONCURRENCY = 32
 
 RetryDelay = Callable[..., float | None]
 """Seconds before retry ``attempt`` (``retry_after=`` the receiver's hint), ``None`` to stop."""
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Batches(Generic[T, R]):
+    """Coalesces concurrent calls into one call of ``run`` on the list of their items.
+
+    A call queues its item and waits for its result. One drain task at a time runs ``run``
+    on everything queued: calls made in the same event-loop turn (the tasks spawned for one
+    stream read) share a batch, and calls made while a batch is in flight form the next one
+    (as group commit does). ``run`` returns one result per item, in order; its exception goes
+    to every call of the batch."""
+
+    def __init__(self, run: Callable[[list[T]], Awaitable[list[R]]]) -> None:
+        self._run = run
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        self._drain_task: asyncio.Task[None] | None = None
+
+    async def __call__(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._drain_task is None:
+            # a context of its own: the batch belongs to no single request (log lines)
+            self._drain_task = asyncio.create_task(self._drain(), context=contextvars.Context())
+        return await future
+
+    async def _drain(self) -> None:
+        batch: list[tuple[T, asyncio.Future[R]]] = []
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    results = await self._run([item for item, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                else:
+                    for (_, future), result in zip(batch, results, strict=True):
+                        if not future.done():
+                            future.set_result(result)
+                batch = []
+        finally:
+            self._drain_task = None
+            for _, future in batch + self._queue:  # cancelled: nobody waits forever
+                future.cancel()
+            self._queue = []
 
 
 class DeliveryWorker:
@@ -54,11 +118,41 @@ class DeliveryWorker:
         self.redis = client
         self.sealer = sealer
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
+        # one client per worker: its connection pool keeps connections to receivers alive
         self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         self.slots = asyncio.Semaphore(CONCURRENCY)
         self.poll_s = poll_s
         self.retry_delay = retry_delay
-        self.resolver = resolver  # None: the system resolver (tests inject answers)
+        # None: the system resolver, its answers reused for a few seconds (tests inject
+        # answers); every answer is checked before each attempt either way
+        self.resolver = resolver or CachingResolver()
+        # a batch of claims (the deliveries of one stream read) is one statement, and so is
+        # a batch of attempt results (those finished while the previous batch was written)
+        self._claims = _Batches(self._claim_batch)
+        self._records = _Batches(self._record_batch)
+
+    async def _claim_batch(self, delivery_ids: list[str]) -> list[ClaimedDelivery | None]:
+        async with self.pool.acquire() as conn:
+            claimed = {c.delivery.id: c for c in await Webhooks(conn).claim_many(delivery_ids)}
+        # an id queued twice (announced and polled at once) is attempted once
+        return [claimed.pop(delivery_id, None) for delivery_id in delivery_ids]
+
+    async def _record_batch(self, results: list[AttemptResultRow]) -> list[None]:
+        async with self.pool.acquire() as conn:
+            store = Webhooks(conn)
+            try:
+                await store.record_attempts(results)
+            except asyncpg.PostgresError:
+                if len(results) == 1:
+                    raise
+                # one bad row (its delivery deleted meanwhile) must not cost the others
+                # their result: each on its own, as if never batched
+                for result in results:
+                    try:
+                        await store.record_attempts([result])
+                    except asyncpg.PostgresError:
+                        log.exception("recording the attempt of %s failed", result.delivery_id)
+        return [None] * len(results)
 
     async def attempt(self, delivery_id: str, request_id: str | None = None) -> None:
         """One attempt at ``delivery_id``, logged under ``request_id`` (the request that
@@ -68,23 +162,20 @@ class DeliveryWorker:
             await self._attempt(delivery_id)
 
     async def _attempt(self, delivery_id: str) -> None:
-        async with self.slots, self.pool.acquire() as conn:
-            store = Webhooks(conn)
-            delivery = await store.claim(delivery_id)
-            if delivery is None:  # delivered, leased by another worker, or not yet due
+        # the slot is taken before the lease, so a lease never waits for a slot; no database
+        # connection is held while the receiver answers
+        async with self.slots:
+            claimed = await self._claims(delivery_id)
+            if claimed is None:  # delivered, leased by another worker, or not yet due
                 return
+            delivery, endpoint, event = claimed.delivery, claimed.endpoint, claimed.event
             if current_request_id() is None and delivery.request_id:
                 adopt_request_id(delivery.request_id)  # this task's context only
-            endpoint = await store.endpoint_by_id(delivery.endpoint_id)
-            event = await VendorEvents(conn).by_id(delivery.vendor_id, delivery.event_id)
             if endpoint is None or event is None or endpoint.status != "active":
-                await store.record_attempt(
-                    delivery_id,
-                    outcome="failed",
-                    status_code=None,
-                    duration_ms=0.0,
-                    error="endpoint or event no longer exists",
-                    next_attempt_in_s=None,
+                await self._records(
+                    AttemptResultRow(
+                        delivery_id, "failed", None, "endpoint or event no longer exists", 0.0, None
+                    )
                 )
                 WEBHOOK_ATTEMPTS.labels("failed").inc()
                 log.info(
@@ -131,17 +222,21 @@ class DeliveryWorker:
             retry_in = None
             if result.outcome == Outcome.RETRY:
                 retry_in = self.retry_delay(delivery.attempts + 1, retry_after=result.retry_after)
-            async with conn.transaction():
-                await store.record_attempt(
-                    delivery_id,
-                    outcome=str(result.outcome),
-                    status_code=result.status_code,
-                    error=result.error,
-                    duration_ms=result.duration_ms,
-                    next_attempt_in_s=retry_in,
-                )
-                if result.outcome == Outcome.GONE:
-                    await store.disable(endpoint.id, "the endpoint answered 410 Gone")
+            recorded = AttemptResultRow(
+                delivery_id,
+                str(result.outcome),
+                result.status_code,
+                result.error,
+                result.duration_ms,
+                retry_in,
+            )
+            if result.outcome != Outcome.GONE:
+                await self._records(recorded)
+                return
+            async with self.pool.acquire() as conn, conn.transaction():
+                store = Webhooks(conn)
+                await store.record_attempts([recorded])
+                await store.disable(endpoint.id, "the endpoint answered 410 Gone")
 
     async def ensure_group(self) -> None:
         try:

@@ -49,6 +49,26 @@ class AttemptRow(msgspec.Struct, frozen=True, kw_only=True):
     duration_ms: float | None
 
 
+class AttemptResultRow(msgspec.Struct, frozen=True):
+    """The result of one attempt, to record (``Webhooks.record_attempts``)."""
+
+    delivery_id: str
+    outcome: str
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+    next_attempt_in_s: float | None
+    """Seconds until the retry; ``None``: no retry (the delivery fails unless delivered)."""
+
+
+class ClaimedDelivery(msgspec.Struct, frozen=True, kw_only=True):
+    """A leased delivery with what its attempt needs (``Webhooks.claim_many``)."""
+
+    delivery: DeliveryRow
+    endpoint: EndpointRow | None
+    event: LogEvent | None
+
+
 _ENDPOINT = "id, vendor_id, url, secret_sealed, events, status, disabled_reason, created_at"
 _DELIVERY = """id, endpoint_id, vendor_id, event_seq, event_id, status, attempts,
     next_attempt_at, last_status_code, last_error, created_at, delivered_at, request_id"""
@@ -68,6 +88,100 @@ def _delivery(row: asyncpg.Record) -> DeliveryRow:
 _VENDOR_NOT_SUSPENDED = """NOT EXISTS (SELECT 1 FROM vendors v
                     WHERE v.id = webhook_deliveries.vendor_id AND v.status = 'suspended')"""
 """A suspended vendor's deliveries wait (they resume if it is reinstated)."""
+
+
+def _status_after(result: AttemptResultRow) -> str:
+    if result.outcome == "delivered":
+        return "delivered"
+    return "pending" if result.next_attempt_in_s is not None else "failed"
+
+
+# One statement per batch of stream-announced (or polled) deliveries: lease the due rows,
+# and read each one's endpoint and event with them. SKIP LOCKED: a row another transaction
+# holds is left to the poll (another worker is claiming it, or its state is changing).
+_CLAIM = f"""
+WITH due AS (
+    SELECT id FROM webhook_deliveries
+     WHERE id = ANY($1::text[]) AND status = 'pending' AND next_attempt_at <= now()
+       AND (locked_until IS NULL OR locked_until < now())
+       AND {_VENDOR_NOT_SUSPENDED}
+       FOR UPDATE OF webhook_deliveries SKIP LOCKED
+), claimed AS (
+    UPDATE webhook_deliveries d SET locked_until = now() + $2::interval
+      FROM due WHERE d.id = due.id
+ RETURNING d.id, d.endpoint_id, d.vendor_id, d.event_seq, d.event_id, d.status, d.attempts,
+           d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.delivered_at,
+           d.request_id
+)
+SELECT c.*,
+       e.id AS e_id, e.vendor_id AS e_vendor_id, e.url AS e_url, e.secret_sealed AS e_secret_sealed,
+       e.events AS e_events, e.status AS e_status, e.disabled_reason AS e_disabled_reason,
+       e.created_at AS e_created_at,
+       ev.id AS ev_id, ev.seq AS ev_seq, ev.type AS ev_type, ev.created_at AS ev_created_at,
+       ev.data AS ev_data
+  FROM claimed c
+  LEFT JOIN webhook_endpoints e ON e.id = c.endpoint_id
+  LEFT JOIN vendor_events ev ON ev.id = c.event_id AND ev.vendor_id = c.vendor_id"""
+
+# One statement per batch of attempt results: log each attempt, then move its delivery on
+# (as one transaction: the attempt is never logged without its delivery's new state).
+_RECORD = """
+WITH r AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::float8[],
+                         $6::text[], $7::float8[])
+        AS r(id, outcome, status_code, error, duration_ms, status, retry_in)
+), logged AS (
+    INSERT INTO webhook_attempts (delivery_id, outcome, status_code, error, duration_ms)
+    SELECT id, outcome, status_code, error, duration_ms FROM r
+)
+UPDATE webhook_deliveries d
+   SET status = r.status, attempts = d.attempts + 1, locked_until = NULL,
+       last_status_code = r.status_code, last_error = r.error,
+       next_attempt_at = CASE WHEN r.retry_in IS NULL THEN d.next_attempt_at
+                              ELSE now() + make_interval(secs => r.retry_in) END,
+       delivered_at = CASE WHEN r.status = 'delivered' THEN now() END
+  FROM r WHERE d.id = r.id"""
+
+
+def _claimed(row: asyncpg.Record) -> ClaimedDelivery:
+    endpoint = None
+    if row["e_id"] is not None:
+        events = row["e_events"]
+        endpoint = EndpointRow(
+            id=row["e_id"],
+            vendor_id=row["e_vendor_id"],
+            url=row["e_url"],
+            secret_sealed=bytes(row["e_secret_sealed"]),
+            events=None if events is None else list(events),
+            status=row["e_status"],
+            disabled_reason=row["e_disabled_reason"],
+            created_at=row["e_created_at"],
+        )
+    event = None
+    if row["ev_id"] is not None:
+        event = LogEvent(
+            id=row["ev_id"],
+            seq=row["ev_seq"],
+            type=row["ev_type"],
+            created_at=row["ev_created_at"],
+            data=row["ev_data"],
+        )
+    delivery = DeliveryRow(
+        id=row["id"],
+        endpoint_id=row["endpoint_id"],
+        vendor_id=row["vendor_id"],
+        event_seq=row["event_seq"],
+        event_id=row["event_id"],
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_status_code=row["last_status_code"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        delivered_at=row["delivered_at"],
+        request_id=row["request_id"],
+    )
+    return ClaimedDelivery(delivery=delivery, endpoint=endpoint, event=event)
 
 
 class Webhooks:
@@ -240,16 +354,20 @@ class Webhooks:
 
     async def claim(self, delivery_id: str) -> DeliveryRow | None:
         """Lease a due delivery for one attempt (no other worker takes it meanwhile)."""
-        row = await self.conn.fetchrow(
-            f"""UPDATE webhook_deliveries SET locked_until = now() + $2::interval
-                 WHERE id = $1 AND status = 'pending' AND next_attempt_at <= now()
-                   AND (locked_until IS NULL OR locked_until < now())
-                   AND {_VENDOR_NOT_SUSPENDED}
-             RETURNING {_DELIVERY}""",
-            delivery_id,
-            CLAIM_LEASE,
-        )
-        return None if row is None else _delivery(row)
+        claimed = await self.claim_many([delivery_id])
+        return claimed[0].delivery if claimed else None
+
+    async def claim_many(self, delivery_ids: Sequence[str]) -> list[ClaimedDelivery]:
+        """Lease every due delivery of ``delivery_ids`` for one attempt, with its endpoint
+        and event, in one statement.
+
+        Skipped: deliveries delivered or given up, not yet due, leased by another worker
+        (an expired lease may be taken over), of a suspended vendor, or whose row another
+        transaction holds right now (``SKIP LOCKED``: they stay pending, and the worker's
+        poll of due rows finds them again). The endpoint or the event is ``None`` when it
+        no longer exists."""
+        rows = await self.conn.fetch(_CLAIM, list(delivery_ids), CLAIM_LEASE)
+        return [_claimed(r) for r in rows]
 
     async def due(self, limit: int) -> list[str]:
         rows = await self.conn.fetch(
@@ -279,34 +397,29 @@ class Webhooks:
         next_attempt_in_s: float | None,
     ) -> None:
         """Log the attempt; then the delivery is delivered, retried later, or failed."""
-        await self.conn.execute(
-            """INSERT INTO webhook_attempts (delivery_id, outcome, status_code, error, duration_ms)
-               VALUES ($1, $2, $3, $4, $5)""",
-            delivery_id,
-            outcome,
-            status_code,
-            error,
-            duration_ms,
+        await self.record_attempts(
+            [
+                AttemptResultRow(
+                    delivery_id, outcome, status_code, error, duration_ms, next_attempt_in_s
+                )
+            ]
         )
-        if outcome == "delivered":
-            status, when = "delivered", None
-        elif next_attempt_in_s is not None:
-            status, when = "pending", next_attempt_in_s
-        else:
-            status, when = "failed", None
+
+    async def record_attempts(self, results: Sequence[AttemptResultRow]) -> None:
+        """``record_attempt`` for several deliveries in one statement (atomic as a whole):
+        each attempt is logged, and each delivery is delivered, retried after its
+        ``next_attempt_in_s``, or failed."""
+        if not results:
+            return
         await self.conn.execute(
-            """UPDATE webhook_deliveries
-                  SET status = $2, attempts = attempts + 1, locked_until = NULL,
-                      last_status_code = $3, last_error = $4,
-                      next_attempt_at = CASE WHEN $5::float8 IS NULL THEN next_attempt_at
-                                             ELSE now() + make_interval(secs => $5) END,
-                      delivered_at = CASE WHEN $2 = 'delivered' THEN now() END
-                WHERE id = $1""",
-            delivery_id,
-            status,
-            status_code,
-            error,
-            when,
+            _RECORD,
+            [r.delivery_id for r in results],
+            [r.outcome for r in results],
+            [r.status_code for r in results],
+            [r.error for r in results],
+            [r.duration_ms for r in results],
+            [_status_after(r) for r in results],
+            [r.next_attempt_in_s if _status_after(r) == "pending" else None for r in results],
         )
 
     async def deliveries(

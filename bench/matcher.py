@@ -280,8 +280,8 @@ def memory_breakdown(index: SubscriptionIndex) -> dict[str, float]:
     cells = [c.cells for c in categories]
     plain = [p for c in categories for p in c.plain.values()]
     checks = list(index._checks.values())
-    parts = list(index._parts.values())
-    parts_bytes = sum(size(p) + size(p.sub) for p in parts)
+    parts = list(index._parts.by_key.values())
+    parts_bytes = sum(size(p) + size(p.atoms) for p in parts)
     mb = {
         "subscription structs": sum(map(size, subs)),
         "ids": sum(size(s.id) for s in subs),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import h3
 import pytest
@@ -257,7 +257,7 @@ def world(draw: st.DrawFn) -> tuple[list[Subscription], list, list[MatchableInte
         max_size=2,
     ).map(normalise_attributes)
     keywords_st = st.lists(
-        st.lists(st.sampled_from(VOCAB), min_size=1, max_size=2).map(" ".join),
+        st.lists(st.sampled_from(VOCAB), min_size=1, max_size=3).map(" ".join),
         min_size=1,
         max_size=2,
     ).map(lambda ks: tuple(normalise_keyword(k) for k in ks))
@@ -272,7 +272,9 @@ def world(draw: st.DrawFn) -> tuple[list[Subscription], list, list[MatchableInte
         categories=sub_categories,
         cells=area_st,
         countries=mostly_absent(st.lists(st.sampled_from(COUNTRIES), max_size=2).map(tuple), ()),
-        budget_min=mostly_absent(st.sampled_from((Decimal(10), Decimal(100))), None),
+        budget_min=mostly_absent(
+            st.sampled_from((Decimal(10), Decimal("10.0"), Decimal(20), Decimal(100))), None
+        ),
         budget_currency=st.sampled_from((None, *CURRENCIES)),
         attributes=mostly_absent(attrs_st, {}),
         keywords=mostly_absent(keywords_st, ()),
@@ -286,8 +288,8 @@ def world(draw: st.DrawFn) -> tuple[list[Subscription], list, list[MatchableInte
         category=categories_st,
         cell=st.one_of(st.none(), cells_st, cells_st, one_cell),
         country=st.sampled_from((None, *COUNTRIES)),
-        budget_max=st.sampled_from((None, Decimal(5), Decimal(50), Decimal(500))),
-        budget_currency=st.sampled_from(CURRENCIES),
+        budget_max=st.sampled_from((None, Decimal(5), Decimal(10), Decimal(50), Decimal(500))),
+        budget_currency=st.sampled_from((None, *CURRENCIES)),
         attributes=attrs_st,
         words=st.lists(st.sampled_from(VOCAB), max_size=5).map(lambda w: words_of(" ".join(w))),
         fulfilment=st.frozensets(st.sampled_from(MODES), max_size=2),
@@ -329,7 +331,10 @@ def test_index_equals_brute_force(data: tuple) -> None:
         index.remove(sub_id)
     assert len(index) == 0
     assert not index._categories and not index._slow
-    assert not index._checks and not index._parts
+    assert not index._checks and not index._check_users and not index._parts
+    parts = index._parts
+    assert not (parts.budgets or parts.countries or parts.fulfilment or parts.attributes)
+    assert not (parts.keywords or parts.words or parts.phrases)
 
 
 def test_copies_share_repeated_parts_and_forget_them_with_their_subscriptions() -> None:
@@ -373,3 +378,69 @@ def test_keyword_phrases_judged_inline_like_the_predicate() -> None:
     ]:
         check(i, sub(keywords=keywords), expected)
         check(i, sub(keywords=keywords, cells=(CELL7,), countries=("DE",)), expected)
+
+
+def test_keyword_atoms_found_by_word_and_by_first_two_words() -> None:
+    """Phrases sharing their first words, repeated and overlapping words, a phrase at the
+    very end; atoms are forgotten with the last subscription naming them."""
+    i = intent(words=words_of("red red bike road bike red bike"))
+    cases = [
+        ((("red", "bike"),), True),
+        ((("red", "bike", "road"),), True),
+        ((("red", "bike", "red"),), False),
+        ((("red", "red", "bike"),), True),
+        ((("red", "bike", "bike"),), False),
+        ((("bike", "red", "bike"),), True),  # at the very end
+        ((("red", "red", "red"),), False),
+        ((("road", "red"),), False),
+        ((("red", "bike", "bike"), ("road",)), True),
+    ]
+    index = SubscriptionIndex()
+    for n, (keywords, expected) in enumerate(cases):
+        check(i, sub(keywords=keywords), expected)
+        index.upsert(sub(id=f"s{n}", keywords=keywords))
+    expected_ids = {f"s{n}" for n, (_, expected) in enumerate(cases) if expected}
+    assert {s.id for s in index.match(i)} == expected_ids
+    for n in range(len(cases)):
+        index.remove(f"s{n}")
+    assert not index._parts.words and not index._parts.phrases
+
+
+def test_budget_thresholds_follow_writes() -> None:
+    """Minimums added and removed after intents were matched (the sorted thresholds are
+    rebuilt), equal minimums written differently, another currency, none."""
+    index = SubscriptionIndex([sub(id="eur100", budget_min=Decimal("100"), budget_currency="EUR")])
+    i = intent(budget_max=Decimal("100.00"), budget_currency="EUR")
+    assert [s.id for s in index.match(i)] == ["eur100"]
+    index.upsert(sub(id="eur100.5", budget_min=Decimal("100.5"), budget_currency="EUR"))
+    index.upsert(sub(id="eur100.0", budget_min=Decimal("100.0"), budget_currency="EUR"))
+    index.upsert(sub(id="usd500", budget_min=Decimal("500"), budget_currency="USD"))
+    index.upsert(sub(id="none500", budget_min=Decimal("500"), budget_currency=None))
+    assert {s.id for s in index.match(i)} == {"eur100", "eur100.0", "usd500", "none500"}
+    no_currency = intent(budget_max=Decimal("499"), budget_currency=None)
+    expected = {s.id for s in index if matches(no_currency, s)}
+    assert expected == {"eur100", "eur100.5", "eur100.0", "usd500"}
+    assert {s.id for s in index.match(no_currency)} == expected
+    index.remove("eur100")
+    index.remove("eur100.0")
+    assert {s.id for s in index.match(i)} == {"usd500", "none500"}
+
+
+def test_a_budget_that_is_not_a_number_is_judged_by_the_predicate() -> None:
+    """Unordered, so kept aside (subscription) or matched by a scan (intent): the result,
+    or the error, is the predicate's."""
+    nan = sub(id="nan", budget_min=Decimal("NaN"), budget_currency="EUR")
+    index = SubscriptionIndex([nan, sub(id="ok", budget_min=Decimal(5), budget_currency="EUR")])
+    assert {s.id for s in index.match(intent(budget_max=Decimal(1), budget_currency="USD"))} == {
+        "nan",
+        "ok",
+    }
+    with pytest.raises(InvalidOperation):
+        matches(intent(budget_max=Decimal(10), budget_currency="EUR"), nan)
+    with pytest.raises(InvalidOperation):
+        index.match(intent(budget_max=Decimal(10), budget_currency="EUR"))
+    index.remove("nan")
+    nan_intent = intent(budget_max=Decimal("NaN"), budget_currency="USD")
+    assert [s.id for s in index.match(nan_intent)] == ["ok"]
+    with pytest.raises(InvalidOperation):
+        index.match(intent(budget_max=Decimal("NaN"), budget_currency="EUR"))

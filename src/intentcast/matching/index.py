@@ -34,15 +34,17 @@ reached at most once per intent, except through the range of a coarse intent cel
 of its cells may lie inside it), which is deduplicated.
 
 Each subscription has one ``check``: ``None`` when the layout already proves the match (no
-constraint beyond category and area / country), else a shared `_Check`: the constraints left
-(budget, countries for area subscriptions, attributes, keywords, fulfilment) as at most one
-`_Part` of each kind, each a bare subscription carrying just that constraint — the rules are
-a conjunction, so the leftovers hold iff every part does. `match` judges each distinct part
-of a kind once per intent, inline, with the very test `matches_beyond_category` applies to
-that bare subscription (a kind the intent cannot fail — no attributes offered, no modes
-named, no budget shown — is skipped); the verdicts of all checks reached are then combined,
-and the subscriptions of a run whose check holds kept, by C-level maps (``compress``): the
-Python work per intent grows with the distinct constraints reached, not the subscriptions.
+constraint beyond category and area / country), else a shared `_Check`: the tuple of
+`_Part` left to judge (budget, countries for area subscriptions, one per attribute key, the
+keywords, fulfilment), each part shared by all checks naming the same constraint — the
+rules are a conjunction, so a check holds iff none of its parts fails. `match` collects the
+distinct checks reached, lets `_Parts` find the parts the intent fails by kind, in C but
+for a cache miss (a bisection of the budget thresholds of the intent's currency, cached
+failures per country and per set of fulfilment modes, the keyword atoms selected by the
+intent's words through an inverted index, the offered attribute keys), then judges each
+check by one ``isdisjoint`` and keeps the subscriptions of a run whose check holds by
+C-level maps (``compress``): the Python work per intent grows with neither the
+subscriptions nor the checks reached.
 
 Memory: the index keeps its own copy of each subscription whose parts that repeat (vendor
 ids, categories, cells, countries, budgets, attributes, keywords, fulfilment modes) are
@@ -51,10 +53,11 @@ bytes per subscription in the sorted columns. Writes after the initial build ins
 and delete from those columns (a memmove of the category's columns); the build appends
 and sorts each category once.
 
-Subscriptions with a cell that is not a canonical H3 cell string are kept aside and checked
-with the full predicate on every intent, and an intent whose cell is not canonical is
-matched by a full scan — both exceedingly rare, and both keep the result exactly the
-predicate's (errors included).
+Subscriptions with a cell that is not a canonical H3 cell string, or a budget minimum that
+is not a number (NaN: unordered, no threshold list holds it), are kept aside and checked
+with the full predicate on every intent, and an intent whose cell is not canonical or whose
+budget maximum is NaN is matched by a full scan — all exceedingly rare (the API admits
+neither), and all keep the result exactly the predicate's (errors included).
 """
 
 from __future__ import annotations
@@ -63,8 +66,8 @@ import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
-from itertools import compress
-from operator import and_, attrgetter
+from itertools import chain, compress, pairwise
+from operator import attrgetter
 from typing import Any
 
 import h3
@@ -88,20 +91,9 @@ _LOW = tuple((1 << (3 * (15 - r))) - 1 for r in range(16))
 
 _ANY_COUNTRY: Any = object()  # plain-bucket key of subscriptions naming no country
 
-# Part kinds (`_Part.kind`): how `match` judges a part, each exactly as
-# `matches_beyond_category` judges that one constraint of the bare subscription.
-_COUNTRIES = 0  # a: frozenset of countries; holds iff intent.country in a
-_BUDGET = 1  # a: budget_min, b: currency; fails iff a shown max in b is below a
-_ATTRIBUTE = 2  # a: key, b: accepted values; fails iff the intent offers a and no value of b
-_WORD = 3  # a: one single-word keyword; holds iff a is one of intent.words
-_PHRASE = 4  # a: a phrase of 2+ words; holds iff contains_phrase(intent.words, a)
-_ANY_OF = 5  # keywords: holds iff one of `any_of` does
-_FULFILMENT = 6  # a: frozenset of modes; fails iff the intent names modes and none of a
-_ALL_OF = 7  # attributes naming several keys: holds iff each of `any_of` (one per key) does
-_NO_WORD: Any = object()
-# a check's factor of each kind (see `_Check`)
-_FACTORS = ("budget", "countries", "attributes", "keywords", "fulfilment")
-_budget_of, _countries_of, _attributes_of, _keywords_of, _fulfilment_of = map(attrgetter, _FACTORS)
+# the values a part judges (see `_Part`)
+_part_atoms, _part_a, _part_b = map(attrgetter, ("atoms", "a", "b"))
+_CACHED_VERDICTS = 4096  # bound of each per-intent-value cache of failing parts (`_Parts`)
 # tags of `_Shared` keys for values looked up by a key other than themselves
 _BUDGET_KEY: Any = object()
 _ATTRIBUTES_KEY: Any = object()
@@ -116,6 +108,12 @@ def _cell_int(cell: str) -> int | None:
     if format(value, "x") != cell or not h3.is_valid_cell(cell):
         return None
     return value
+
+
+def _distinct(subs: Iterable[Subscription]) -> Iterable[Subscription]:
+    """Each subscription once (by identity), in C."""
+    subs = list(subs)
+    return dict(zip(map(id, subs), subs, strict=True)).values()
 
 
 def _roots(categories: Iterable[str]) -> list[str]:
@@ -148,6 +146,8 @@ class _Layout:
 
 def _layout(sub: Subscription) -> _Layout:
     roots = _roots(sub.categories)
+    if sub.budget_min is not None and sub.budget_min.is_nan():
+        return _Layout(roots, None, slow=True)  # unordered: see `_Parts.failing`
     if not sub.cells:
         countries = tuple(set(sub.countries)) if sub.countries else (_ANY_COUNTRY,)
         return _Layout(roots, None, countries)
@@ -299,121 +299,246 @@ class _Plain:
 
 
 class _Part:
-    """One constraint of the match rules, as a bare subscription carrying only it.
+    """One constraint of the match rules, shared by all checks naming it (budget ``EUR
+    100``, fulfilment ``{pickup}``…); `_Parts` finds those an intent fails.
 
-    The rules are a conjunction ("all of which must hold"; an absent constraint holds), so a
-    subscription's leftover constraints hold iff each part does, each judged (inline, by
-    ``kind``) as `matches_beyond_category` would judge ``sub``. Parts are shared by all
-    subscriptions naming the same constraint (budget ``EUR 100``, fulfilment ``{pickup}``…),
-    so an intent judges each distinct part once, however many subscriptions it reaches.
+    ``key`` tells the kind: ``("budget", minimum, currency)``, ``("countries", countries)``,
+    ``("attribute", key, accepted values)``, ``("keyword", phrase)`` — an *atom*, never a
+    check's part itself — ``("keywords", phrases)`` (holds iff one of its ``atoms``, the
+    keyword parts of its phrases, does) or ``("fulfilment", modes)``. ``a`` and ``b`` are
+    the values judged (see `_Parts.failing`).
     """
 
-    __slots__ = ("a", "any_of", "b", "key", "kind", "sub", "users")
+    __slots__ = ("a", "atoms", "b", "key", "users")
 
-    def __init__(self, key: tuple, sub: Subscription, any_of: tuple[_Part, ...] = ()) -> None:
+    def __init__(
+        self, key: tuple, a: Any = None, b: Any = None, atoms: tuple[_Part, ...] = ()
+    ) -> None:
         self.key = key
-        self.sub = sub
+        self.a = a
+        self.b = b
+        self.atoms = atoms
         self.users = 0
-        # keywords: the rule wants any one of them, so the part holds iff one of these
-        # single-keyword parts does (shared across subscriptions naming that keyword)
-        self.any_of = any_of
-        # how `match` judges it inline (see the kinds above): the same test as
-        # `matches_beyond_category(intent, sub)`, without the call and the absent rules
-        self.a: Any = None
-        self.b: Any = None
-        if any_of:
-            self.kind = _ALL_OF if key[0] == "attributes" else _ANY_OF
-        elif sub.countries:
-            self.kind = _COUNTRIES
-            self.a = frozenset(sub.countries)
-        elif sub.budget_min is not None:
-            self.kind = _BUDGET
-            self.a = sub.budget_min
-            self.b = sub.budget_currency
-        elif sub.attributes:
-            self.kind = _ATTRIBUTE
-            ((self.a, self.b),) = sub.attributes.items()
-        elif sub.keywords:
-            (phrase,) = sub.keywords
-            if len(phrase) <= 1:
-                self.kind = _WORD
-                # an empty phrase is in no text: a "word" no intent has (compares unequal)
-                self.a = phrase[0] if phrase else _NO_WORD
-            else:
-                self.kind = _PHRASE
-                self.a = phrase
-        else:
-            self.kind = _FULFILMENT
-            self.a = sub.fulfilment
 
 
-class _Check:
-    """The parts left to judge for subscriptions filed alike, shared by all of them.
+class _Check(tuple):
+    """The parts left to judge for subscriptions filed alike (a tuple of `_Part`), shared
+    by all of them: the rules are a conjunction, so the check holds iff none of its parts
+    fails. Hashed by identity, as objects are (a tuple would hash its parts every time):
+    there is one check per distinct tuple of parts."""
 
-    At most one part of each kind (`_FACTORS`: several attributes are one `_ALL_OF` part,
-    several keywords one `_ANY_OF` part), so `match` judges each distinct part of a kind
-    once per intent and combines the verdicts of all checks reached with C-level maps.
+    __slots__ = ()
+    __hash__ = object.__hash__  # C-level, as `object`'s
+
+
+def _part_keys(sub: Subscription, layout: _Layout) -> tuple[tuple, ...]:
+    """The key of each part for the constraints the layout does not prove. An area
+    subscription's countries are not proved by its cells; a plain one's are proved by its
+    country bucket."""
+    keys: list[tuple] = []
+    if sub.budget_min is not None:
+        keys.append(("budget", sub.budget_min, sub.budget_currency))
+    if layout.cells is not None and sub.countries:
+        keys.append(("countries", tuple(sorted(set(sub.countries)))))
+    for key, accepted in sorted(sub.attributes.items()):
+        keys.append(("attribute", key, frozenset(accepted)))
+    if sub.keywords:
+        keys.append(("keywords", tuple(sorted(set(sub.keywords)))))
+    if sub.fulfilment:
+        keys.append(("fulfilment", frozenset(sub.fulfilment)))
+    return tuple(keys)
+
+
+class _Parts:
+    """The distinct parts of all checks, and per kind what finds those an intent fails.
+
+    Each part fails exactly when `matches_beyond_category` rejects a subscription carrying
+    only its constraint (an absent constraint holds):
+
+    * budgets, one ascending threshold list per currency: the intent's shown maximum, one
+      bisection in its currency's list, fails every minimum above it;
+    * countries and fulfilment modes (few distinct sets): the parts failed by each intent
+      country / set of modes, cached until such a part comes or goes;
+    * attributes, judged for the parts of the checks reached, and only for the keys the
+      intent offers: fails iff no accepted value is offered;
+    * keywords, by an inverted index of their atoms: each one-word phrase by its word, each
+      longer phrase by its first two words, so the intent's words and pairs of adjacent
+      words select the atoms it holds (a phrase confirmed by `contains_phrase`); a keyword
+      part reached fails iff it has no atom held.
     """
 
     __slots__ = (
+        "_budget_order",
+        "_countries_failed",
+        "_fulfilment_failed",
         "attributes",
-        "budget",
+        "budgets",
+        "by_key",
         "countries",
         "fulfilment",
-        "key",
         "keywords",
-        "parts",
-        "users",
+        "phrases",
+        "words",
     )
 
-    def __init__(self, key: tuple, parts: tuple[_Part, ...]) -> None:
-        self.key = key
-        self.parts = parts
-        self.users = 0
-        self.budget: _Part | None = None
-        self.countries: _Part | None = None
-        self.attributes: _Part | None = None
-        self.keywords: _Part | None = None
-        self.fulfilment: _Part | None = None
-        for part in parts:
-            kind = part.kind
-            if kind == _BUDGET:
-                self.budget = part
-            elif kind == _COUNTRIES:
-                self.countries = part
-            elif kind in (_ATTRIBUTE, _ALL_OF):
-                self.attributes = part
-            elif kind == _FULFILMENT:
-                self.fulfilment = part
-            else:
-                self.keywords = part
+    def __init__(self) -> None:
+        self.by_key: dict[tuple, _Part] = {}
+        self.budgets: set[_Part] = set()
+        self.countries: set[_Part] = set()
+        self.fulfilment: set[_Part] = set()
+        self.attributes: set[_Part] = set()
+        self.keywords: set[_Part] = set()  # the checks' keyword parts (not the atoms)
+        self.words: dict[str, _Part] = {}  # word -> atom of the one-word phrase
+        self.phrases: dict[tuple[str, str], list[_Part]] = {}  # first two words -> atoms
+        # currency -> (minimums ascending, their parts); None: to be sorted again
+        self._budget_order: dict[Any, tuple[list[Any], list[_Part]]] | None = None
+        self._countries_failed: dict[Any, tuple[_Part, ...]] = {}
+        self._fulfilment_failed: dict[frozenset[str], tuple[_Part, ...]] = {}
 
+    def __len__(self) -> int:
+        return len(self.by_key)
 
-def _part_specs(sub: Subscription, layout: _Layout) -> list[tuple[tuple, dict[str, Any]]]:
-    """(hashable key, fields of the bare subscription) for each constraint the layout does
-    not prove. An area subscription's countries are not proved by its cells; a plain one's
-    are proved by its country bucket."""
-    specs: list[tuple[tuple, dict[str, Any]]] = []
-    if sub.budget_min is not None:  # first: see `_Check`
-        specs.append(
-            (
-                ("budget", sub.budget_min, sub.budget_currency),
-                {"budget_min": sub.budget_min, "budget_currency": sub.budget_currency},
+    def acquire(self, key: tuple) -> _Part:
+        """The part with this key (made if new), counting one more user."""
+        part = self.by_key.get(key)
+        if part is None:
+            part = self.by_key[key] = self._new(key)
+        part.users += 1
+        return part
+
+    def _new(self, key: tuple) -> _Part:
+        kind = key[0]
+        if kind == "budget":
+            part = _Part(key, key[1], key[2])
+            self.budgets.add(part)
+            self._budget_order = None
+        elif kind == "countries":
+            part = _Part(key, frozenset(key[1]))
+            self.countries.add(part)
+            self._countries_failed.clear()
+        elif kind == "attribute":
+            part = _Part(key, key[1], key[2])
+            self.attributes.add(part)
+        elif kind == "keywords":
+            part = _Part(key, atoms=tuple(self.acquire(("keyword", p)) for p in key[1]))
+            self.keywords.add(part)
+        elif kind == "keyword":
+            phrase = key[1]
+            part = _Part(key, phrase)
+            if len(phrase) == 1:
+                self.words[phrase[0]] = part
+            elif phrase:  # an empty phrase is in no text: indexed nowhere, never held
+                self.phrases.setdefault(phrase[:2], []).append(part)
+        else:
+            part = _Part(key, key[1])
+            self.fulfilment.add(part)
+            self._fulfilment_failed.clear()
+        return part
+
+    def release(self, part: _Part) -> None:
+        """One user fewer; the last one gone, forget the part."""
+        part.users -= 1
+        if part.users:
+            return
+        del self.by_key[part.key]
+        kind = part.key[0]
+        if kind == "budget":
+            self.budgets.remove(part)
+            self._budget_order = None
+        elif kind == "countries":
+            self.countries.remove(part)
+            self._countries_failed.clear()
+        elif kind == "attribute":
+            self.attributes.remove(part)
+        elif kind == "keywords":
+            self.keywords.remove(part)
+            for atom in part.atoms:
+                self.release(atom)
+        elif kind == "keyword":
+            phrase = part.a
+            if len(phrase) == 1:
+                del self.words[phrase[0]]
+            elif phrase:
+                atoms = self.phrases[phrase[:2]]
+                atoms.remove(part)
+                if not atoms:
+                    del self.phrases[phrase[:2]]
+        elif kind == "fulfilment":
+            self.fulfilment.remove(part)
+            self._fulfilment_failed.clear()
+
+    def failing(self, intent: MatchableIntent, reached: list[_Check]) -> set[_Part]:
+        """Parts the intent fails: all such budget, country and fulfilment parts, and the
+        failing keyword and attribute parts of the checks `reached`. C-level maps but for a
+        cache miss and a phrase to confirm."""
+        failing: set[_Part] = set()
+        budget_max = intent.budget_max
+        if budget_max is not None and self.budgets:
+            order = self._budget_order
+            if order is None:
+                order = self._budget_order = self._sort_budgets()
+            thresholds = order.get(intent.budget_currency)
+            if thresholds is not None:
+                minimums, parts = thresholds
+                # fails iff budget_max < minimum, as the predicate compares
+                failing.update(parts[bisect_right(minimums, budget_max) :])
+        if self.countries:
+            failing.update(self._failed_by_country(intent.country))
+        modes = intent.fulfilment
+        if modes and self.fulfilment:
+            failing.update(self._failed_by_modes(frozenset(modes)))
+        offers = intent.attributes
+        reached_parts = {*chain.from_iterable(reached)}
+        if offers and self.attributes:
+            attribute_parts = [*reached_parts & self.attributes]
+            judged = [
+                *compress(attribute_parts, map(offers.__contains__, map(_part_a, attribute_parts)))
+            ]
+            offered = map(offers.__getitem__, map(_part_a, judged))
+            failing.update(
+                compress(judged, map(frozenset.isdisjoint, map(_part_b, judged), offered))
             )
-        )
-    if layout.cells is not None and sub.countries:
-        countries = tuple(sorted(set(sub.countries)))
-        specs.append((("countries", countries), {"countries": countries}))
-    if sub.attributes:
-        specs.append(
-            (("attributes", *sub.attributes.items()), {"attributes": dict(sub.attributes)})
-        )
-    if sub.keywords:
-        keywords = tuple(sorted(set(sub.keywords)))
-        specs.append((("keywords", keywords), {"keywords": keywords}))
-    if sub.fulfilment:
-        specs.append((("fulfilment", sub.fulfilment), {"fulfilment": sub.fulfilment}))
-    return specs
+        keyword_parts = reached_parts & self.keywords
+        if keyword_parts:
+            held = self._atoms_held(intent.words)
+            judged = [*keyword_parts]
+            failing.update(compress(judged, map(held.isdisjoint, map(_part_atoms, judged))))
+        return failing
+
+    def _sort_budgets(self) -> dict[Any, tuple[list[Any], list[_Part]]]:
+        by_currency: dict[Any, list[_Part]] = {}
+        for part in self.budgets:
+            by_currency.setdefault(part.b, []).append(part)
+        order = {}
+        for currency, parts in by_currency.items():
+            parts.sort(key=_part_a)
+            order[currency] = ([p.a for p in parts], parts)
+        return order
+
+    def _failed_by_country(self, country: Any) -> tuple[_Part, ...]:
+        failed = self._countries_failed.get(country)
+        if failed is None:
+            if len(self._countries_failed) >= _CACHED_VERDICTS:
+                self._countries_failed.clear()
+            failed = tuple(p for p in self.countries if country not in p.a)
+            self._countries_failed[country] = failed
+        return failed
+
+    def _failed_by_modes(self, modes: frozenset[str]) -> tuple[_Part, ...]:
+        failed = self._fulfilment_failed.get(modes)
+        if failed is None:
+            if len(self._fulfilment_failed) >= _CACHED_VERDICTS:
+                self._fulfilment_failed.clear()
+            failed = tuple(p for p in self.fulfilment if modes.isdisjoint(p.a))
+            self._fulfilment_failed[modes] = failed
+        return failed
+
+    def _atoms_held(self, words: tuple[str, ...]) -> set[_Part | None]:
+        held: set[_Part | None] = {*map(self.words.get, words)}
+        if self.phrases:
+            for atoms in filter(None, map(self.phrases.get, pairwise(words))):
+                held.update(atom for atom in atoms if contains_phrase(words, atom.a))
+        return held
 
 
 class _Category:
@@ -450,8 +575,9 @@ class SubscriptionIndex:
         self._subs: dict[str, Subscription] = {}
         self._categories: dict[str, _Category] = {}
         self._slow: dict[str, Subscription] = {}
-        self._checks: dict[tuple, _Check] = {}
-        self._parts: dict[tuple, _Part] = {}
+        self._checks: dict[tuple, _Check] = {}  # by the keys of its parts
+        self._check_users: dict[tuple, int] = {}
+        self._parts = _Parts()
         self._shared = _Shared()
         self._unsorted: set[_Category] | None = set()  # None once built
         for sub in subscriptions:
@@ -520,9 +646,9 @@ class SubscriptionIndex:
         if self._slow.pop(sub_id, None) is not None or not sub.active:
             return
         layout = _layout(sub)
-        specs = _part_specs(sub, layout)
-        if specs:
-            self._release(self._checks[tuple(k for k, _ in specs)])
+        key = _part_keys(sub, layout)
+        if key:
+            self._release(key)
         self._sort()  # a duplicate id while building: find its cells by bisection
         categories = self._categories
         for root in layout.roots:
@@ -550,59 +676,23 @@ class SubscriptionIndex:
             self._unsorted.clear()
 
     def _check_for(self, sub: Subscription, layout: _Layout) -> _Check | None:
-        specs = _part_specs(sub, layout)
-        if not specs:
+        key = _part_keys(sub, layout)
+        if not key:
             return None
-        key = tuple(k for k, _ in specs)
         check = self._checks.get(key)
         if check is None:
-            parts = []
-            for part_key, fields in specs:
-                part = self._parts.get(part_key)
-                if part is None:
-                    any_of: tuple[_Part, ...] = ()
-                    if part_key[0] == "keywords" and len(fields["keywords"]) > 1:
-                        any_of = tuple(
-                            self._part(("keyword", k), {"keywords": (k,)})
-                            for k in fields["keywords"]
-                        )
-                    elif part_key[0] == "attributes" and len(fields["attributes"]) > 1:
-                        any_of = tuple(
-                            self._part(("attribute", k, v), {"attributes": {k: v}})
-                            for k, v in fields["attributes"].items()
-                        )
-                    bare = Subscription(id="", vendor_id="", categories=(), **fields)
-                    part = self._parts[part_key] = _Part(part_key, bare, any_of)
-                part.users += 1
-                parts.append(part)
-            check = self._checks[key] = _Check(key, tuple(parts))
-        check.users += 1
+            check = self._checks[key] = _Check(map(self._parts.acquire, key))
+        self._check_users[key] = self._check_users.get(key, 0) + 1
         return check
 
-    def _part(self, key: tuple, fields: dict[str, Any]) -> _Part:
-        part = self._parts.get(key)
-        if part is None:
-            bare = Subscription(id="", vendor_id="", categories=(), **fields)
-            part = self._parts[key] = _Part(key, bare)
-        part.users += 1
-        return part
-
-    def _release(self, check: _Check | None) -> None:
-        if check is None:
+    def _release(self, key: tuple) -> None:
+        users = self._check_users[key] - 1
+        if users:
+            self._check_users[key] = users
             return
-        check.users -= 1
-        if check.users:
-            return
-        del self._checks[check.key]
-        for part in check.parts:
-            self._release_part(part)
-
-    def _release_part(self, part: _Part) -> None:
-        part.users -= 1
-        if not part.users:
-            del self._parts[part.key]
-            for atom in part.any_of:
-                self._release_part(atom)
+        del self._check_users[key]
+        for part in self._checks.pop(key):
+            self._parts.release(part)
 
     # ------------------------------------------------------------------ reads
 
@@ -610,6 +700,8 @@ class SubscriptionIndex:
         """Exactly the active subscriptions ``s`` with ``matches(intent, s)``, in no order."""
         cell = -1
         resolution = 0
+        if intent.budget_max is not None and intent.budget_max.is_nan():
+            return self._scan(intent)  # unordered: the predicate's own error, if any
         if intent.cell is not None:
             value = _cell_int(intent.cell)
             if value is None:
@@ -658,95 +750,32 @@ class SubscriptionIndex:
             if cut < 0:
                 break
             start = cut + 1
-        out: list[Subscription] = []
-        keep = out.append
-        extend = out.extend
-        verdicts: dict[_Check | None, bool] = {None: True}
-        words = intent.words
-        offers = intent.attributes
-        modes = intent.fulfilment
-        budget_max = intent.budget_max
-        currency = intent.budget_currency
-
-        def keyword_held(part: _Part) -> bool:
-            kind = part.kind
-            if kind == _WORD:
-                return part.a in words
-            if kind == _PHRASE:
-                return part.a[0] in words and contains_phrase(words, part.a)
-            for atom in part.any_of:
-                if atom.kind == _WORD:
-                    if atom.a in words:
-                        return True
-                elif atom.a[0] in words and contains_phrase(words, atom.a):
-                    return True
-            return False
-
-        def attribute_held(part: _Part) -> bool:
-            if part.kind == _ALL_OF:
-                return all(map(attribute_held, part.any_of))
-            offered = offers.get(part.a)
-            return offered is None or bool(offered & part.b)
-
         pending: set[_Check | None] = set()
         for _, checks in runs:
             pending.update(checks)
         for _, checks in inside:
             pending.update(checks)
         pending.discard(None)
-        if pending:
-            # Python once per distinct part of each kind; per check and per subscription
-            # only C-level maps. A kind the intent cannot fail (no attributes offered, no
-            # modes named, no budget shown) is not looked at.
-            reached = list(pending)
-            columns = []
-            for factor, wanted in (
-                (_budget_of, budget_max is not None),
-                (_countries_of, True),
-                (_attributes_of, bool(offers)),
-                (_keywords_of, True),
-                (_fulfilment_of, bool(modes)),
-            ):
-                if not wanted:
-                    continue
-                parts = {*map(factor, reached)}
-                parts.discard(None)
-                if not parts:
-                    continue
-                held: dict[_Part | None, bool] = {None: True}
-                if factor is _budget_of:
-                    for part in parts:
-                        held[part] = not (currency == part.b and budget_max < part.a)  # type: ignore[operator]
-                elif factor is _countries_of:
-                    for part in parts:
-                        held[part] = country in part.a
-                elif factor is _attributes_of:
-                    for part in parts:
-                        held[part] = attribute_held(part)
-                elif factor is _keywords_of:
-                    for part in parts:
-                        held[part] = keyword_held(part)
-                else:
-                    for part in parts:
-                        held[part] = bool(part.a & modes)
-                columns.append(map(held.__getitem__, map(factor, reached)))
-            if not columns:
-                verdicts.update(dict.fromkeys(reached, True))
-            else:
-                holds = columns[0]
-                for column in columns[1:]:
-                    holds = map(and_, holds, column)
-                verdicts.update(zip(reached, holds, strict=True))
-        verdict_of = verdicts.__getitem__
-        for subs, checks in runs:
-            if len(subs) == 1:
-                if verdict_of(checks[0]):
-                    keep(subs[0])
-            else:
+        reached = [*pending]
+        failing = self._parts.failing(intent, reached) if reached else None
+        out: list[Subscription] = []
+        extend = out.extend
+        if failing:
+            # per check and per subscription only C-level maps
+            verdicts: dict[_Check | None, bool] = dict(
+                zip(reached, map(failing.isdisjoint, reached), strict=True)
+            )
+            verdicts[None] = True
+            verdict_of = verdicts.__getitem__
+            for subs, checks in runs:
                 extend(compress(subs, map(verdict_of, checks)))
-        for subs, checks in inside:
-            kept = list(compress(subs, map(verdict_of, checks)))
-            extend(dict(zip(map(id, kept), kept, strict=True)).values())
+            for subs, checks in inside:
+                extend(_distinct(compress(subs, map(verdict_of, checks))))
+        else:
+            for subs, _ in runs:
+                extend(subs)
+            for subs, _ in inside:
+                extend(_distinct(subs))
         if self._slow:
             out.extend(s for s in self._slow.values() if matches(intent, s))
         return out

@@ -394,6 +394,18 @@ class Deployment:
                 )
         return out
 
+    def footprint(self) -> dict[str, tuple[float, float]]:
+        """Per process name of the server tree: (resident memory in MB, CPU seconds)."""
+        out: dict[str, tuple[float, float]] = {}
+        for proc in self.tree():
+            with contextlib.suppress(psutil.Error):
+                argv = proc.cmdline()
+                name = " ".join(argv[3:6]) if "python" in proc.name() else proc.name()
+                times = proc.cpu_times()
+                rss, cpu = out.get(name, (0.0, 0.0))
+                out[name] = (rss + proc.memory_info().rss / 2**20, cpu + times.user + times.system)
+        return out
+
     def cpu_times(self) -> dict[str, float]:
         """CPU seconds per process name of the tree (children included)."""
         out: dict[str, float] = {}
@@ -599,6 +611,8 @@ async def run_bench(args: argparse.Namespace, deployment: Deployment) -> dict[st
     sample = sorted(rng.sample(range(1, len(vendors)), min(args.sse_sample, len(vendors) - 1)))
     sample = [0, *sample[: max(0, args.sse_sample - 1)]]
     listening = list(range(len(vendors))) if args.sse_all else sample
+    await wait_for_index(deployment, workload, http, buyer_tokens[0], log)
+    before_connections = deployment.footprint()
     receivers = Receivers(
         deployment.port, [(v, vendors[v][1]) for v in listening], deployment.workdir
     )
@@ -615,11 +629,84 @@ async def run_bench(args: argparse.Namespace, deployment: Deployment) -> dict[st
             r.raise_for_status()
         await receivers.ready()
         log(f"  {len(listening)} SSE connections, {len(sample)} webhooks")
-        return await measure(args, deployment, workload, http, vendors, buyer_tokens, sample,
+        idle = await hold_idle(args.idle, deployment, before_connections, len(listening), log)
+        return idle | await measure(args, deployment, workload, http, vendors, buyer_tokens, sample,
                              listening, receivers, total_intents, log)  # fmt: skip
     finally:
         receivers.kill()
         await http.aclose()
+
+
+async def wait_for_index(
+    deployment: Deployment, workload: Workload, http: httpx.AsyncClient, token: str, log: Any
+) -> None:
+    """Publish a probe until it matches: every matcher has loaded the whole index."""
+    import asyncpg
+
+    # the probe proves every matcher has the whole index before the clock starts
+    t2 = time.monotonic()
+    probe = json.loads(workload.intents(1)[0])
+    probe.update(category="electronics", title=f"Probe {PROBE_WORD}")
+    probe.pop("location")
+    deadline = time.monotonic() + 300  # 100k subscriptions take 40-70 s on a busy machine
+    probes = 0
+    conn = await asyncpg.connect(deployment.database_url)
+    try:
+        while True:
+            r = await http.post(
+                "/v1/intents", json=probe, headers={"Authorization": f"Bearer {token}"}
+            )
+            r.raise_for_status()
+            probes += 1
+            probe_id = r.json()["id"]
+            await asyncio.sleep(1.0)
+            if await conn.fetchval("SELECT count(*) FROM matches WHERE intent_id = $1", probe_id):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the matchers never picked up the subscriptions")
+    finally:
+        await conn.close()
+    log(f"  index loaded (probe matched after {time.monotonic() - t2:.1f}s, {probes} probes)")
+
+
+async def hold_idle(
+    seconds: float,
+    deployment: Deployment,
+    before_connections: dict[str, tuple[float, float]],
+    connections: int,
+    log: Any,
+) -> dict[str, Any]:
+    """What the open SSE connections cost the server while nothing is published: its memory
+    beyond what it used before they connected, and its CPU over ``seconds`` (heartbeats,
+    Redis subscriptions). Nothing when ``seconds`` is 0."""
+    if seconds <= 0 or connections == 0:
+        return {}
+    await asyncio.sleep(2.0)  # the last subscriptions settle
+    connected = deployment.footprint()
+    await asyncio.sleep(seconds)
+    after = deployment.footprint()
+    names = sorted(connected, key=lambda n: -(after.get(n, (0, 0))[1] - connected[n][1]))
+    per_process = {
+        name: {
+            "rss_added_mb": round(connected[name][0] - before_connections.get(name, (0, 0))[0], 1),
+            "cores": round((after.get(name, connected[name])[1] - connected[name][1]) / seconds, 4),
+        }
+        for name in names
+    }
+    rss_added = sum(p["rss_added_mb"] for p in per_process.values())
+    cores = sum(p["cores"] for p in per_process.values())
+    log(f"  idle {seconds:g} s: RSS +{rss_added:.1f} MB, {cores:.3f} cores; {per_process}")
+    return {
+        "idle": {
+            "seconds": seconds,
+            "connections": connections,
+            "rss_added_mb": round(rss_added, 1),
+            "kb_per_connection": round(rss_added * 1024 / connections, 1),
+            "cores": round(cores, 4),
+            "us_per_connection_s": round(cores * 1e6 / connections, 2),
+            "per_process": per_process,
+        }
+    }
 
 
 async def measure(
@@ -636,31 +723,6 @@ async def measure(
     log: Any,
 ) -> dict[str, Any]:
     import asyncpg
-
-    # the probe proves every matcher has the whole index before the clock starts
-    t2 = time.monotonic()
-    probe = json.loads(workload.intents(1)[0])
-    probe.update(category="electronics", title=f"Probe {PROBE_WORD}")
-    probe.pop("location")
-    deadline = time.monotonic() + 300  # 100k subscriptions take 40-70 s on a busy machine
-    probes = 0
-    conn = await asyncpg.connect(deployment.database_url)
-    try:
-        while True:
-            r = await http.post(
-                "/v1/intents", json=probe, headers={"Authorization": f"Bearer {buyer_tokens[0]}"}
-            )
-            r.raise_for_status()
-            probes += 1
-            probe_id = r.json()["id"]
-            await asyncio.sleep(1.0)
-            if await conn.fetchval("SELECT count(*) FROM matches WHERE intent_id = $1", probe_id):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the matchers never picked up the subscriptions")
-    finally:
-        await conn.close()
-    log(f"  index loaded (probe matched after {time.monotonic() - t2:.1f}s, {probes} probes)")
 
     def requests(bodies: list[bytes]) -> list[bytes]:
         return [
@@ -892,6 +954,18 @@ def render(args: argparse.Namespace, layout: str, r: dict[str, Any]) -> str:
         f"{r['receivers_cpu_s']}.",
         f"- Overall: {verdict}.",
     ]
+    if idle := r.get("idle"):
+        from intentcast.api.streams import HEARTBEAT_S
+
+        lines.insert(
+            -1,
+            f"- Idle, before publishing: {idle['connections']} SSE connections open for "
+            f"{idle['seconds']:g} s cost the server {idle['rss_added_mb']} MB of resident memory "
+            f"beyond its footprint before they connected ({idle['kb_per_connection']} kB per "
+            f"connection) and {idle['cores']} cores ({idle['us_per_connection_s']} µs of CPU "
+            f"per connection per second: heartbeats every {HEARTBEAT_S:g} s). Per delivery: "
+            f"the API's CPU seconds above over the SSE deliveries.",
+        )
     if args.notes:
         lines += ["", args.notes]
     return "\n".join(lines) + "\n"
@@ -939,6 +1013,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a short run (about a minute)")
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=0.0,
+        help="hold the SSE connections this many seconds before publishing and report "
+        "their memory and CPU",
+    )
     parser.add_argument("--py-spy", default="", help="profile the server into this folder")
     parser.add_argument("--notes", default="", help="a paragraph appended to the section")
     given = {a.split("=")[0] for a in sys.argv[1:] if a.startswith("--")}

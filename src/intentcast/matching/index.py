@@ -71,6 +71,7 @@ from operator import attrgetter
 from typing import Any
 
 import h3
+import msgspec
 
 from intentcast.domain.matching import (
     MatchableIntent,
@@ -584,6 +585,7 @@ class SubscriptionIndex:
             self.upsert(sub)
         self._sort()
         self._unsorted = None
+        self._compact()
 
     # ------------------------------------------------------------------ container API
 
@@ -674,6 +676,41 @@ class SubscriptionIndex:
             for category in self._unsorted:
                 category.cells.sort()
             self._unsorted.clear()
+
+    def _compact(self) -> None:
+        """Copy the subscriptions and checks filed, in the order `match` reads them.
+
+        Built row by row, they lie scattered over the heap, and matching an intent costs a
+        cache miss for nearly every subscription and check it reaches. Copied column by
+        column, the subscriptions of a run (one cell, one country bucket) lie side by side;
+        the originals are freed when the copies replace them."""
+        subs = self._subs
+        copies: dict[str, Subscription] = {}
+        checks: dict[_Check, _Check] = {}
+
+        def copy_sub(sub: Subscription) -> Subscription:
+            copied = copies.get(sub.id)
+            if copied is None:
+                copied = copies[sub.id] = msgspec.structs.replace(sub)
+            return copied
+
+        def copy_check(check: _Check | None) -> _Check | None:
+            if check is None:
+                return None
+            copied = checks.get(check)
+            if copied is None:
+                copied = checks[check] = _Check(check)
+            return copied
+
+        columns: list[_Cells | _Plain] = []
+        for category in self._categories.values():
+            columns.append(category.cells)
+            columns.extend(category.plain.values())
+        for column in columns:
+            column.subs = list(map(copy_sub, column.subs))
+            column.checks = list(map(copy_check, column.checks))
+        self._subs = {sub_id: copies.get(sub_id, sub) for sub_id, sub in subs.items()}
+        self._checks = {key: checks.get(check, check) for key, check in self._checks.items()}
 
     def _check_for(self, sub: Subscription, layout: _Layout) -> _Check | None:
         key = _part_keys(sub, layout)

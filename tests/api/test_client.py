@@ -1,12 +1,21 @@
 """``intentcast.client`` against the real app (PostgreSQL, Redis, the matcher): a whole deal
 through the client only, pagination, problem errors, webhook verification of a real
-delivery, and every OpenAPI operation having a client method. Retries are checked over
-``httpx.MockTransport``; the SSE stream, the sync client and the README's example against
-a real ``intentcast api`` process (``test_client_live.py``)."""
+delivery, and every OpenAPI operation having a client method; the SSE stream across a
+server restart, the sync client and the README's example against a real ``intentcast api``
+process on the test database. Retries are checked over ``httpx.MockTransport``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import itertools
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -29,10 +38,11 @@ from intentcast.client import (
     verify_webhook,
 )
 from intentcast.client._endpoints import Resource, operations
+from intentcast.config import Settings
 from intentcast.services.offers import BuyerOfferView
 from tests.api.inprocess import committed_openapi
 from tests.api.inprocess import operations as openapi_operations
-from tests.helpers import CAMERA, create_operator, wait_for
+from tests.helpers import CAMERA, REPO_ROOT, create_operator, wait_for
 from tests.webhook_receiver import WebhookReceiver
 
 TOKEN_PREFIXES = {"Buyer": "/v1/me/tokens", "Vendor": "/v1/vendor/tokens"}
@@ -327,3 +337,195 @@ def test_a_retry_after_longer_than_the_policy_allows_raises_at_once() -> None:
         with pytest.raises(RateLimited) as limited:
             buyer.intents.get("int_1")
     assert limited.value.retry_after == 3600.0
+
+
+# ---- against a real server process ---------------------------------------------------------
+
+
+class ApiProcess:
+    """``intentcast api`` on a free port over the test's database and Redis (the matcher
+    runs in the test's event loop, ``make_pipeline``); it can be stopped and started again
+    on the same port."""
+
+    def __init__(self, settings: Settings, log: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTCAST_")}
+        self.env |= settings.env() | {
+            "INTENTCAST_HOST": "127.0.0.1",
+            "INTENTCAST_PORT": str(self.port),
+        }
+        self.log = log
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *("-m", "intentcast", "api", "--no-migrate"),
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: granian's workers with it
+            )
+
+        async def ready() -> bool:
+            assert self.process is not None, "not started"
+            assert self.process.returncode is None, self.log.read_text()
+            try:
+                async with httpx.AsyncClient() as probe:
+                    return (await probe.get(self.url + "/ready", timeout=1)).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await wait_for(ready, within=45.0, interval=0.1)
+
+    async def stop(self, sig: int = signal.SIGTERM) -> None:
+        """``sig`` to its process group, then wait; SIGKILL if it is still there after 10 s
+        (a graceful stop waits for open streams)."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        os.killpg(self.process.pid, sig)
+        try:
+            await asyncio.wait_for(self.process.wait(), 10)
+        except TimeoutError:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
+
+
+@pytest.fixture
+async def api_server(settings: Settings, tmp_path: Path) -> AsyncIterator[ApiProcess]:
+    server = ApiProcess(settings, tmp_path / "api.log")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def within(seconds: float, step: Any) -> Any:
+    async with asyncio.timeout(seconds):
+        return await step
+
+
+async def test_the_event_stream_resumes_across_a_server_restart_without_loss_or_repeat(
+    api_server: ApiProcess,
+    client: Any,
+    db: asyncpg.Connection,
+    make_pipeline: Callable[..., Any],
+) -> None:
+    await make_pipeline(["matcher"])
+    stream_requests: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        if request.url.path == "/v1/vendor/stream":
+            stream_requests.append(request)
+
+    http = httpx.AsyncClient(base_url=api_server.url, event_hooks={"request": [record]})
+    quick = RetryPolicy(backoff=0.05, max_backoff=0.5)
+    async with AsyncClient(http=http, retry=quick) as anonymous:
+        buyer, vendor, _ = await signed_up(anonymous, db)
+        await vendor.subscriptions.create({"categories": ["electronics/cameras"]})
+        first = await buyer.intents.publish(CAMERA)
+        events = vendor.vendor.events()
+        seen = [await within(20, anext(events))]
+        second = await buyer.intents.publish(CAMERA | {"title": "A second camera body"})
+        seen.append(await within(20, anext(events)))
+
+        await api_server.stop(signal.SIGKILL)  # the server dies under the open stream
+        in_process = AsyncClient(http=client, token=buyer.token)
+        third = await in_process.intents.publish(CAMERA | {"title": "Published meanwhile"})
+        await next_events(vendor_of(in_process, vendor), 2, lambda events: len(events) >= 1)
+        await api_server.start()
+        seen.append(await within(30, anext(events)))
+        fourth = await buyer.intents.publish(CAMERA | {"title": "Published after"})
+        seen.append(await within(20, anext(events)))
+        await events.aclose()
+
+    assert [e.seq for e in seen] == [1, 2, 3, 4]
+    assert [e.data["intent"]["id"] for e in seen] == [first.id, second.id, third.id, fourth.id]
+    assert "last-event-id" not in stream_requests[0].headers
+    assert {r.headers["last-event-id"] for r in stream_requests[1:]} == {"2"}
+
+
+def vendor_of(client: AsyncClient, vendor: AsyncClient) -> AsyncClient:
+    return client.with_token(vendor.token)
+
+
+def sync_deal(url: str, buyer_token: str, vendor_token: str) -> dict[str, Any]:
+    """A buyer publishes, the vendor hears it live and offers, the buyer lists the offers:
+    the blocking ``Client``, as a script without asyncio would use it."""
+    with Client(url, vendor_token) as vendor:
+        buyer = vendor.with_token(buyer_token)
+        intent = buyer.intents.publish(CAMERA)
+        events = vendor.vendor.events()
+        matched = next(events)
+        events.close()
+        offer = vendor.offers.create(matched.data["intent"]["id"], OFFER)
+        return {
+            "intent": intent,
+            "matched": matched,
+            "offers": list(buyer.intents.offers(intent.id)),
+            "offer": offer,
+            "feed": [e.seq for e in itertools.islice(vendor.vendor.feed(), 10)],
+        }
+
+
+async def test_the_blocking_client_does_the_same_against_a_real_server(
+    api_server: ApiProcess, db: asyncpg.Connection, make_pipeline: Callable[..., Any]
+) -> None:
+    await make_pipeline(["matcher"])
+    async with AsyncClient(api_server.url) as anonymous:
+        buyer, vendor, _ = await signed_up(anonymous, db)
+        await vendor.subscriptions.create({"categories": ["electronics/cameras"]})
+
+    done = await asyncio.wait_for(
+        asyncio.to_thread(sync_deal, api_server.url, buyer.token, vendor.token), 60
+    )
+
+    assert done["matched"].type == "intent.matched"
+    assert done["matched"].data["intent"]["id"] == done["intent"].id
+    assert [o.id for o in done["offers"]] == [done["offer"].id]
+    assert done["feed"] == [1]
+
+
+def readme_example() -> str:
+    """The Python block of the README's "Client library" section."""
+    section = (REPO_ROOT / "README.md").read_text().split("## Client library", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match is not None
+    return match.group(1)
+
+
+async def test_the_readme_example_bids_on_a_match(
+    api_server: ApiProcess, db: asyncpg.Connection, make_pipeline: Callable[..., Any]
+) -> None:
+    await make_pipeline(["matcher"])
+    code = readme_example()
+    assert len([line for line in code.splitlines() if line.strip()]) <= 12
+    definitions, run = code.rsplit("asyncio.run(", 1)
+    assert run.startswith('bid("http://127.0.0.1:8000", "icv_...")')
+    namespace: dict[str, Any] = {}
+    exec(compile(definitions, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+
+    async with AsyncClient(api_server.url) as anonymous:
+        buyer, vendor, _ = await signed_up(anonymous, db)
+        bot = asyncio.create_task(namespace["bid"](api_server.url, vendor.token))
+        try:
+            await wait_for(lambda: first_of(vendor.subscriptions.list()), within=20.0)
+            intent = await buyer.intents.publish(CAMERA)
+            offers = await wait_for(lambda: first_of(buyer.intents.offers(intent.id)), within=20.0)
+        finally:
+            bot.cancel()
+            await asyncio.gather(bot, return_exceptions=True)
+
+    assert offers.title == "A7 IV"
+    assert str(offers.price.amount) == "1649.00"
+
+
+async def first_of(items: AsyncIterator[Any]) -> Any:
+    async for item in items:
+        return item
+    return None

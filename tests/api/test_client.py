@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import re
 import signal
@@ -33,6 +34,7 @@ from intentcast.client import (
     RateLimited,
     RetryPolicy,
     ServerError,
+    Unauthorized,
     ValidationFailed,
     WebhookVerificationError,
     verify_webhook,
@@ -233,11 +235,25 @@ async def test_a_real_webhook_delivery_verifies_and_a_tampered_one_does_not(
 
 
 class Script:
-    """A transport answering from a list of responses, recording every request."""
+    """A transport answering from a list of responses, recording every request, and the
+    clients over it, which record their waits instead of sleeping."""
 
     def __init__(self, *answers: httpx.Response | Exception) -> None:
         self.answers = list(answers)
         self.requests: list[httpx.Request] = []
+        self.waits: list[float] = []
+
+    def sync(self, token: str) -> Client:
+        return Client("http://test", token, **self._options(self.waits.append))
+
+    def asynchronous(self, token: str) -> AsyncClient:
+        async def sleep(seconds: float) -> None:
+            self.waits.append(seconds)
+
+        return AsyncClient("http://test", token, **self._options(sleep))
+
+    def _options(self, sleep: Callable[[float], Any]) -> dict[str, Any]:
+        return {"transport": httpx.MockTransport(self), "sleep": sleep, "retry": NO_JITTER}
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -271,21 +287,14 @@ async def test_a_429_waits_retry_after_and_resends_the_same_idempotency_key() ->
         problem(429, "rate-limited", **{"Retry-After": "7"}),
         httpx.Response(202, json={"queued": 3}),
     )
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    async with AsyncClient(
-        "http://test", "icv_x", transport=httpx.MockTransport(script), sleep=sleep, retry=NO_JITTER
-    ) as vendor:
+    async with script.asynchronous("icv_x") as vendor:
         result = await vendor.webhooks.replay("whk_1", after_seq=2)
 
     assert result.queued == 3
-    assert waits == [7.0]
+    assert script.waits == [7.0]
     assert len(script.keys) == 2 and script.keys[0] == script.keys[1] and script.keys[0]
     again = Script(httpx.Response(202, json={"queued": 0}))
-    async with AsyncClient("http://test", "icv_x", transport=httpx.MockTransport(again)) as vendor:
+    async with again.asynchronous("icv_x") as vendor:
         await vendor.webhooks.replay("whk_1", after_seq=2)
     assert again.keys[0] != script.keys[0]  # one key per logical call
 
@@ -298,17 +307,9 @@ def test_gateway_errors_and_dropped_connections_back_off_then_give_up() -> None:
         problem(504, "timeout"),
         problem(503, "unavailable"),
     )
-    waits: list[float] = []
-    with Client(
-        "http://test",
-        "icb_x",
-        transport=httpx.MockTransport(script),
-        sleep=waits.append,
-        retry=NO_JITTER,
-    ) as buyer:
-        with pytest.raises(ServerError) as failed:
-            buyer.intents.get("int_1")
-    assert waits == [0.5, 1.0, 2.0, 4.0]
+    with script.sync("icb_x") as buyer, pytest.raises(ServerError) as failed:
+        buyer.intents.get("int_1")
+    assert script.waits == [0.5, 1.0, 2.0, 4.0]
     assert len(script.requests) == 5
     assert (failed.value.status, failed.value.code, failed.value.request_id) == (
         503,
@@ -320,23 +321,65 @@ def test_gateway_errors_and_dropped_connections_back_off_then_give_up() -> None:
 def test_what_the_server_may_have_done_is_not_sent_twice() -> None:
     """A PATCH has no Idempotency-Key and a sign-up's is not replayed: after a 502 they are
     not retried (a 429 is: the server did nothing)."""
-    script = Script(problem(502, "bad-gateway"), problem(502, "bad-gateway"))
-    with Client(
-        "http://test", "icv_x", transport=httpx.MockTransport(script), sleep=lambda s: None
-    ) as vendor:
+    script = Script(
+        problem(502, "bad-gateway"),
+        problem(502, "bad-gateway"),
+        problem(429, "rate-limited", **{"Retry-After": "1"}),
+        httpx.Response(200, json={"version": 2, "settings": {}}),
+    )
+    with script.sync("icv_x") as vendor:
         with pytest.raises(ServerError):
             vendor.offers.revise("off_1", {"title": "New title"})
         with pytest.raises(ServerError):
             vendor.accounts.create_vendor({"name": "Shop"})
-    assert len(script.requests) == 2
+        assert vendor.admin.change_settings({"rate_limit": 100}).version == 2
+    assert [r.method for r in script.requests] == ["PATCH", "POST", "PATCH", "PATCH"]
+    assert script.waits == [1.0]
 
 
 def test_a_retry_after_longer_than_the_policy_allows_raises_at_once() -> None:
     script = Script(problem(429, "rate-limited", **{"Retry-After": "3600"}))
-    with Client("http://test", "icb_x", transport=httpx.MockTransport(script)) as buyer:
-        with pytest.raises(RateLimited) as limited:
-            buyer.intents.get("int_1")
+    with script.sync("icb_x") as buyer, pytest.raises(RateLimited) as limited:
+        buyer.intents.get("int_1")
     assert limited.value.retry_after == 3600.0
+
+
+def sse(*seqs: int) -> httpx.Response:
+    """A stream answer carrying events ``seqs`` (after a keep-alive comment), then its end."""
+    frames = [": keep-alive\r\n\r\n"]
+    for seq in seqs:
+        event = {
+            "id": f"evt_{seq}",
+            "seq": seq,
+            "type": "intent.matched",
+            "created_at": "2026-11-26T12:00:00Z",
+            "data": {"intent": {"id": f"int_{seq}"}},
+        }
+        frames.append(f"id: {seq}\r\nevent: intent.matched\r\ndata: {json.dumps(event)}\r\n\r\n")
+    return httpx.Response(
+        200, content="".join(frames).encode(), headers={"content-type": "text/event-stream"}
+    )
+
+
+def test_the_event_stream_reconnects_with_last_event_id_and_never_repeats_a_seq() -> None:
+    script = Script(
+        problem(503, "unavailable"),
+        problem(503, "unavailable"),
+        sse(1, 2),  # then the connection ends
+        httpx.ConnectError("refused"),
+        sse(2, 3),  # a replay that overlaps what was seen
+        problem(401, "unauthorized"),  # the token was revoked meanwhile
+    )
+    seen: list[int] = []
+    with script.sync("icv_x") as vendor, pytest.raises(Unauthorized):
+        for event in vendor.vendor.events():
+            assert isinstance(event, VendorEvent)
+            seen.append(event.seq)
+
+    assert seen == [1, 2, 3]
+    sent = [r.headers.get("last-event-id") for r in script.requests]
+    assert sent == [None, None, None, "2", "2", "3"]
+    assert script.waits == [0.5, 1.0, 0.5, 0.5, 0.5]  # backoff grows while nothing arrives
 
 
 # ---- against a real server process ---------------------------------------------------------

@@ -46,9 +46,12 @@ class _Client(Generic[R]):
         timeout: float = 10.0,
     ) -> None:
         """``base_url`` of the server (``http://localhost:8000``) and the caller's ``token``
-        (none for sign-ups and public routes). Give ``http`` (an httpx client, e.g. a test
-        client with its own transport; its ``base_url`` is used) or ``transport`` to choose
-        how requests travel. ``retry`` and ``sleep`` shape the retries."""
+        (none for sign-ups and public routes). ``transport`` chooses how requests travel; or
+        give ``http``, an httpx client of your own (a test client, say) with its base URL,
+        instead of both (it is not closed with this client). ``retry`` and ``sleep`` shape
+        the retries."""
+        if http is not None and (base_url is not None or transport is not None):
+            raise TypeError("give either http, or base_url and transport")
         self._owns_http = http is None
         if http is None:
             http = self._http_class(
@@ -57,8 +60,6 @@ class _Client(Generic[R]):
                 timeout=timeout,
                 headers={"User-Agent": USER_AGENT},
             )
-        elif base_url is not None:
-            http.base_url = base_url
         asynchronous = self._runner_class is AsyncRunner
         runner = self._runner_class(
             http, retry or RetryPolicy(), sleep or default_sleep(asynchronous)

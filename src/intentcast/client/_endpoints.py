@@ -103,7 +103,7 @@ class Stream(Listing[P, T]):
     def flow(self, resource: Resource[Any], req: Req[Any]) -> Flow:
         runner = resource._runner
         after = int(req.query.get("after") or 0)
-        bare = Req(req.returns, path=req.path)
+        bare: Req[Any] = Req(req.returns, path=req.path)
         call = make_call(self.method, self.path, bare, resource._headers)
         return event_stream(runner.stream_request, call, runner.policy, after)
 
@@ -125,7 +125,7 @@ def endpoint(
 
 def listing(
     operation_id: str, path: str
-) -> Callable[[Callable[Concatenate[Any, P], Req[Any]]], Listing[P, Any]]:
+) -> Callable[[Callable[Concatenate[Any, P], Req[T]]], Listing[P, T]]:
     return _decorator(Listing, operation_id, "GET", path)
 
 

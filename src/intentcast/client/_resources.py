@@ -84,11 +84,11 @@ class Meta(Resource[R]):
 
     @endpoint("health", "GET", "/health")
     def health(self) -> Req[Health]:
-        return Req(Health, anonymous=True)
+        return Req(Health)
 
     @endpoint("ready", "GET", "/ready")
     def ready(self) -> Req[Readiness]:
-        return Req(Readiness, anonymous=True)
+        return Req(Readiness)
 
     @endpoint("listCategories", "GET", "/v1/categories")
     def categories(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -43,7 +43,7 @@ class Runner(Generic[H]):
     the sleep function (injectable: tests do not wait)."""
 
     def __init__(self, http: H, policy: RetryPolicy, sleep: Callable[[float], Any]) -> None:
-        self.http = http
+        self.http: H = http
         self.policy = policy
         self.sleep = sleep
         self.lines: dict[int, Any] = {}
@@ -55,7 +55,7 @@ class Runner(Generic[H]):
     def stream_request(self, call: Call) -> httpx.Request:
         return build_request(self.http, call, timeout=_STREAM_TIMEOUT)
 
-    async def drive(self, flow: Flow) -> AsyncIterator[Any]:
+    async def drive(self, flow: Flow) -> AsyncGenerator[Any, None]:
         """Run ``flow``, yielding what it emits; streamed responses it leaves open (the
         caller stopped iterating) are closed."""
         opened: dict[int, httpx.Response] = {}
@@ -108,11 +108,9 @@ class AsyncRunner(Runner[httpx.AsyncClient]):
 
     async def run(self, flow: Flow) -> Any:
         async with contextlib.aclosing(self.drive(flow)) as items:
-            async for item in items:
-                return item
-        return None
+            return await anext(items, None)
 
-    def iterate(self, flow: Flow) -> AsyncIterator[Any]:
+    def iterate(self, flow: Flow) -> AsyncGenerator[Any, None]:
         return self.drive(flow)
 
 
@@ -133,11 +131,10 @@ class SyncRunner(Runner[httpx.Client]):
         raise TypeError(action)
 
     def run(self, flow: Flow) -> Any:
-        for item in self.iterate(flow):
-            return item
-        return None
+        with contextlib.closing(self.iterate(flow)) as items:
+            return next(items, None)
 
-    def iterate(self, flow: Flow) -> Iterator[Any]:
+    def iterate(self, flow: Flow) -> Generator[Any, None, None]:
         items = self.drive(flow)
         try:
             while True:

@@ -293,7 +293,7 @@ def memory_breakdown(index: SubscriptionIndex) -> dict[str, float]:
             size(c.keys) + size(c.subs) + size(c.checks) for c in cells
         ),
         "plain buckets": sum(size(p.subs) + size(p.checks) + size(p) for p in plain),
-        "checks and parts": sum(size(c) + size(c.parts) for c in checks) + parts_bytes,
+        "checks and parts": sum(map(size, checks)) + parts_bytes,
     }
     return {name: value / 2**20 for name, value in mb.items()}
 

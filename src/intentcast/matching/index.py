@@ -51,7 +51,8 @@ ids, categories, cells, countries, budgets, attributes, keywords, fulfilment mod
 shared with the other subscriptions naming the same values (`_Shared`), and a cell costs 24
 bytes per subscription in the sorted columns. Writes after the initial build insert into
 and delete from those columns (a memmove of the category's columns); the build appends
-and sorts each category once.
+and sorts each category once, then copies the subscriptions and checks filed in the order
+`match` reads them (`_compact`), so that a run's lie side by side in memory.
 
 Subscriptions with a cell that is not a canonical H3 cell string, or a budget minimum that
 is not a number (NaN: unordered, no threshold list holds it), are kept aside and checked

@@ -20,7 +20,8 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 import httpx
@@ -101,6 +102,19 @@ class _Batches(Generic[T, R]):
             self._queue = []
 
 
+def delivery_client(**options: Any) -> httpx.AsyncClient:
+    """The worker's HTTP client: no redirects, no proxy from the environment, and no
+    cookies — a receiver's ``Set-Cookie`` is never stored, so nothing one endpoint sets
+    reaches another endpoint (requests go to the checked IP, so endpoints of different
+    vendors can share a cookie domain)."""
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        trust_env=False,
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+        **options,
+    )
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -119,7 +133,7 @@ class DeliveryWorker:
         self.sealer = sealer
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         # one client per worker: its connection pool keeps connections to receivers alive
-        self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self.http = delivery_client()
         self.slots = asyncio.Semaphore(CONCURRENCY)
         self.poll_s = poll_s
         self.retry_delay = retry_delay

@@ -4,6 +4,7 @@ migrated template, Redis flushed per test, and an AsyncTestClient on the real ap
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import uuid
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 import redis.asyncio as redis
 from hypothesis import settings as hypothesis_settings
@@ -130,6 +132,21 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
+def _answer_off_the_loop(client: AsyncTestClient[Any]) -> None:
+    """Litestar's test transport answers an async request by blocking the caller's thread
+    until the app (on its own portal thread) has answered: the test's event loop — and the
+    workers ``make_pipeline`` runs on it — would stand still meanwhile, so a request that
+    waits for a lock a worker holds (a vendor's event log) would wait forever. The blocking
+    call runs in a thread instead; the loop goes on."""
+    transport = client._transport
+    blocking = transport.handle_request
+
+    async def handle_async_request(request: httpx.Request) -> httpx.Response:
+        return await asyncio.to_thread(blocking, request)
+
+    transport.handle_async_request = handle_async_request
+
+
 @pytest.fixture
 async def make_client(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
     from intentcast.api.app import create_app
@@ -138,6 +155,7 @@ async def make_client(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
 
     async def make(custom: Settings | None = None) -> AsyncTestClient[Any]:
         client = AsyncTestClient(app=create_app(custom or settings))
+        _answer_off_the_loop(client)
         await client.__aenter__()
         opened.append(client)
         return client
@@ -180,8 +198,6 @@ async def make_pipeline(settings: Settings) -> AsyncIterator[Callable[..., Any]]
     database and Redis, with ``custom`` settings if given; other keyword arguments go to
     ``WorkerContext`` (the workers' timings). Stopped at teardown, failing the test if a
     worker crashed."""
-    import asyncio
-
     from intentcast.store.db import create_pool
     from intentcast.workers import ROLES, WorkerContext
 

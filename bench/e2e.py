@@ -972,7 +972,8 @@ def render(args: argparse.Namespace, layout: str, r: dict[str, Any]) -> str:
 
 
 def write_section(text: str, section: str) -> None:
-    """Replace (or append) our section of RESULTS.md; leave every other section alone."""
+    """Replace (or append) the head of our section of RESULTS.md (the latest run); leave
+    its ``###`` parts and every other section alone."""
     if not RESULTS.exists():
         RESULTS.write_text("# Benchmark results\n\n" + text)
         return
@@ -982,7 +983,12 @@ def write_section(text: str, section: str) -> None:
         body = "".join(lines)
         RESULTS.write_text(body + ("" if body.endswith("\n\n") else "\n") + text)
         return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    # the section's latest run, up to its first ``###`` part: the parts (earlier runs with
+    # their before/after notes) stay
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].startswith(("## ", "### "))),
+        len(lines),
+    )
     tail = lines[end:]
     RESULTS.write_text("".join(lines[:start]) + text + ("\n" if tail else "") + "".join(tail))
 

@@ -674,7 +674,9 @@ def write_results(section: str) -> None:
     if match is None:
         new = old.rstrip("\n") + "\n\n" + section
     else:
-        following = re.search(r"^## ", old[match.end() :], flags=re.MULTILINE)
+        # the latest run, up to the section's first ``###`` part: the parts (earlier runs
+        # with their before/after notes) stay
+        following = re.search(r"^##(#)? ", old[match.end() :], flags=re.MULTILINE)
         end = match.end() + following.start() if following else len(old)
         tail = old[end:]
         new = old[: match.start()] + section + ("\n" + tail if tail else "")

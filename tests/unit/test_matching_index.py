@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from unittest.mock import patch
 
 import h3
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +19,7 @@ from intentcast.domain.matching import (
     normalise_keyword,
     words_of,
 )
+from intentcast.matching import index as index_module
 from intentcast.matching.index import SubscriptionIndex
 
 MUNICH = (48.137, 11.575)
@@ -335,6 +338,36 @@ def test_index_equals_brute_force(data: tuple) -> None:
     parts = index._parts
     assert not (parts.budgets or parts.countries or parts.fulfilment or parts.attributes)
     assert not (parts.keywords or parts.words or parts.phrases)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(world(), st.booleans())
+def test_a_batch_of_changes_agrees_with_the_predicate(data: tuple, bulk: bool) -> None:
+    """`apply` (a matcher's refresh): a deactivated subscription leaves, an active one is
+    upserted, an id's last change holds — filed one by one, or (``bulk``) appended and each
+    touched category sorted once; then changed one by one again (the columns are sorted)."""
+    subs, ops, intents = data
+    model = {s.id: s for s in subs}
+    index = SubscriptionIndex(subs)
+    changes = [
+        op
+        if isinstance(op, Subscription)
+        else msgspec.structs.replace(model.get(op) or sub(id=op), active=False)
+        for op in ops
+    ]
+    for change in changes:
+        if change.active:
+            model[change.id] = change
+        else:
+            model.pop(change.id, None)
+    with patch.object(index_module, "BULK_CHANGES", 1 if bulk else 10**9):
+        index.apply(changes)
+    assert_agrees(index, model, intents)
+    assert all(index.get(sub_id) == s for sub_id, s in model.items())
+    for s in subs:
+        index.upsert(s)
+        model[s.id] = s
+    assert_agrees(index, model, intents)
 
 
 def test_copies_share_repeated_parts_and_forget_them_with_their_subscriptions() -> None:

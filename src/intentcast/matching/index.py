@@ -82,7 +82,10 @@ from intentcast.domain.matching import (
     matches,
 )
 
-__all__ = ["SubscriptionIndex"]
+__all__ = ["BULK_CHANGES", "SubscriptionIndex"]
+
+BULK_CHANGES = 1_000
+"""`SubscriptionIndex.apply` sorts each touched category once from this many changes on."""
 
 # H3 index bit layout: resolution in bits 52-55, then 15 digits of 3 bits, unused ones = 7.
 _RES_SHIFT = 52
@@ -640,6 +643,31 @@ class SubscriptionIndex:
                 category.count_resolution(_resolution(cell), 1)
             if unsorted is not None:
                 unsorted.add(category)
+
+    def apply(self, changes: Iterable[Subscription]) -> None:
+        """Apply a batch of changes in order: an active subscription is upserted, an inactive
+        one removed. A batch of at least ``BULK_CHANGES`` files its cells as the build does —
+        appended, then each category it touched sorted once — instead of one sorted insert
+        per cell (a memmove of the category's columns each: ~1 ms per subscription once a
+        category holds a few thousand subscriptions with dozens of cells)."""
+        latest = {sub.id: sub for sub in changes}  # an id's last change is what holds
+        if len(latest) < BULK_CHANGES:
+            for sub in latest.values():
+                if sub.active:
+                    self.upsert(sub)
+                else:
+                    self.remove(sub.id)
+            return
+        for sub_id in latest:  # while the columns are sorted (removal bisects them)
+            self.remove(sub_id)
+        self._unsorted = set()
+        try:
+            for sub in latest.values():
+                if sub.active:
+                    self.upsert(sub)
+        finally:
+            self._sort()
+            self._unsorted = None
 
     def remove(self, sub_id: str) -> None:
         """Forget the subscription `sub_id` (nothing happens if it is unknown)."""

@@ -124,13 +124,9 @@ class Matcher:
         current = await Subscriptions(conn).current_version()
         if current <= self.version:
             return
-        for row in await Subscriptions(conn).changed_since(self.version):
-            subscription = row.for_matching()
-            if subscription.active:
-                self.index.upsert(subscription)
-            else:
-                self.index.remove(subscription.id)
-            self.version = max(self.version, row.change_version)
+        rows = await Subscriptions(conn).changed_since(self.version)
+        self.index.apply(row.for_matching() for row in rows)
+        self.version = max([self.version, *(row.change_version for row in rows)])
 
     # ---- work --------------------------------------------------------------------------
 

@@ -6,6 +6,15 @@ from __future__ import annotations
 import asyncpg
 
 
+def _eligible(buyer_id: str) -> str:
+    """The one rule, as an SQL condition on the vendor row ``v``, for whether it may be
+    matched to an intent of the buyer ``buyer_id`` (an SQL expression): verified, and not
+    blocked by that buyer."""
+    return f"""v.status = 'verified'
+                  AND NOT EXISTS (SELECT 1 FROM buyer_blocks bb
+                                   WHERE bb.buyer_id = {buyer_id} AND bb.vendor_id = v.id)"""
+
+
 class Matches:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -49,13 +58,11 @@ class Matches:
         if not candidates:
             return []
         rows = await self.conn.fetch(
-            """INSERT INTO matches (intent_id, subscription_id, vendor_id)
+            f"""INSERT INTO matches (intent_id, subscription_id, vendor_id)
                SELECT t.i, t.s, t.v
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(i, b, s, v)
                  JOIN vendors v ON v.id = t.v
-                WHERE v.status = 'verified'
-                  AND NOT EXISTS (SELECT 1 FROM buyer_blocks bb
-                                   WHERE bb.buyer_id = t.b AND bb.vendor_id = t.v)
+                WHERE {_eligible("t.b")}
                ON CONFLICT DO NOTHING RETURNING intent_id, subscription_id, vendor_id""",
             [i for i, _, _, _ in candidates],
             [b for _, b, _, _ in candidates],
@@ -120,10 +127,7 @@ class Matches:
     async def eligible_vendors(self, buyer_id: str, vendor_ids: list[str]) -> set[str]:
         """Of ``vendor_ids``: those verified and not blocked by ``buyer_id``."""
         rows = await self.conn.fetch(
-            """SELECT v.id FROM vendors v
-                WHERE v.id = ANY($2) AND v.status = 'verified'
-                  AND NOT EXISTS (SELECT 1 FROM buyer_blocks b
-                                   WHERE b.buyer_id = $1 AND b.vendor_id = v.id)""",
+            f"""SELECT v.id FROM vendors v WHERE v.id = ANY($2) AND {_eligible("$1")}""",
             buyer_id,
             vendor_ids,
         )
@@ -132,11 +136,9 @@ class Matches:
     async def eligible_pairs(self, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
         """``eligible_vendors`` for many (buyer_id, vendor_id) at once (a matcher batch)."""
         rows = await self.conn.fetch(
-            """SELECT t.b, v.id FROM unnest($1::text[], $2::text[]) AS t(b, vid)
+            f"""SELECT t.b, v.id FROM unnest($1::text[], $2::text[]) AS t(b, vid)
                  JOIN vendors v ON v.id = t.vid
-                WHERE v.status = 'verified'
-                  AND NOT EXISTS (SELECT 1 FROM buyer_blocks bb
-                                   WHERE bb.buyer_id = t.b AND bb.vendor_id = v.id)""",
+                WHERE {_eligible("t.b")}""",
             [b for b, _ in pairs],
             [v for _, v in pairs],
         )

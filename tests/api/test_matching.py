@@ -200,6 +200,23 @@ async def test_hourly_cap_limits_matches(client, buyer, db, pipeline) -> None:
     assert len(await feed(client, vendor)) == 2
 
 
+async def test_backfill_keeps_the_hourly_cap_across_the_open_intents(
+    client, buyer, db, pipeline
+) -> None:
+    """A new capped subscription backfills the open intents in one run: the cap counts the
+    matches the run itself records, not only those committed before it."""
+    other = await create_buyer(client)
+    for account in (buyer, other, buyer):
+        await publish(client, account)
+    await settled(db)
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor, max_per_hour=2)
+    await feed(client, vendor, at_least=2)
+    await settled(db)
+    assert len(await feed(client, vendor)) == 2
+    assert await db.fetchval("SELECT count(*) FROM matches WHERE vendor_id = $1", vendor.id) == 2
+
+
 async def test_predicate_rules_apply_through_the_pipeline(client, buyer, db, pipeline) -> None:
     keyword = await create_vendor(client, db)
     budget = await create_vendor(client, db)

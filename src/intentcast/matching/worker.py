@@ -39,7 +39,7 @@ from intentcast.domain.events import OutboxEventType, VendorEventType, dedupe
 from intentcast.domain.intents import Intent
 from intentcast.domain.matching import Subscription, matchable, matches
 from intentcast.domain.vendor_view import vendor_view
-from intentcast.logs import using_request_id
+from intentcast.logs import current_request_id, using_request_id
 from intentcast.matching.index import SubscriptionIndex
 from intentcast.metrics import MATCHES, observe_delivery_lag, observe_match_latency
 from intentcast.services.runtime_settings import RuntimeSettings
@@ -76,6 +76,11 @@ class _Published(msgspec.Struct, frozen=True):
             recorded_at=datetime.fromisoformat(recorded.decode()) if recorded else None,
             request_id=request_id.decode() if request_id else None,
         )
+
+
+Candidates = tuple[str | None, Intent, dict[str, Any], list[Subscription]]
+"""One intent of a matcher run: the request that caused it, the intent, its vendor view and
+the subscriptions the index matched."""
 
 
 class Matcher:
@@ -220,46 +225,9 @@ class Matcher:
         view: dict[str, Any],
         candidates: list[Subscription],
     ) -> int:
-        """Keep the eligible candidates, record them, tell each newly matched vendor once."""
-        if not candidates:
-            return 0
-        store = Matches(work.conn)
-        if all(s.max_per_hour is None for s in candidates):
-            # no hourly cap: eligibility and the matches in one statement
-            recorded = await store.record_eligible(
-                [(intent.id, intent.buyer_id, s.id, s.vendor_id) for s in candidates]
-            )
-            new = [(subscription_id, vendor_id) for _, subscription_id, vendor_id in recorded]
-        else:
-            eligible = await store.eligible_vendors(
-                intent.buyer_id, list({s.vendor_id for s in candidates})
-            )
-            chosen = [s for s in candidates if s.vendor_id in eligible]
-            capped = [s.id for s in chosen if s.max_per_hour is not None]
-            if capped:
-                await store.lock_capped(capped)
-                counts = await store.hourly_counts(capped)
-                chosen = [
-                    s
-                    for s in chosen
-                    if s.max_per_hour is None or counts.get(s.id, 0) < s.max_per_hour
-                ]
-            new = await store.record(intent.id, [(s.id, s.vendor_id) for s in chosen])
-        by_vendor: dict[str, list[str]] = defaultdict(list)
-        for subscription_id, vendor_id in new:
-            by_vendor[vendor_id].append(subscription_id)
-        await work.tell_vendors(
-            [
-                (
-                    vendor_id,
-                    VendorEventType.INTENT_MATCHED,
-                    {"intent": view, "subscription_ids": sorted(subscription_ids)},
-                    dedupe.matched(intent.id),
-                )
-                for vendor_id, subscription_ids in sorted(by_vendor.items())
-            ]
-        )
-        return len(new)
+        """``record_run`` for one intent, on behalf of the current request."""
+        new = await self.record_run(work, [(current_request_id(), intent, view, candidates)])
+        return new.get(intent.id, 0)
 
     async def backfill(self, work: Work, subscription_id: str) -> int:
         """Match a new or changed subscription against the intents already open; return
@@ -270,15 +238,21 @@ class Matcher:
         subscription = self.index.get(subscription_id)
         if subscription is None:
             return 0
-        recorded = 0
         intents = await Intents(conn).open_in_categories(
             list(subscription.categories), BACKFILL_LIMIT
         )
-        for intent in intents:
-            if matches(matchable(intent), subscription):
-                view = msgspec.to_builtins(vendor_view(intent, location_floor=self.location_floor))
-                recorded += await self.record_matches(work, intent, view, [subscription])
-        return recorded
+        request_id = current_request_id()
+        run = [
+            (
+                request_id,
+                intent,
+                msgspec.to_builtins(vendor_view(intent, location_floor=self.location_floor)),
+                [subscription],
+            )
+            for intent in intents
+            if matches(matchable(intent), subscription)
+        ]
+        return sum((await self.record_run(work, run)).values())
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.ensure_group()
@@ -337,7 +311,7 @@ class Matcher:
         await self.redis.xack(WORK_STREAM, MATCHER_GROUP, *(message_id for message_id, _ in run))
 
     async def handle_published(self, messages: list[_Published]) -> None:
-        matched: list[tuple[_Published, Intent, dict[str, Any], list[Subscription]]] = []
+        matched: list[Candidates] = []
         async with self.pool.acquire() as conn:
             async with unit_of_work(conn, self.redis) as work:
                 # marked processed first (rolled back with the rest if the run fails): a
@@ -358,7 +332,9 @@ class Matcher:
                     view = msgspec.to_builtins(
                         vendor_view(intent, location_floor=self.location_floor)
                     )
-                    matched.append((message, intent, view, self.index.match(matchable(intent))))
+                    matched.append(
+                        (message.request_id, intent, view, self.index.match(matchable(intent)))
+                    )
                 new = await self.record_run(work, matched)
         # committed: count and tell the log what each message produced
         told: dict[str, int] = defaultdict(int)
@@ -392,11 +368,12 @@ class Matcher:
     async def record_run(
         self,
         work: Work,
-        matched: list[tuple[_Published, Intent, dict[str, Any], list[Subscription]]],
+        matched: list[Candidates],
     ) -> dict[str, int]:
-        """``record_matches`` for a run of intents in stream order, a statement per step for
-        the whole run (eligibility and the matches in one when no candidate has an hourly
-        cap); returns the number of new matches per intent id."""
+        """Keep each intent's eligible candidates within their hourly caps, record them and
+        tell each newly matched vendor once, for a run of intents in stream order: a
+        statement per step for the whole run (eligibility and the matches in one when no
+        candidate has an hourly cap); returns the number of new matches per intent id."""
         store = Matches(work.conn)
         if not any(c for *_, c in matched):
             return {}
@@ -420,7 +397,7 @@ class Matcher:
             by_intent[intent_id][vendor_id].append(subscription_id)
         items: list[tuple[str, VendorEventType, dict[str, Any], str]] = []
         request_ids: list[str | None] = []
-        for message, intent, view, _ in chosen:
+        for request_id, intent, view, _ in chosen:
             for vendor_id, subscription_ids in sorted(by_intent[intent.id].items()):
                 items.append(
                     (
@@ -430,7 +407,7 @@ class Matcher:
                         dedupe.matched(intent.id),
                     )
                 )
-                request_ids.append(message.request_id)
+                request_ids.append(request_id)
         await work.tell_vendors(items, request_ids)
         counted: dict[str, int] = defaultdict(int)
         for intent_id, _, _ in new:
@@ -440,14 +417,14 @@ class Matcher:
     async def within_caps(
         self,
         store: Matches,
-        matched: list[tuple[_Published, Intent, dict[str, Any], list[Subscription]]],
-    ) -> list[tuple[_Published, Intent, dict[str, Any], list[Subscription]]]:
+        matched: list[Candidates],
+    ) -> list[Candidates]:
         """The eligible candidates of a run within their subscriptions' hourly caps."""
         pairs = sorted({(i.buyer_id, s.vendor_id) for _, i, _, c in matched for s in c})
         eligible = await store.eligible_pairs(pairs)
         chosen = [
-            (message, intent, view, [s for s in c if (intent.buyer_id, s.vendor_id) in eligible])
-            for message, intent, view, c in matched
+            (request_id, intent, view, [s for s in c if (intent.buyer_id, s.vendor_id) in eligible])
+            for request_id, intent, view, c in matched
         ]
         capped = sorted({s.id for *_, c in chosen for s in c if s.max_per_hour is not None})
         if not capped:
@@ -459,7 +436,7 @@ class Matcher:
         counts = await store.hourly_counts(capped)
         already = await store.recorded_pairs([i.id for _, i, _, _ in chosen], capped)
         within_caps = []
-        for message, intent, view, subscriptions in chosen:
+        for request_id, intent, view, subscriptions in chosen:
             kept = []
             for s in subscriptions:
                 if s.max_per_hour is None:
@@ -468,7 +445,7 @@ class Matcher:
                     kept.append(s)
                     if (intent.id, s.id) not in already:
                         counts[s.id] = counts.get(s.id, 0) + 1
-            within_caps.append((message, intent, view, kept))
+            within_caps.append((request_id, intent, view, kept))
         return within_caps
 
     async def process(

@@ -19,23 +19,9 @@ class Matches:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def record(self, intent_id: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Record (subscription_id, vendor_id) matches; return the ones that are new."""
-        if not pairs:
-            return []
-        rows = await self.conn.fetch(
-            """INSERT INTO matches (intent_id, subscription_id, vendor_id)
-               SELECT $1, s, v FROM unnest($2::text[], $3::text[]) AS t(s, v)
-               ON CONFLICT DO NOTHING RETURNING subscription_id, vendor_id""",
-            intent_id,
-            [s for s, _ in pairs],
-            [v for _, v in pairs],
-        )
-        return [(r["subscription_id"], r["vendor_id"]) for r in rows]
-
     async def record_many(self, triples: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-        """``record`` for many (intent_id, subscription_id, vendor_id) in one statement (a
-        matcher batch); returns the new ones."""
+        """Record (intent_id, subscription_id, vendor_id) matches in one statement (a matcher
+        run); returns the new ones."""
         if not triples:
             return []
         rows = await self.conn.fetch(
@@ -124,17 +110,9 @@ class Matches:
         )
         return {r["subscription_id"]: r["n"] for r in rows}
 
-    async def eligible_vendors(self, buyer_id: str, vendor_ids: list[str]) -> set[str]:
-        """Of ``vendor_ids``: those verified and not blocked by ``buyer_id``."""
-        rows = await self.conn.fetch(
-            f"""SELECT v.id FROM vendors v WHERE v.id = ANY($2) AND {_eligible("$1")}""",
-            buyer_id,
-            vendor_ids,
-        )
-        return {r["id"] for r in rows}
-
     async def eligible_pairs(self, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
-        """``eligible_vendors`` for many (buyer_id, vendor_id) at once (a matcher batch)."""
+        """Which of the (buyer_id, vendor_id) pairs may match: the vendor is verified and not
+        blocked by the buyer (a matcher run)."""
         rows = await self.conn.fetch(
             f"""SELECT t.b, v.id FROM unnest($1::text[], $2::text[]) AS t(b, vid)
                  JOIN vendors v ON v.id = t.vid

@@ -1,7 +1,7 @@
 """The ``intentcast`` command line. The group lives here; each command family in its own
 module: ``server`` (serve, api, worker, migrate, openapi), ``operator`` (operator accounts
-and day-to-day moderation), ``taxonomy``, ``keys`` (server key rotation). Every command
-reads the same ``INTENTCAST_*`` configuration (``common``)."""
+and day-to-day moderation), ``taxonomy``, ``keys`` (server key rotation), ``demo`` (a live
+demo marketplace). Every command reads the same ``INTENTCAST_*`` configuration (``common``)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from intentcast.cli import keys, operator, operator_settings, scale, server, taxonomy
+    from intentcast.cli import demo, keys, operator, operator_settings, scale, server, taxonomy
 
-    for module in (server, scale, operator, operator_settings, taxonomy, keys):
+    for module in (server, scale, operator, operator_settings, taxonomy, keys, demo):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -62,13 +62,15 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-# Three pytest processes, not one: each part starts its own embedded servers, and a crash in
+# Four pytest processes, not one: each part starts its own embedded servers, and a crash in
 # one (seen once: a segfault at interpreter exit after a whole single run had passed) is
-# confined to it and names it.
+# confined to it and names it. tests/browser skips without Chromium unless
+# INTENTCAST_REQUIRE_BROWSER=1 (.ci/run); screenshots go to test-artifacts/browser/.
 test: $(STAMP) lint deploy-check
 	$(BIN)/python -m pytest tests/unit
 	$(BIN)/python -m pytest tests/api
 	$(BIN)/python -m pytest tests/e2e
+	$(BIN)/python -m pytest tests/browser
 
 openapi: $(STAMP)
 	$(BIN)/intentcast openapi --output openapi/openapi.json

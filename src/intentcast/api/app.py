@@ -31,12 +31,15 @@ from intentcast.api.errors import (
     CheckedRequest,
     ControlCharacterGuard,
 )
+from intentcast.api.event_docs import EventSchemas, webhook_docs
 from intentcast.api.idempotency import IdempotencyMiddleware
 from intentcast.api.intents import IntentController
 from intentcast.api.me import BuyerStreamController, MeController
 from intentcast.api.meta import MetaController
 from intentcast.api.observability import AppLogging, MetricsController, RequestObservability
 from intentcast.api.offers import BuyerOfferController, OfferController
+from intentcast.api.operation_docs import OperationDocs
+from intentcast.api.operation_docs import components as operation_components
 from intentcast.api.problem_docs import ProblemResponses
 from intentcast.api.relay import RelayController
 from intentcast.api.reveals import ReceiptController, RevealController, VendorRevealController
@@ -53,6 +56,8 @@ from intentcast.services.taxonomy import TaxonomyCache
 from intentcast.services.token_cache import PrincipalCache
 from intentcast.store.accounts import Principal
 from intentcast.store.db import create_pool
+from intentcast.web.config import WebSetup
+from intentcast.web.routes import web_routers
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     taxonomy = TaxonomyCache()
     runtime_settings = RuntimeSettings(settings)
     principals = PrincipalCache(redis_client)
+    web = WebSetup.build(settings, keys, redis_client)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -147,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         DefineMiddleware(BearerTokenMiddleware, exclude=PUBLIC_PATHS),
         IdempotencyMiddleware(settings.max_body_bytes),
         ControlCharacterGuard(),
+        web.session_middleware,  # web pages only (web/config.py NOT_WEB_PATHS)
     ]
     rate_limit = RateLimitConfig(
         rate_limit=("minute", max(settings.rate_limit, 1)),  # per request: runtime_settings
@@ -180,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReceiptController,
             RelayController,
             admin_router(),
+            *web_routers(),
         ],
         lifespan=[lifespan],
         # for middleware, which has no dependency injection (idempotency seals with the keys)
@@ -204,8 +212,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 )
             ),
             ProblemResponses(PUBLIC_PATHS),
+            OperationDocs(),
+            EventSchemas(),
         ],
-        stores={"rate_limit": RedisStore(redis_client, namespace="ic:ratelimit")},
+        stores={"rate_limit": RedisStore(redis_client, namespace="ic:ratelimit"), **web.stores},
+        template_config=web.template_config,
+        csrf_config=web.csrf_config,
         request_max_body_size=settings.max_body_bytes,
         request_class=CheckedRequest,
         openapi_config=_openapi_config(),
@@ -259,6 +271,7 @@ def _openapi_config() -> OpenAPIConfig:
             "`Idempotency-Key` is honoured on every POST."
         ),
         path="/docs",
+        use_handler_docstrings=True,
         tags=[
             Tag(name="accounts", description="Buyer and vendor accounts."),
             Tag(name="vendor", description="Vendor-only routes."),
@@ -271,16 +284,20 @@ def _openapi_config() -> OpenAPIConfig:
             Tag(name="meta", description="Health, readiness, metrics."),
             Tag(name="admin", description="Operators: moderation, settings, audit log."),
         ],
-        components=Components(
-            security_schemes={
-                "bearer": SecurityScheme(
-                    type="http",
-                    scheme="bearer",
-                    description="`icb_…` buyer, `icv_…` vendor or `ico_…` operator token.",
-                )
-            }
-        ),
+        components=[
+            Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="`icb_…` buyer, `icv_…` vendor or `ico_…` operator token.",
+                    )
+                }
+            ),
+            operation_components(),
+        ],
         security=[{"bearer": []}],
+        webhooks=webhook_docs(),
     )
 
 

@@ -1,0 +1,34 @@
+"""Who a web session acts as. A web session (``intentcast.web.session``) keeps on the
+server only a reference to how it was opened: the account's role and id, and the id of
+the token pasted at sign-in (never the token), or no token for a passkey sign-in. Each page
+asks here again, so a revoked token, an erased buyer or a deleted operator is signed out
+on the next request."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from intentcast.store.accounts import Principal, Tokens
+from intentcast.store.web_sessions import WebSessions
+
+PASSKEY_TOKEN_ID = ""
+"""``Principal.token_id`` of a session opened with a passkey (no token involved)."""
+
+
+async def principal_for_token(conn: asyncpg.Connection, token: str) -> Principal | None:
+    """The account a pasted token belongs to; ``None`` if unknown or revoked."""
+    if len(token) > 200:
+        return None
+    return await Tokens(conn).principal(token)
+
+
+async def session_principal(
+    conn: asyncpg.Connection, *, role: str, subject_id: str, token_id: str | None
+) -> Principal | None:
+    """The principal a session stands for, or ``None`` when it no longer stands."""
+    sessions = WebSessions(conn)
+    if token_id:
+        return await sessions.by_token(role, subject_id, token_id)
+    if await sessions.account_stands(role, subject_id):
+        return Principal(role=role, subject_id=subject_id, token_id=PASSKEY_TOKEN_ID)
+    return None

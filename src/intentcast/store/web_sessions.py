@@ -1,0 +1,41 @@
+"""The queries that decide whether a web session still stands: the token it was opened
+with (not revoked), or — for a session opened without a token (a passkey) — the account
+itself (a buyer not erased, an operator that exists)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from intentcast.store.accounts import Principal
+
+
+class WebSessions:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def by_token(self, role: str, subject_id: str, token_id: str) -> Principal | None:
+        """The principal of a live token of this account and role; ``None`` once revoked."""
+        row = await self.conn.fetchrow(
+            """SELECT t.id, t.role, t.subject_id, v.status
+                 FROM tokens t LEFT JOIN vendors v ON t.role = 'vendor' AND v.id = t.subject_id
+                WHERE t.id = $1 AND t.role = $2 AND t.subject_id = $3
+                  AND t.revoked_at IS NULL""",
+            token_id,
+            role,
+            subject_id,
+        )
+        if row is None:
+            return None
+        return Principal(
+            role=row["role"], subject_id=row["subject_id"], token_id=row["id"], status=row["status"]
+        )
+
+    async def account_stands(self, role: str, subject_id: str) -> bool:
+        """Whether the account exists and may still sign in (a buyer not erased)."""
+        if role == "buyer":
+            query = "SELECT true FROM buyers WHERE id = $1 AND erased_at IS NULL"
+        elif role == "operator":
+            query = "SELECT true FROM operators WHERE id = $1"
+        else:
+            return False
+        return bool(await self.conn.fetchval(query, subject_id))

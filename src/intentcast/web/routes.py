@@ -1,0 +1,26 @@
+"""Every web route handler, under one router carrying the web's exception handlers,
+security headers and no-store caching; ``api/app.py`` registers ``web_routers()``."""
+
+from __future__ import annotations
+
+from litestar.router import Router
+
+from intentcast.web.accounts import AccountPages
+from intentcast.web.config import NO_STORE, security_response_headers, static_router
+from intentcast.web.errors import WEB_EXCEPTION_HANDLERS
+from intentcast.web.intents import IntentPages
+
+WEB_PAGES: list[type] = [AccountPages, IntentPages]
+"""Controllers of pages (buyer, passkeys, operator); each sets ``include_in_schema = False``."""
+
+
+def web_routers() -> list[Router]:
+    pages = Router(
+        path="/",
+        route_handlers=WEB_PAGES,
+        exception_handlers=WEB_EXCEPTION_HANDLERS,
+        response_headers=security_response_headers(),
+        cache_control=NO_STORE,
+        include_in_schema=False,
+    )
+    return [pages, static_router()]

@@ -31,15 +31,12 @@ from intentcast.api.errors import (
     CheckedRequest,
     ControlCharacterGuard,
 )
-from intentcast.api.event_docs import EventSchemas, webhook_docs
 from intentcast.api.idempotency import IdempotencyMiddleware
 from intentcast.api.intents import IntentController
 from intentcast.api.me import BuyerStreamController, MeController
 from intentcast.api.meta import MetaController
 from intentcast.api.observability import AppLogging, MetricsController, RequestObservability
 from intentcast.api.offers import BuyerOfferController, OfferController
-from intentcast.api.operation_docs import OperationDocs
-from intentcast.api.operation_docs import components as operation_components
 from intentcast.api.problem_docs import ProblemResponses
 from intentcast.api.relay import RelayController
 from intentcast.api.reveals import ReceiptController, RevealController, VendorRevealController
@@ -212,8 +209,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 )
             ),
             ProblemResponses(PUBLIC_PATHS),
-            OperationDocs(),
-            EventSchemas(),
         ],
         stores={"rate_limit": RedisStore(redis_client, namespace="ic:ratelimit"), **web.stores},
         template_config=web.template_config,
@@ -271,7 +266,6 @@ def _openapi_config() -> OpenAPIConfig:
             "`Idempotency-Key` is honoured on every POST."
         ),
         path="/docs",
-        use_handler_docstrings=True,
         tags=[
             Tag(name="accounts", description="Buyer and vendor accounts."),
             Tag(name="vendor", description="Vendor-only routes."),
@@ -284,20 +278,16 @@ def _openapi_config() -> OpenAPIConfig:
             Tag(name="meta", description="Health, readiness, metrics."),
             Tag(name="admin", description="Operators: moderation, settings, audit log."),
         ],
-        components=[
-            Components(
-                security_schemes={
-                    "bearer": SecurityScheme(
-                        type="http",
-                        scheme="bearer",
-                        description="`icb_…` buyer, `icv_…` vendor or `ico_…` operator token.",
-                    )
-                }
-            ),
-            operation_components(),
-        ],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="`icb_…` buyer, `icv_…` vendor or `ico_…` operator token.",
+                )
+            }
+        ),
         security=[{"bearer": []}],
-        webhooks=webhook_docs(),
     )
 
 

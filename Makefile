@@ -6,10 +6,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install serve scale test lint deploy-check format openapi bench bench-matcher bench-e2e bench-scrubbing bench-http clean
+.PHONY: help install serve demo scale test lint deploy-check format openapi bench bench-matcher bench-e2e bench-scrubbing bench-http clean
 
 help:
 	@echo "make serve         - install into $(VENV) and run intentcast on embedded PostgreSQL + Redis"
+	@echo "make demo          - a live demo: its own server in .intentcast-demo, 50 vendor bots, sample"
+	@echo "                    intents and offers arriving; prints the web sign-in (DEMO_FLAGS=...)"
 	@echo "make scale         - scale-out on this machine: 2 APIs (:8000, :8001) + 2 workers per role,"
 	@echo "                    one embedded PostgreSQL + Redis in .intentcast-scale (SCALE_FLAGS=...)"
 	@echo "make test          - install with test extras, lint, run the whole test suite"
@@ -38,6 +40,13 @@ install: $(STAMP)
 serve: $(STAMP)
 	@$(BIN)/intentcast serve
 
+# intentcast demo --help for the flags, e.g. make demo DEMO_FLAGS="--port 8080" or
+# DEMO_FLAGS="--url http://127.0.0.1:8000 --operator-token ico_..." for a running server
+DEMO_FLAGS ?=
+
+demo: $(STAMP)
+	@$(BIN)/intentcast demo $(DEMO_FLAGS)
+
 # intentcast scale --help for the flags, e.g. make scale SCALE_FLAGS="--apis 3 --base-port 9000"
 SCALE_FLAGS ?=
 
@@ -45,8 +54,8 @@ scale: $(STAMP)
 	$(BIN)/intentcast scale $(SCALE_FLAGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	PYTHONPATH=src $(BIN)/lint-imports --no-cache
 
 # Without a container engine or a cluster: hadolint lints the Dockerfile, and every manifest
@@ -59,8 +68,8 @@ deploy-check: $(STAMP)
 	$(BIN)/python deploy/check_k8s.py
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench examples
+	$(BIN)/ruff check --fix src tests bench examples
 
 # Four pytest processes, not one: each part starts its own embedded servers, and a crash in
 # one (seen once: a segfault at interpreter exit after a whole single run had passed) is

@@ -85,7 +85,7 @@ async def main() -> None:
     if args.state and args.state.exists():
         after = json.loads(args.state.read_text())["last_seq"]
 
-    stop = asyncio.Event()  # Ctrl-C or SIGTERM: stop after the event in hand
+    stop = asyncio.Event()  # Ctrl-C or SIGTERM: stop listening, save where we were
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
 
@@ -93,6 +93,8 @@ async def main() -> None:
         me = await client.accounts.me()
         profile = profile_from(args, me.name)
         print(f"{me.name} ({me.status}) listening for {', '.join(profile.categories)}", flush=True)
+        if me.status == "pending":
+            print("no matches until an operator verifies this vendor", flush=True)
         last_seq = await run_bot(client, profile, stop=stop, after=after, report=show)
 
     if args.state:

@@ -213,6 +213,8 @@ class VendorTokenController(Controller):
     async def create_token(
         self, data: TokenCreate, principal: Principal, db: asyncpg.Connection
     ) -> TokenCreated:
+        """Vendors only. A new token for this vendor, shown once in `token` (only its hash
+        is kept): deploy it, then revoke the old one."""
         row, token = await accounts.issue_token(db, "vendor", principal.subject_id, data.label)
         return TokenCreated(id=row.id, label=data.label, created_at=row.created_at, token=token)
 
@@ -224,6 +226,8 @@ class VendorTokenController(Controller):
         limit: LimitParam = DEFAULT_LIMIT,
         after: str | None = None,
     ) -> TokenPage:
+        """Vendors only. Every token of this vendor with its label and when it was
+        created, last used and revoked; never the secret. Paginated with `next`."""
         rows = await accounts.account_tokens(
             db, principal.subject_id, limit=limit, after=decode_cursor(after)
         )

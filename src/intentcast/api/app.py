@@ -31,12 +31,14 @@ from intentcast.api.errors import (
     CheckedRequest,
     ControlCharacterGuard,
 )
+from intentcast.api.event_docs import EventSchemas, webhook_docs
 from intentcast.api.idempotency import IdempotencyMiddleware
 from intentcast.api.intents import IntentController
 from intentcast.api.me import BuyerStreamController, MeController
 from intentcast.api.meta import MetaController
 from intentcast.api.observability import AppLogging, MetricsController, RequestObservability
 from intentcast.api.offers import BuyerOfferController, OfferController
+from intentcast.api.operation_docs import OperationDocs
 from intentcast.api.problem_docs import ProblemResponses
 from intentcast.api.relay import RelayController
 from intentcast.api.reveals import ReceiptController, RevealController, VendorRevealController
@@ -209,6 +211,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 )
             ),
             ProblemResponses(PUBLIC_PATHS),
+            OperationDocs(),
+            EventSchemas(),
         ],
         stores={"rate_limit": RedisStore(redis_client, namespace="ic:ratelimit"), **web.stores},
         template_config=web.template_config,
@@ -266,6 +270,7 @@ def _openapi_config() -> OpenAPIConfig:
             "`Idempotency-Key` is honoured on every POST."
         ),
         path="/docs",
+        use_handler_docstrings=True,
         tags=[
             Tag(name="accounts", description="Buyer and vendor accounts."),
             Tag(name="vendor", description="Vendor-only routes."),
@@ -288,6 +293,7 @@ def _openapi_config() -> OpenAPIConfig:
             }
         ),
         security=[{"bearer": []}],
+        webhooks=webhook_docs(),
     )
 
 

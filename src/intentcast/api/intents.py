@@ -205,6 +205,8 @@ class IntentController(Controller):
         limit: LimitParam = DEFAULT_LIMIT,
         after: AfterParam = None,
     ) -> IntentPage:
+        """Buyers only. Your intents, newest first, each with your words, what was redacted
+        and exactly what vendors see; `?status=` filters. Paginated with `next`."""
         items = await intents.buyer_intents(
             db,
             buyer_id=principal.subject_id,
@@ -225,6 +227,8 @@ class IntentController(Controller):
     async def get_intent(
         self, intent_id: str, principal: Principal, db: asyncpg.Connection, settings: Settings
     ) -> BuyerIntent:
+        """Buyers only. Your own view of the intent: your original words, exactly what
+        vendors see of it, and its status. 404 for an intent that is not yours."""
         intent = await intents.buyer_intent(db, buyer_id=principal.subject_id, intent_id=intent_id)
         return buyer_intent(intent, settings)
 

@@ -28,6 +28,7 @@ from intentcast.api.accounts import (
 )
 from intentcast.api.auth import OPEN_TO_SUSPENDED, requires_account, requires_buyer
 from intentcast.api.errors import decode_or_problem
+from intentcast.api.event_docs import AFTER_SEQ, LAST_EVENT_ID, BuyerEventStream, stream_response
 from intentcast.api.intents import BuyerIntent, buyer_intent
 from intentcast.api.streams import EventStreams, seq_param
 from intentcast.api.types import (
@@ -160,14 +161,16 @@ class BuyerStreamController(Controller):
         "/stream",
         operation_id="streamBuyerEvents",
         summary="Your events as Server-Sent Events",
+        responses={200: stream_response(BuyerEventStream)},
     )
     async def stream(
         self,
         principal: Principal,
         streams: EventStreams,
-        after: Annotated[str | None, Parameter(max_length=20)] = None,
+        after: Annotated[str | None, Parameter(description=AFTER_SEQ, max_length=20)] = None,
         last_event_id: Annotated[
-            str | None, Parameter(header="Last-Event-ID", max_length=20)
+            str | None,
+            Parameter(header="Last-Event-ID", description=LAST_EVENT_ID, max_length=20),
         ] = None,
     ) -> ServerSentEvent:
         """`offer.created`, `offer.updated`, `offer.withdrawn`, `message.created`,

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 
 from intentcast.store.db import ping
 
@@ -37,10 +38,26 @@ class MetaController(Controller):
 
     @get("/health", operation_id="health", summary="Liveness", exclude_from_auth=True)
     async def health(self) -> Health:
+        """Always `{"status": "ok"}` while the process serves requests; no token, no
+        dependency checked (see `/ready`)."""
         return Health(status="ok")
 
-    @get("/ready", operation_id="ready", summary="Readiness: PostgreSQL and Redis reachable")
+    @get(
+        "/ready",
+        operation_id="ready",
+        summary="Readiness: PostgreSQL and Redis reachable",
+        responses={
+            503: ResponseSpec(
+                data_container=Readiness,
+                description="PostgreSQL or Redis did not answer within 2 s: `status` is "
+                "`unavailable` and the failing one says `error: <exception>`.",
+                generate_examples=False,
+            )
+        },
+    )
     async def ready(self, state: State) -> Response[Readiness]:
+        """200 when PostgreSQL and Redis each answer a ping within 2 s, else 503 with
+        which one failed. No token needed; for load balancers and orchestrators."""
         postgres = await _check(ping(state.pool))
         redis = await _check(state.redis.ping())
         ok = postgres == "ok" and redis == "ok"

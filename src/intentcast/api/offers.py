@@ -117,6 +117,10 @@ class OfferController(Controller):
         db: asyncpg.Connection,
         redis: Redis,
     ) -> OfferView:
+        """Vendors only, on your own live offer (404 otherwise; 409 once it is accepted,
+        declined, withdrawn or expired, or once the intent takes no offers). Changes the
+        given fields, bumps `version`, keeps the old version in the history and tells the
+        buyer (`offer.updated`)."""
         offer = await offers.revise_offer(
             db,
             redis,
@@ -137,6 +141,8 @@ class OfferController(Controller):
     async def withdraw(
         self, offer_id: str, principal: Principal, db: asyncpg.Connection, redis: Redis
     ) -> OfferView:
+        """Vendors only, on your own live offer (404 otherwise; 409 when it is no longer
+        live). The offer becomes `withdrawn` and the buyer is told (`offer.withdrawn`)."""
         offer = await offers.withdraw_offer(
             db, redis, vendor_id=principal.subject_id, offer_id=offer_id
         )
@@ -195,6 +201,8 @@ class OfferController(Controller):
         limit: LimitParam = DEFAULT_LIMIT,
         after: AfterParam = None,
     ) -> VendorOfferPage:
+        """Vendors only. Every offer you made, on any intent and in any status, in id
+        order; paginated with `next`."""
         rows = await offers.vendor_offers(
             db, principal.subject_id, limit=limit, after=decode_cursor(after)
         )

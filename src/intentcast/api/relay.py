@@ -83,6 +83,8 @@ class RelayController(Controller):
         limit: LimitParam = DEFAULT_LIMIT,
         after: AfterParam = None,
     ) -> ThreadPage:
+        """Buyers and vendors. The relay threads you take part in (without their
+        messages), in id order; paginated with `next`. A vendor sees times to the minute."""
         rows = await relay.threads_of(
             db,
             role=principal.role,
@@ -111,6 +113,10 @@ class RelayController(Controller):
     async def get_thread(
         self, thread_id: str, principal: Principal, db: asyncpg.Connection
     ) -> ThreadView:
+        """Buyers and vendors, for a thread they take part in (404 otherwise): every
+        message as you may see it. Before a reveal the vendor reads the buyer's messages
+        scrubbed of contact data; the buyer sees both their words and what the vendor saw.
+        `read_only` once the intent is closed."""
         return await relay.read_thread(
             db, role=principal.role, subject_id=principal.subject_id, thread_id=thread_id
         )
@@ -129,6 +135,10 @@ class RelayController(Controller):
         db: asyncpg.Connection,
         redis: Redis,
     ) -> MessageView:
+        """Buyers and vendors, in a thread they take part in (404 otherwise). The other
+        side is told (`message.created`); a buyer's contact data is scrubbed from what the
+        vendor sees until revealed. 409 once the intent is closed; 403 for a vendor the
+        buyer blocked."""
         return await relay.post_message(
             db,
             redis,

@@ -105,6 +105,9 @@ class VendorRevealController(Controller):
     async def accept_terms(
         self, reveal_id: str, principal: Principal, db: asyncpg.Connection, keys: Keys
     ) -> VendorRevealView:
+        """Vendors only, for a reveal made to you (404 otherwise). Accepting the buyer's
+        terms records a signed `terms_accepted` receipt and unlocks reading the fields;
+        accepting again changes nothing (no new receipt). 410 once the buyer revoked."""
         reveal, receipt = await reveals.accept_reveal_terms(
             db, keys, vendor_id=principal.subject_id, reveal_id=reveal_id, now=datetime.now(UTC)
         )

@@ -125,6 +125,7 @@ class SubscriptionController(Controller):
         limit: LimitParam = DEFAULT_LIMIT,
         after: AfterParam = None,
     ) -> SubscriptionPage:
+        """Vendors only. Your subscriptions in id order; paginated with `next`."""
         rows = await subscriptions.vendor_subscriptions(
             db, vendor_id=principal.subject_id, limit=limit, after=decode_cursor(after)
         )
@@ -135,6 +136,7 @@ class SubscriptionController(Controller):
     async def get_one(
         self, subscription_id: str, principal: Principal, db: asyncpg.Connection
     ) -> SubscriptionView:
+        """Vendors only. One of your subscriptions; 404 for another vendor's."""
         row = await subscriptions.vendor_subscription(
             db, vendor_id=principal.subject_id, subscription_id=subscription_id
         )
@@ -167,6 +169,8 @@ class SubscriptionController(Controller):
     async def remove(
         self, subscription_id: str, principal: Principal, db: asyncpg.Connection, redis: Redis
     ) -> None:
+        """Vendors only. No new intents match it from now on; matches already delivered
+        stay in your feed. 404 for another vendor's subscription."""
         await subscriptions.remove_subscription(
             db, redis, vendor_id=principal.subject_id, subscription_id=subscription_id
         )

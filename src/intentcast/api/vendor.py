@@ -17,6 +17,13 @@ from litestar.response import ServerSentEvent
 from redis.asyncio import Redis
 
 from intentcast.api.auth import requires_vendor
+from intentcast.api.event_docs import (
+    AFTER_SEQ,
+    LAST_EVENT_ID,
+    VendorEvent,
+    VendorEventStream,
+    stream_response,
+)
 from intentcast.api.streams import EventStreams, seq_param
 from intentcast.api.types import (
     DEFAULT_LIMIT,
@@ -35,12 +42,7 @@ from intentcast.domain.webhooks import DeliveryStatus, EndpointStatus
 from intentcast.security import Keys
 from intentcast.services import feed, webhooks
 from intentcast.store.accounts import Principal
-from intentcast.store.events import LogEvent
 from intentcast.store.webhooks import EndpointRow
-
-
-class VendorEvent(LogEvent, kw_only=True):
-    """One entry of a vendor's feed: ``{id, seq, type, created_at, data}``."""
 
 
 class EventPage(msgspec.Struct):
@@ -153,15 +155,17 @@ class VendorFeedController(Controller):
         "/stream",
         operation_id="streamVendorEvents",
         summary="The same events as Server-Sent Events, live",
+        responses={200: stream_response(VendorEventStream)},
     )
     async def stream(
         self,
         request: Request[Any, Any, Any],
         principal: Principal,
         streams: EventStreams,
-        after: Annotated[str | None, Parameter(max_length=20)] = None,
+        after: Annotated[str | None, Parameter(description=AFTER_SEQ, max_length=20)] = None,
         last_event_id: Annotated[
-            str | None, Parameter(header="Last-Event-ID", max_length=20)
+            str | None,
+            Parameter(header="Last-Event-ID", description=LAST_EVENT_ID, max_length=20),
         ] = None,
     ) -> ServerSentEvent:
         """Replays events after `Last-Event-ID` (the `seq` of the last event you saw) or

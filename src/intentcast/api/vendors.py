@@ -44,6 +44,9 @@ class VendorProfileController(Controller):
         summary="A vendor's public profile",
     )
     async def vendor_profile(self, vendor_id: str, db: asyncpg.Connection) -> VendorProfile:
+        """No token needed. What anyone may see of a vendor: name, website, description,
+        whether it is verified, and its reputation (ratings, offer rate, time to first
+        offer). 404 for an unknown or suspended vendor."""
         vendor = await vendors.public_profile(db, vendor_id)
         return VendorProfile(
             id=vendor.id,
@@ -82,4 +85,6 @@ class VendorBlockController(Controller):
         summary="Unblock a vendor",
     )
     async def unblock(self, vendor_id: str, principal: Principal, db: asyncpg.Connection) -> None:
+        """Buyers only. The vendor may match your future intents and message your threads
+        again; unblocking a vendor you have not blocked changes nothing."""
         await vendors.unblock_vendor(db, buyer_id=principal.subject_id, vendor_id=vendor_id)

@@ -46,6 +46,8 @@ class AdminVendorController(Controller):
         limit: LimitParam = DEFAULT_LIMIT,
         after: AfterParam = None,
     ) -> VendorRecordPage:
+        """Operators only. Every vendor with its contact data and moderation status,
+        newest sign-up first; `?status=pending` is the review queue. Paginated with `next`."""
         items = await vendor_moderation.list_vendors(
             db, status=status, limit=limit, after=decode_time_cursor(after)
         )
@@ -57,6 +59,8 @@ class AdminVendorController(Controller):
 
     @get("/{vendor_id:str}", operation_id="adminGetVendor", summary="One vendor")
     async def get_vendor(self, vendor_id: str, db: asyncpg.Connection) -> VendorRecord:
+        """Operators only. The vendor's record: contact data, status, why and when it last
+        changed (never its tokens). 404 for an unknown id."""
         return await vendor_moderation.get_vendor(db, vendor_id)
 
     @post(

@@ -75,7 +75,8 @@ class Activity:
     vendor: str
     kind: str
     """``matched``, ``offered``, ``asked``, ``answered``, ``accepted``, ``declined``,
-    ``revealed``, ``closed`` or ``refused`` (the server said no: ``detail`` says why)."""
+    ``revealed``, ``closed``, ``refused`` (the server said no: ``detail`` says why) or
+    ``failed`` (no answer from the server, after the client's retries)."""
     intent_id: str | None = None
     detail: str = ""
 
@@ -142,6 +143,13 @@ def answer_to(question: str, profile: BotProfile) -> str:
     return " ".join(sentences)
 
 
+def intent_id_of(data: Mapping[str, Any]) -> str | None:
+    """The intent an event is about: ``intent_id``, or the id of the ``intent`` it carries
+    (``intent.matched``, ``intent.updated``, ``intent.closed``)."""
+    intent = data.get("intent")
+    return data.get("intent_id") or (intent.get("id") if isinstance(intent, dict) else None)
+
+
 def _decimal(value: Any) -> Decimal | None:
     if value is None:
         return None
@@ -202,7 +210,11 @@ class VendorBot:
                     try:
                         await handler(event.data)
                     except ProblemError as refusal:  # e.g. the intent closed meanwhile
-                        self._tell("refused", event.data.get("intent_id"), str(refusal))
+                        self._tell("refused", intent_id_of(event.data), str(refusal))
+                    except Exception as failure:
+                        # a network failure that outlasted the client's retries (httpx's
+                        # TransportError): the bot goes on with the next event
+                        self._tell("failed", intent_id_of(event.data), repr(failure))
                 self.last_seq = event.seq
 
     # -- handlers, one per event type
@@ -270,7 +282,8 @@ class VendorBot:
         self._tell("declined", data["intent_id"])
 
     async def on_intent_closed(self, data: dict[str, Any]) -> None:
-        self._tell("closed", data.get("intent_id") or data.get("intent", {}).get("id"))
+        intent = data["intent"]
+        self._tell("closed", intent["id"], intent["status"])
 
     # -- calls
 

@@ -269,8 +269,8 @@ class Board:
         elif activity.kind == "revealed":
             row.revealed = f"{who} read {activity.detail}"
             self.say(f"reveal    {who} accepted the buyer's terms and read: {activity.detail}")
-        elif activity.kind == "refused":
-            self.say(f"refused   {who} on “{title}”: {activity.detail}")
+        elif activity.kind in ("refused", "failed"):
+            self.say(f"{activity.kind:<9} {who} on “{title}”: {activity.detail}")
 
     def offer_arrived(self, offer: dict[str, Any]) -> None:
         row = self.rows.get(offer["intent_id"])

@@ -46,6 +46,10 @@ class Lines:
         self.seen: list[str] = []
 
     async def until(self, pattern: str, within: float) -> str:
+        """The first line (already read or still to come) that matches ``pattern``."""
+        earlier = next((line for line in self.seen if re.search(pattern, line)), None)
+        if earlier is not None:
+            return earlier
         async with asyncio.timeout(within):
             while True:
                 assert self.process.stdout is not None
@@ -206,9 +210,33 @@ async def test_the_example_bot_makes_a_deal_with_the_demo_buyer(
         kinds = {d.receipt["kind"] for d in ledger if d.receipt["vendor_id"] == created.vendor.id}
         assert kinds == {"reveal", "terms_accepted"}  # the bot accepted the buyer's terms
 
+        await bot.until(rf"^closed .*{intent.id}", within=30)  # fulfilled
         bot.process.send_signal(signal.SIGINT)
         async with asyncio.timeout(30):
             rest, _ = await bot.process.communicate()
         assert bot.process.returncode == 0, rest.decode()
         assert "stopped after event" in rest.decode()
-        assert state.exists()
+
+    # restarted with its --state, the bot goes on after the last event it handled: on an
+    # intent without a budget it asks for one, and offers below the figure the buyer names
+    async with (
+        child(*bot_argv) as bot,
+        AsyncClient(server.url, token[1], timeout=30) as buyer,
+    ):
+        await bot.until(r"listening for home-garden/lighting", within=30)
+        second = await buyer.intents.publish(
+            {
+                "category": "home-garden/lighting/light-fixtures",
+                "title": "Pendant light for a dining table",
+                "location": {"country": "DE"},
+            }
+        )
+        await bot.until(rf"^asked .*{second.id}", within=30)
+        threads = [t async for t in buyer.threads.list() if t.intent_id == second.id]
+        assert len(threads) == 1
+        await buyer.threads.post(threads[0].id, "About 150 EUR, call me on +49 170 1234567")
+        line = await bot.until(rf"^offered .*{second.id}", within=30)
+        assert "142.50 EUR" in line
+        answered = await bot.until(rf"^answered .*{second.id}", within=30)
+        assert "1234567" not in answered and "[phone removed]" in answered
+        assert intent.id not in bot.text()  # nothing of the first intent handled again

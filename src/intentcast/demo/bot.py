@@ -8,7 +8,8 @@ What a vendor's program does, from start to end:
 3. ``intent.matched``: price the intent from the buyer's budget (as the vendor sees it), send
    an offer and open a relay thread to say hello; with no budget to go by, ask for one;
 4. ``message.created``: answer the buyer through the relay, and make the offer once a buyer
-   who gave no budget names a figure;
+   who gave no budget names a figure (the bot keeps no state of its own: it looks at the
+   intent, and the server refuses a second live offer);
 5. ``reveal.granted`` (a reveal, or an accepted offer that reveals): accept the buyer's terms,
    then read the revealed fields;
 6. ``offer.accepted``, ``offer.declined``, ``intent.closed``: note the outcome.
@@ -179,8 +180,6 @@ class VendorBot:
         self.rng = rng or random.Random()
         self.last_seq = 0
         """The seq of the last event handled: resume from it (``run(after=...)``)."""
-        self.awaiting_budget: dict[str, tuple[str, str]] = {}
-        """Thread id → (intent id, title) of intents without a budget, asked about."""
         self.handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "intent.matched": self.on_intent_matched,
             "message.created": self.on_message,
@@ -233,8 +232,7 @@ class VendorBot:
                 f"Hello from {self.profile.name}! We can help with “{title}”. "
                 "What budget do you have in mind?",
             )
-            if thread_id is not None:
-                self.awaiting_budget[thread_id] = (intent_id, title)
+            if thread_id is not None:  # the buyer's answer comes as a message.created
                 self._tell("asked", intent_id, "asked for a budget")
             return
         if await self._offer(intent_id, title, price):
@@ -248,19 +246,15 @@ class VendorBot:
         thread_id, intent_id = data["thread_id"], data["intent_id"]
         text = data["message"]["body"]  # scrubbed of contact data the buyer did not reveal
         await self._think()
-        pending = self.awaiting_budget.get(thread_id)
-        figure = figure_in(text) if pending else None
-        if pending and figure is not None:
-            del self.awaiting_budget[thread_id]
-            price = price_for(
-                {"max": str(figure), "currency": self.profile.currency}, self.profile.discount
-            )
-            if price and await self._offer(intent_id, pending[1], price):
-                reply = f"Thank you! Our offer is in: {price['amount']} {price['currency']}."
-            else:
-                reply = "Thank you! We cannot make an offer on this one after all."
-        else:
-            reply = answer_to(text, self.profile)
+        reply = answer_to(text, self.profile)
+        figure = figure_in(text)
+        if figure is not None:  # perhaps the answer to our question about the budget
+            intent = await self.client.vendor.intent(intent_id)
+            if intent.budget is None and intent.status == "open":
+                budget = {"max": str(figure), "currency": self.profile.currency}
+                price = price_for(budget, self.profile.discount)
+                if price and await self._offer(intent_id, intent.title, price):
+                    reply = f"Thank you! Our offer is in: {price['amount']} {price['currency']}."
         await self.client.threads.post(thread_id, reply)
         self._tell("answered", intent_id, text)
 

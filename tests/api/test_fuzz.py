@@ -160,7 +160,7 @@ def requests(draw: st.DrawFn, ids: dict[str, str]) -> dict[str, Any]:
         headers.append((b"authorization", draw(st.binary(max_size=40)).replace(b"\n", b"")))
     else:
         headers += [(k.lower().encode(), v.encode()) for k, v in CALLERS.headers(who).items()]
-    for name in (*operation.header_params, "Idempotency-Key"):
+    for name in dict.fromkeys((*operation.header_params, "Idempotency-Key")):  # each once
         if draw(st.booleans()):
             headers.append((name.lower().encode(), draw(st.binary(max_size=30))))
     body = b""

@@ -56,6 +56,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=200)] = 10
     redelivery_seconds: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 30
     """Work not acknowledged for this long is handed out again (crashed worker, lost Redis)."""
+    webhook_disable_after_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 5
+    """A webhook endpoint whose deliveries have all failed over this many days is disabled
+    (its vendor hears ``webhook.disabled``); 0 never disables (410 Gone still does)."""
 
     @property
     def embedded(self) -> bool:

@@ -27,6 +27,7 @@ from intentcast.services.intents import expire_due_intents
 from intentcast.services.offers import expire_due_offers
 from intentcast.services.retention import purge_due_intents
 from intentcast.services.runtime_settings import RuntimeSettings
+from intentcast.services.webhooks import disable_failing_webhooks, drop_expired_secrets
 from intentcast.store.db import create_pool
 from intentcast.store.idempotency import IdempotencyKeys
 
@@ -80,6 +81,9 @@ async def run_scheduler(ctx: WorkerContext) -> None:
                 for step in SCHEDULER_STEPS:
                     await step(conn, ctx.redis)
                 await purge_retained(conn, ctx.settings.retention_days)
+                await disable_failing_webhooks(
+                    conn, ctx.redis, after_days=ctx.settings.webhook_disable_after_days
+                )
         except Exception:  # a failed tick is retried on the next one
             log.exception("scheduler tick failed")
         await ctx.sleep(SCHEDULER_TICK_S)
@@ -112,10 +116,16 @@ async def purge_retained(conn: asyncpg.Connection, retention_days: int) -> None:
         pass
 
 
+async def drop_rotated_webhook_secrets(conn: asyncpg.Connection, client: redis.Redis) -> None:
+    """Erase webhook secrets replaced by a rotation whose grace period has ended."""
+    await drop_expired_secrets(conn, now=datetime.now(UTC))
+
+
 SCHEDULER_STEPS: list[Callable[[asyncpg.Connection, redis.Redis], Awaitable[None]]] = [
     expire_intents,
     expire_offers,
     purge_idempotency_keys,
+    drop_rotated_webhook_secrets,
 ]
 
 

@@ -40,6 +40,16 @@ from intentcast.delivery.webhooks import (
     sign,
 )
 from intentcast.domain.errors import RuleViolation
+from intentcast.domain.webhooks import (
+    DEFAULT_GRACE_PERIOD_S,
+    MAX_GRACE_PERIOD_S,
+    disable_due,
+    disabled_event_data,
+    disabled_reason,
+    previous_secret_expiry,
+    sample_event_data,
+    signs_with_previous,
+)
 from tests.webhook_receiver import WebhookReceiver
 
 # --- check_url ----------------------------------------------------------------------------
@@ -400,6 +410,94 @@ def test_signature_verifies_and_detects_tampering() -> None:
         Webhook(new_secret()).verify(payload, headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(payload, {**headers, "webhook-id": "evt_124"})
+
+
+def test_during_a_rotation_either_secret_verifies_and_no_other() -> None:
+    current, previous = new_secret(), new_secret()
+    payload = b'{"type":"intent.matched","seq":1}'
+    headers = sign(current, "evt_9", datetime.now(UTC), payload, previous_secret=previous)
+    first, second = headers["webhook-signature"].split(" ")
+    assert first == sign(current, "evt_9", datetime.now(UTC), payload)["webhook-signature"]
+    assert second.startswith("v1,") and second != first
+    assert Webhook(current).verify(payload, headers) == json.loads(payload)
+    assert Webhook(previous).verify(payload, headers) == json.loads(payload)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(payload, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(previous).verify(payload.replace(b"1", b"2"), headers)
+    # without a previous secret (or the same one twice): one signature
+    assert " " not in sign(current, "evt_9", datetime.now(UTC), payload)["webhook-signature"]
+    same = sign(current, "evt_9", datetime.now(UTC), payload, previous_secret=current)
+    assert " " not in same["webhook-signature"]
+
+
+def test_rotation_rules() -> None:
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    assert previous_secret_expiry(now, DEFAULT_GRACE_PERIOD_S) == now + timedelta(hours=24)
+    assert previous_secret_expiry(now, 0) is None
+    assert previous_secret_expiry(now, MAX_GRACE_PERIOD_S) == now + timedelta(days=7)
+    for bad in (-1, MAX_GRACE_PERIOD_S + 1):
+        with pytest.raises(ValueError):
+            previous_secret_expiry(now, bad)
+    expires = now + timedelta(hours=1)
+    assert signs_with_previous(expires, now)
+    assert not signs_with_previous(expires, expires)
+    assert not signs_with_previous(None, now)
+
+
+def test_disable_due_needs_failures_spanning_the_days() -> None:
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    days = timedelta(days=1)
+
+    def due(span: timedelta | None, after_days: int = 5) -> bool:
+        return disable_due(
+            failing_since=None if span is None else start,
+            last_failure_at=None if span is None else start + span,
+            after_days=after_days,
+        )
+
+    assert due(5 * days)
+    assert due(9 * days)
+    assert not due(5 * days - timedelta(seconds=1))
+    assert not due(None)  # not failing
+    assert not due(9 * days, after_days=0)  # 0: never
+    assert due(days, after_days=1)
+    # one failure long ago, nothing since: not "failing for days"
+    assert not due(timedelta(0))
+
+
+@given(
+    first=st.integers(min_value=0, max_value=10**9),
+    span=st.integers(min_value=0, max_value=10**8),
+    after_days=st.integers(min_value=0, max_value=365),
+)
+def test_disable_due_property(first: int, span: int, after_days: int) -> None:
+    failing_since = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=first)
+    last = failing_since + timedelta(seconds=span)
+    expected = after_days > 0 and span >= after_days * 86400
+    assert disable_due(
+        failing_since=failing_since, last_failure_at=last, after_days=after_days
+    ) is (expected)
+
+
+def test_disabled_reason_and_event_data() -> None:
+    assert disabled_reason(5) == "every delivery failed for 5 days"
+    assert disabled_reason(1) == "every delivery failed for 1 day"
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    data = disabled_event_data(
+        webhook_id="whk_1", url="https://x.example", reason="r", failing_since=since
+    )
+    assert data == {
+        "webhook": {
+            "id": "whk_1",
+            "url": "https://x.example",
+            "status": "disabled",
+            "disabled_reason": "r",
+            "failing_since": "2026-11-01T00:00:00+00:00",
+        }
+    }
+    sample = sample_event_data(webhook_id="whk_1")
+    assert sample["test"] is True and sample["webhook_id"] == "whk_1" and "intent" not in sample
 
 
 def test_signature_timestamp_is_utc_whatever_the_zone() -> None:

@@ -19,6 +19,7 @@ from intentcast.api.auth import (
     requires_vendor,
     requires_verified_vendor,
 )
+from intentcast.api.errors import invalid
 from intentcast.api.types import (
     DEFAULT_LIMIT,
     AfterParam,
@@ -27,9 +28,10 @@ from intentcast.api.types import (
     decode_cursor,
     next_cursor,
 )
+from intentcast.domain.offer_pages import BadCursor, decode_offer_cursor, encode_offer_cursor
 from intentcast.domain.offers import OfferDraft, OfferPatch, OfferStatus
 from intentcast.domain.reveals import PersonaField
-from intentcast.security import Keys
+from intentcast.security import Keys, derive_key
 from intentcast.services import offers
 from intentcast.services.offers import (
     BuyerOfferView,
@@ -44,6 +46,14 @@ from intentcast.store.accounts import Principal
 
 class BuyerOfferPage(msgspec.Struct):
     items: list[BuyerOfferView]
+    next: str | None
+    """Pass as `after` (with the same `sort`) for the next page; null at the end."""
+
+
+def offer_cursor_key(keys: Keys) -> bytes:
+    """The key that authenticates offer-list cursors: derived from the pseudonym key, which
+    never rotates, so a cursor stays valid across a server key rotation."""
+    return derive_key(keys.keyring.pseudonym_key, "cursor:intent-offers")
 
 
 class VendorOfferPage(msgspec.Struct):
@@ -174,19 +184,42 @@ class OfferController(Controller):
         intent_id: str,
         principal: Principal,
         db: asyncpg.Connection,
+        keys: Keys,
         sort: Literal["price", "rating", "newest"] = "price",
         status: Annotated[list[OfferStatus] | None, Parameter()] = None,
+        limit: LimitParam = DEFAULT_LIMIT,
+        after: AfterParam = None,
     ) -> BuyerOfferPage:
         """`sort=price` (cheapest first, the intent's currency before others), `rating`
-        (best rated first) or `newest`. Each offer carries the vendor's public profile."""
-        items = await offers.offers_for_buyer(
+        (best rated first, then most ratings, then cheapest) or `newest`; equal offers in
+        offer id order. Each offer carries the vendor's public profile. Paginated like
+        every list: pass `next` as `after` with the same `sort` (a cursor of another sort
+        or intent, or an edited one, is a 400 naming `after`); offers added or withdrawn
+        between pages do not shift the others."""
+        mac_key = offer_cursor_key(keys)
+        position = None
+        if after:
+            try:
+                position = decode_offer_cursor(
+                    after, sort=sort, intent_id=intent_id, mac_key=mac_key
+                )
+            except BadCursor as exc:
+                raise invalid("query.after", str(exc), status=400) from None
+        items, following = await offers.offers_for_buyer(
             db,
             buyer_id=principal.subject_id,
             intent_id=intent_id,
             sort=sort,
             statuses=list(status) if status is not None else None,
+            limit=limit,
+            after=position,
         )
-        return BuyerOfferPage(items=items)
+        return BuyerOfferPage(
+            items=items,
+            next=None
+            if following is None
+            else encode_offer_cursor(following, intent_id=intent_id, mac_key=mac_key),
+        )
 
     @get(
         "/v1/vendor/offers",
@@ -262,6 +295,9 @@ class BuyerOfferController(Controller):
     async def decline(
         self, offer_id: str, principal: Principal, db: asyncpg.Connection, redis: Redis
     ) -> OfferView:
+        """Buyers only, on a live offer on your intent (404 otherwise; 409 when it is no
+        longer live). The offer becomes `declined` and the vendor is told
+        (`offer.declined`); the intent stays open for other offers."""
         offer = await offers.decline_offer(
             db, redis, buyer_id=principal.subject_id, offer_id=offer_id
         )

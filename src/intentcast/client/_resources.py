@@ -49,10 +49,14 @@ from intentcast.api.vendor import (
     EventPage,
     ReplayRequest,
     ReplayResult,
+    RotateSecretRequest,
+    SecretRotated,
     VendorEvent,
     WebhookCreate,
     WebhookCreated,
     WebhookPage,
+    WebhookPatch,
+    WebhookTestQueued,
     WebhookView,
 )
 from intentcast.api.vendors import VendorProfile
@@ -350,6 +354,56 @@ class Webhooks(Resource[R]):
     @listing("listWebhooks", "/v1/vendor/webhooks")
     def list(self, *, limit: int | None = None) -> Req[WebhookView]:
         return Req(WebhookPage, query={"limit": limit})
+
+    @endpoint("getWebhook", "GET", "/v1/vendor/webhooks/{webhook_id}")
+    def get(self, webhook_id: str) -> Req[WebhookView]:
+        """One endpoint (never its secret)."""
+        return Req(WebhookView, path={"webhook_id": webhook_id})
+
+    @endpoint("updateWebhook", "PATCH", "/v1/vendor/webhooks/{webhook_id}")
+    def update(
+        self,
+        webhook_id: str,
+        changes: WebhookPatch | Body | None = None,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None | Literal["unchanged"] = "unchanged",
+        enabled: bool | None = None,
+    ) -> Req[WebhookView]:
+        """Change the URL, the event filter (``events=None``: every type) or ``enabled``;
+        as keywords, or as a ``WebhookPatch``/mapping in ``changes``. Enabling a disabled
+        endpoint clears its failure state."""
+        if changes is None:
+            body: dict[str, Any] = {}
+            if url is not None:
+                body["url"] = url
+            if events != "unchanged":
+                body["events"] = None if events is None else list(events)
+            if enabled is not None:
+                body["enabled"] = enabled
+            changes = body
+        return Req(
+            WebhookView, path={"webhook_id": webhook_id}, body=changes, body_type=WebhookPatch
+        )
+
+    @endpoint("rotateWebhookSecret", "POST", "/v1/vendor/webhooks/{webhook_id}/rotate-secret")
+    def rotate_secret(
+        self, webhook_id: str, *, grace_period_seconds: int | None = None
+    ) -> Req[SecretRotated]:
+        """A new secret (shown once). Until ``previous_secret_expires_at`` (default 24 h)
+        deliveries carry signatures by both secrets, so ``verify_webhook`` accepts them with
+        either: switch your receiver over within that time."""
+        body = (
+            RotateSecretRequest()
+            if grace_period_seconds is None
+            else RotateSecretRequest(grace_period_seconds=grace_period_seconds)
+        )
+        return Req(SecretRotated, path={"webhook_id": webhook_id}, body=body)
+
+    @endpoint("sendWebhookTest", "POST", "/v1/vendor/webhooks/{webhook_id}/test")
+    def send_test(self, webhook_id: str) -> Req[WebhookTestQueued]:
+        """Queue a ``webhook.test`` event (``seq`` 0, not in your feed) to this endpoint."""
+        return Req(WebhookTestQueued, path={"webhook_id": webhook_id})
 
     @endpoint("deleteWebhook", "DELETE", "/v1/vendor/webhooks/{webhook_id}")
     def delete(self, webhook_id: str) -> Req[None]:

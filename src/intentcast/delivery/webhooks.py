@@ -117,13 +117,26 @@ def _signer(secret: str) -> Webhook:
     return Webhook(secret)
 
 
-def sign(secret: str, msg_id: str, timestamp: datetime, payload: bytes) -> dict[str, str]:
+def sign(
+    secret: str,
+    msg_id: str,
+    timestamp: datetime,
+    payload: bytes,
+    *,
+    previous_secret: str | None = None,
+) -> dict[str, str]:
     """The Standard Webhooks headers for ``payload`` (UTF-8 JSON) sent as ``msg_id``.
 
-    A naive ``timestamp`` is taken as UTC; an aware one is converted to UTC first.
+    A naive ``timestamp`` is taken as UTC; an aware one is converted to UTC first. With a
+    ``previous_secret`` (a rotation's grace period) ``webhook-signature`` carries two
+    space-separated ``v1,`` signatures, the current secret's first: a receiver verifying with
+    either secret accepts the message (the spec's way to rotate without downtime).
     """
     ts = timestamp.replace(tzinfo=UTC) if timestamp.tzinfo is None else timestamp.astimezone(UTC)
-    signature = _signer(secret).sign(msg_id, ts, payload.decode("utf-8"))
+    text = payload.decode("utf-8")
+    signature = _signer(secret).sign(msg_id, ts, text)
+    if previous_secret is not None and previous_secret != secret:
+        signature += " " + _signer(previous_secret).sign(msg_id, ts, text)
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(math.floor(ts.timestamp())),
@@ -561,14 +574,17 @@ async def send(
     timeout: float = 10.0,  # noqa: ASYNC109 - the whole attempt, resolution included
     resolver: Resolver | None = None,
     now: datetime | None = None,
+    previous_secret: str | None = None,
 ) -> AttemptResult:
     """Make one signed delivery attempt of ``payload`` to ``url`` and classify the result.
 
-    ``now`` is the signing timestamp (default: the current time). The URL is re-checked,
-    the host resolved and every address checked; the request then goes to a checked address
-    (with the original ``Host`` header and TLS server name), so DNS cannot change the target
-    between check and connect. ``timeout`` bounds the whole attempt. Network problems never
-    raise: they come back as ``RETRY`` (or ``FAILED`` for refused destinations).
+    ``now`` is the signing timestamp (default: the current time). ``previous_secret``: a
+    rotated-out secret still in its grace period, which signs too (:func:`sign`). The URL is
+    re-checked, the host resolved and every address checked; the request then goes to a
+    checked address (with the original ``Host`` header and TLS server name), so DNS cannot
+    change the target between check and connect. ``timeout`` bounds the whole attempt.
+    Network problems never raise: they come back as ``RETRY`` (or ``FAILED`` for refused
+    destinations).
 
     The result's ``error`` is for the vendor and generic (:data:`NOT_ALLOWED`,
     :data:`CONNECTION_FAILED`, :data:`TIMED_OUT`, ``HTTP <status>``); ``detail`` has the
@@ -597,7 +613,10 @@ async def send(
         return result(Outcome.FAILED, error=NOT_ALLOWED, detail=f"invalid URL: {exc.message}")
     host, port = target.host, target.port
     signed_at = now or datetime.now(UTC)
-    headers = {**target.headers, **sign(secret, msg_id, signed_at, payload)}
+    headers = {
+        **target.headers,
+        **sign(secret, msg_id, signed_at, payload, previous_secret=previous_secret),
+    }
     extensions = target.extensions | _timeout_extension(timeout)
 
     resolving = True  # a timeout while resolving is a connection failure, not the receiver's

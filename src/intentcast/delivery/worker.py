@@ -8,8 +8,12 @@ never send the same delivery at the same time.
 Per webhook, the database sees a share of two statements: the attempts started together
 (one stream read, one poll) lease their rows and read their endpoints and events in one
 statement, and the results that come in while the previous ones are being written are
-written together in one statement (the attempt log and the delivery's new state). No
-database connection is held while a receiver answers.
+written together in one statement (the attempt log and the delivery's new state, and the
+endpoint's failure streak, which the scheduler reads to disable endpoints failing for days).
+No database connection is held while a receiver answers.
+
+During a secret rotation's grace period each delivery is signed with both secrets; a test
+delivery carries its synthetic event and is signed and sent like any other.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Generic, TypeVar
 
@@ -37,6 +42,7 @@ from intentcast.delivery.webhooks import (
     next_delay,
     send,
 )
+from intentcast.domain.webhooks import GONE_REASON
 from intentcast.logs import adopt_request_id, current_request_id, using_request_id
 from intentcast.metrics import WEBHOOK_ATTEMPTS, observe_delivery_lag
 from intentcast.security import Sealer
@@ -126,6 +132,7 @@ class DeliveryWorker:
         poll_s: float = POLL_S,
         retry_delay: RetryDelay = next_delay,
         resolver: Resolver | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -140,6 +147,8 @@ class DeliveryWorker:
         # None: the system resolver, its answers reused for a few seconds (tests inject
         # answers); every answer is checked before each attempt either way
         self.resolver = resolver or CachingResolver()
+        # when an attempt ended, for the endpoint's failure streak (tests move it by days)
+        self.clock = clock or (lambda: datetime.now(UTC))
         # a batch of claims (the deliveries of one stream read) is one statement, and so is
         # a batch of attempt results (those finished while the previous batch was written)
         self._claims = _Batches(self._claim_batch)
@@ -198,11 +207,14 @@ class DeliveryWorker:
                     extra={"delivery_id": delivery_id, "outcome": "failed"},
                 )
                 return
-            secret = self.sealer.open(endpoint.secret_sealed, context=f"{endpoint.id}:secret")
+            context = f"{endpoint.id}:secret"
+            secret = self.sealer.open(endpoint.secret_sealed, context=context)
+            previous = self.sealer.open_optional(endpoint.previous_secret_sealed, context=context)
             result = await send(
                 self.http,
                 url=endpoint.url,
                 secret=secret,
+                previous_secret=previous,
                 msg_id=event.id,
                 payload=encode_event(event),
                 allow_loopback=self.settings.webhook_allow_loopback,
@@ -243,6 +255,8 @@ class DeliveryWorker:
                 result.error,
                 result.duration_ms,
                 retry_in,
+                endpoint_id=endpoint.id,
+                finished_at=self.clock(),
             )
             if result.outcome != Outcome.GONE:
                 await self._records(recorded)
@@ -250,7 +264,7 @@ class DeliveryWorker:
             async with self.pool.acquire() as conn, conn.transaction():
                 store = Webhooks(conn)
                 await store.record_attempts([recorded])
-                await store.disable(endpoint.id, "the endpoint answered 410 Gone")
+                await store.disable(endpoint.id, GONE_REASON)
 
     async def ensure_group(self) -> None:
         try:

@@ -33,6 +33,14 @@ class VendorEventType(StrEnum):
     MESSAGE_CREATED = "message.created"
     REVEAL_GRANTED = "reveal.granted"
     REVEAL_REVOKED = "reveal.revoked"
+    WEBHOOK_DISABLED = "webhook.disabled"
+    """One of the vendor's webhook endpoints was disabled after failing for days (on every
+    channel but that endpoint)."""
+
+
+WEBHOOK_TEST_EVENT = "webhook.test"
+"""The type of the synthetic event ``POST /v1/vendor/webhooks/{id}/test`` sends to one
+endpoint. It is no part of any log (``seq`` 0), so it is not a ``VendorEventType``."""
 
 
 class BuyerEventType(StrEnum):
@@ -68,6 +76,12 @@ class dedupe:
     @staticmethod
     def matched(intent_id: str) -> str:
         return f"matched:{intent_id}"
+
+    @staticmethod
+    def webhook_disabled(webhook_id: str, failing_since: str) -> str:
+        """An endpoint disabled for one failure streak (it may be re-enabled and fail
+        again: a new streak, a new event)."""
+        return f"webhook-disabled:{webhook_id}:{failing_since}"
 
     @staticmethod
     def removed(intent_id: str) -> str:

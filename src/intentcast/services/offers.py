@@ -17,6 +17,7 @@ import redis.asyncio as redis
 from intentcast.domain.errors import AlreadyExists, NotFound
 from intentcast.domain.events import BuyerEventType, OutboxEventType, VendorEventType, dedupe
 from intentcast.domain.intents import Intent, check_transition
+from intentcast.domain.offer_pages import PageKey, offer_page
 from intentcast.domain.offers import (
     OfferDraft,
     OfferPatch,
@@ -28,7 +29,6 @@ from intentcast.domain.offers import (
     check_offer_fields,
     check_rateable,
     check_takes_offers,
-    rank_offers,
     require_live,
     settle,
 )
@@ -323,8 +323,13 @@ async def offers_for_buyer(
     intent_id: str,
     sort: OfferSort,
     statuses: list[str] | None,
-) -> list[BuyerOfferView]:
-    """Every offer on the buyer's intent with its vendor's public face, ranked."""
+    limit: int,
+    after: PageKey | None = None,
+) -> tuple[list[BuyerOfferView], PageKey | None]:
+    """A page of the offers on the buyer's intent, each with its vendor's public face,
+    ranked by ``sort`` (``domain.offer_pages``): the ``limit`` after ``after``, and the key
+    to continue from (None at the end). The intent's offers (one per vendor at most) are
+    ranked here, not in SQL: the rating comes from each vendor's profile."""
     intent = await Intents(conn).get_for_buyer(buyer_id, intent_id)
     if intent is None:
         raise NotFound("intent")
@@ -341,7 +346,7 @@ async def offers_for_buyer(
         # a suspended vendor's offers leave the list, but not a deal already made
         and (not vendors[o.vendor_id].suspended or o.status == "accepted")
     ]
-    return rank_offers(
+    return offer_page(
         items,
         sort,
         currency=intent.budget.currency if intent.budget else None,
@@ -352,6 +357,9 @@ async def offers_for_buyer(
             rating_count=o.vendor.rating.count,
             created_at=o.created_at,
         ),
+        offer_id=lambda o: o.id,
+        after=after,
+        limit=limit,
     )
 
 

@@ -61,6 +61,7 @@ RUNTIME_SETTINGS: tuple[str, ...] = (
     "max_open_intents",
     "retention_days",
     "rate_limit",
+    "webhook_disable_after_days",
 )
 """The ``Settings`` fields an operator may change at run time (the rest need a restart)."""
 

@@ -32,7 +32,7 @@ SEALED_TABLES = (
     SealedTable(
         "buyers", ("id",), ("name_sealed", "email_sealed", "phone_sealed", "address_sealed")
     ),
-    SealedTable("webhook_endpoints", ("id",), ("secret_sealed",)),
+    SealedTable("webhook_endpoints", ("id",), ("secret_sealed", "previous_secret_sealed")),
     SealedTable("reveals", ("id",), ("sealed_values",)),
     SealedTable("idempotency_keys", ("scope", "key"), ("response",)),
 )

@@ -1,4 +1,9 @@
-"""Repository for webhook endpoints, their deliveries and every delivery attempt."""
+"""Repository for webhook endpoints, their deliveries and every delivery attempt.
+
+An endpoint row also holds what its management needs: the secret a rotation replaced (until
+its grace period ends) and the current failure streak (``failing_since`` ..
+``last_failure_at``), which ``record_attempts`` keeps with every batch of results. A test
+delivery carries its own synthetic event (``test_event``) instead of one of the feed."""
 
 from __future__ import annotations
 
@@ -22,6 +27,13 @@ class EndpointRow(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     disabled_reason: str | None
     created_at: datetime
+    updated_at: datetime | None = None
+    previous_secret_sealed: bytes | None = None
+    """The secret the last rotation replaced, while it still signs (else ``None``)."""
+    previous_secret_expires_at: datetime | None = None
+    failing_since: datetime | None = None
+    """The first failed attempt since the last success (``None``: not failing)."""
+    last_failure_at: datetime | None = None
 
 
 class DeliveryRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,6 +51,8 @@ class DeliveryRow(msgspec.Struct, frozen=True, kw_only=True):
     delivered_at: datetime | None
     request_id: str | None = None
     """The request that caused the event (for log lines), when there was one."""
+    test: bool = False
+    """A test delivery (``POST /v1/vendor/webhooks/{id}/test``): its event is synthetic."""
 
 
 class AttemptRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,6 +73,11 @@ class AttemptResultRow(msgspec.Struct, frozen=True):
     duration_ms: float
     next_attempt_in_s: float | None
     """Seconds until the retry; ``None``: no retry (the delivery fails unless delivered)."""
+    endpoint_id: str | None = None
+    """The endpoint that answered (its failure streak moves on); ``None`` when no attempt
+    reached an endpoint (it or the event no longer exists)."""
+    finished_at: datetime | None = None
+    """When the attempt ended, for the failure streak (``None``: the database's now)."""
 
 
 class ClaimedDelivery(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,14 +88,19 @@ class ClaimedDelivery(msgspec.Struct, frozen=True, kw_only=True):
     event: LogEvent | None
 
 
-_ENDPOINT = "id, vendor_id, url, secret_sealed, events, status, disabled_reason, created_at"
+_ENDPOINT = """id, vendor_id, url, secret_sealed, events, status, disabled_reason, created_at,
+    updated_at, previous_secret_sealed, previous_secret_expires_at, failing_since,
+    last_failure_at"""
 _DELIVERY = """id, endpoint_id, vendor_id, event_seq, event_id, status, attempts,
-    next_attempt_at, last_status_code, last_error, created_at, delivered_at, request_id"""
+    next_attempt_at, last_status_code, last_error, created_at, delivered_at, request_id,
+    test_event IS NOT NULL AS test"""
 
 
 def _endpoint(row: asyncpg.Record) -> EndpointRow:
     values = dict(row)
     values["secret_sealed"] = bytes(values["secret_sealed"])
+    if values["previous_secret_sealed"] is not None:
+        values["previous_secret_sealed"] = bytes(values["previous_secret_sealed"])
     values["events"] = None if values["events"] is None else list(values["events"])
     return EndpointRow(**values)
 
@@ -111,28 +135,49 @@ WITH due AS (
       FROM due WHERE d.id = due.id
  RETURNING d.id, d.endpoint_id, d.vendor_id, d.event_seq, d.event_id, d.status, d.attempts,
            d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.delivered_at,
-           d.request_id
+           d.request_id, d.test_event
 )
 SELECT c.*,
        e.id AS e_id, e.vendor_id AS e_vendor_id, e.url AS e_url, e.secret_sealed AS e_secret_sealed,
        e.events AS e_events, e.status AS e_status, e.disabled_reason AS e_disabled_reason,
        e.created_at AS e_created_at,
+       -- a replaced secret signs only until its grace period ends, purged or not yet
+       CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret_sealed END
+           AS e_previous_secret_sealed,
+       CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret_expires_at END
+           AS e_previous_secret_expires_at,
        ev.id AS ev_id, ev.seq AS ev_seq, ev.type AS ev_type, ev.created_at AS ev_created_at,
        ev.data AS ev_data
   FROM claimed c
   LEFT JOIN webhook_endpoints e ON e.id = c.endpoint_id
   LEFT JOIN vendor_events ev ON ev.id = c.event_id AND ev.vendor_id = c.vendor_id"""
 
-# One statement per batch of attempt results: log each attempt, then move its delivery on
-# (as one transaction: the attempt is never logged without its delivery's new state).
+# One statement per batch of attempt results: log each attempt, move each endpoint's failure
+# streak on, then move its delivery on (as one transaction: the attempt is never logged
+# without its delivery's new state). A success ends the streak; a batch with a success for
+# an endpoint counts as a success for it. A healthy endpoint's row is not written.
 _RECORD = """
 WITH r AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::float8[],
-                         $6::text[], $7::float8[])
-        AS r(id, outcome, status_code, error, duration_ms, status, retry_in)
+                         $6::text[], $7::float8[], $8::text[], $9::timestamptz[])
+        AS r(id, outcome, status_code, error, duration_ms, status, retry_in, endpoint_id,
+             finished_at)
 ), logged AS (
     INSERT INTO webhook_attempts (delivery_id, outcome, status_code, error, duration_ms)
     SELECT id, outcome, status_code, error, duration_ms FROM r
+), streak AS (
+    SELECT endpoint_id, bool_or(outcome = 'delivered') AS delivered,
+           min(coalesce(finished_at, now())) AS first_failure,
+           max(coalesce(finished_at, now())) AS last_failure
+      FROM r WHERE endpoint_id IS NOT NULL GROUP BY endpoint_id
+), streaks AS (
+    UPDATE webhook_endpoints e
+       SET failing_since = CASE WHEN s.delivered THEN NULL
+                                ELSE coalesce(e.failing_since, s.first_failure) END,
+           last_failure_at = CASE WHEN s.delivered THEN NULL
+                                  ELSE greatest(e.last_failure_at, s.last_failure) END
+      FROM streak s
+     WHERE e.id = s.endpoint_id AND (NOT s.delivered OR e.failing_since IS NOT NULL)
 )
 UPDATE webhook_deliveries d
    SET status = r.status, attempts = d.attempts + 1, locked_until = NULL,
@@ -147,6 +192,7 @@ def _claimed(row: asyncpg.Record) -> ClaimedDelivery:
     endpoint = None
     if row["e_id"] is not None:
         events = row["e_events"]
+        previous = row["e_previous_secret_sealed"]
         endpoint = EndpointRow(
             id=row["e_id"],
             vendor_id=row["e_vendor_id"],
@@ -156,9 +202,13 @@ def _claimed(row: asyncpg.Record) -> ClaimedDelivery:
             status=row["e_status"],
             disabled_reason=row["e_disabled_reason"],
             created_at=row["e_created_at"],
+            previous_secret_sealed=None if previous is None else bytes(previous),
+            previous_secret_expires_at=row["e_previous_secret_expires_at"],
         )
     event = None
-    if row["ev_id"] is not None:
+    if row["test_event"] is not None:
+        event = msgspec.convert(row["test_event"], LogEvent, strict=False)
+    elif row["ev_id"] is not None:
         event = LogEvent(
             id=row["ev_id"],
             seq=row["ev_seq"],
@@ -180,6 +230,7 @@ def _claimed(row: asyncpg.Record) -> ClaimedDelivery:
         created_at=row["created_at"],
         delivered_at=row["delivered_at"],
         request_id=row["request_id"],
+        test=row["test_event"] is not None,
     )
     return ClaimedDelivery(delivery=delivery, endpoint=endpoint, event=event)
 
@@ -250,18 +301,140 @@ class Webhooks:
             return True
         return False
 
-    async def disable(self, endpoint_id: str, reason: str) -> None:
-        await self.conn.execute(
+    async def disable(self, endpoint_id: str, reason: str) -> bool:
+        """Disable an active endpoint with ``reason`` and give up its pending deliveries;
+        False when it was not active (already disabled, or deleted)."""
+        status = await self.conn.execute(
             """UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $2,
-                      updated_at = now() WHERE id = $1""",
+                      updated_at = now() WHERE id = $1 AND status = 'active'""",
             endpoint_id,
             reason,
         )
+        await self.fail_pending(endpoint_id, f"endpoint disabled: {reason}")
+        return status.endswith(" 1")
+
+    async def fail_pending(self, endpoint_id: str, error: str) -> None:
+        """Give up every pending delivery to the endpoint (a replay can queue them again)."""
         await self.conn.execute(
             """UPDATE webhook_deliveries SET status = 'failed', last_error = $2
                 WHERE endpoint_id = $1 AND status = 'pending'""",
             endpoint_id,
-            f"endpoint disabled: {reason}",
+            error,
+        )
+
+    async def update(
+        self,
+        vendor_id: str,
+        endpoint_id: str,
+        *,
+        url: str | None,
+        change_events: bool,
+        events: list[str] | None,
+        enabled: bool | None,
+        disabled_reason: str,
+    ) -> EndpointRow | None:
+        """Change what is given: ``url`` (None: keep), the event filter (when
+        ``change_events``; ``events`` None: every type), ``enabled`` (None: keep). Enabling
+        a disabled endpoint clears its reason and failure streak; disabling an active one
+        records ``disabled_reason``. None when the vendor has no such endpoint."""
+        row = await self.conn.fetchrow(
+            f"""UPDATE webhook_endpoints SET
+                       url = coalesce($3, url),
+                       events = CASE WHEN $4 THEN $5::text[] ELSE events END,
+                       status = CASE WHEN $6::boolean IS NULL THEN status
+                                     WHEN $6 THEN 'active' ELSE 'disabled' END,
+                       disabled_reason = CASE WHEN $6 AND status = 'disabled' THEN NULL
+                                              WHEN NOT $6 AND status = 'active' THEN $7
+                                              ELSE disabled_reason END,
+                       failing_since = CASE WHEN $6 AND status = 'disabled' THEN NULL
+                                            ELSE failing_since END,
+                       last_failure_at = CASE WHEN $6 AND status = 'disabled' THEN NULL
+                                              ELSE last_failure_at END,
+                       updated_at = now()
+                 WHERE id = $1 AND vendor_id = $2 AND deleted_at IS NULL
+             RETURNING {_ENDPOINT}""",
+            endpoint_id,
+            vendor_id,
+            url,
+            change_events,
+            events,
+            enabled,
+            disabled_reason,
+        )
+        return None if row is None else _endpoint(row)
+
+    async def rotate_secret(
+        self,
+        vendor_id: str,
+        endpoint_id: str,
+        *,
+        secret_sealed: bytes,
+        previous_secret_sealed: bytes | None,
+        previous_expires_at: datetime | None,
+    ) -> EndpointRow | None:
+        """Replace the secret; the replaced one (sealed again by the caller, or ``None`` to
+        drop it) signs until ``previous_expires_at``. A secret an earlier rotation replaced
+        is dropped. None when the vendor has no such endpoint."""
+        row = await self.conn.fetchrow(
+            f"""UPDATE webhook_endpoints SET secret_sealed = $3, previous_secret_sealed = $4,
+                       previous_secret_expires_at = $5, updated_at = now()
+                 WHERE id = $1 AND vendor_id = $2 AND deleted_at IS NULL
+             RETURNING {_ENDPOINT}""",
+            endpoint_id,
+            vendor_id,
+            secret_sealed,
+            previous_secret_sealed,
+            previous_expires_at,
+        )
+        return None if row is None else _endpoint(row)
+
+    async def get_for_update(self, vendor_id: str, endpoint_id: str) -> EndpointRow | None:
+        """``get``, the row locked until the transaction ends (a rotation reads and writes
+        the secret)."""
+        row = await self.conn.fetchrow(
+            f"""SELECT {_ENDPOINT} FROM webhook_endpoints
+                 WHERE id = $1 AND vendor_id = $2 AND deleted_at IS NULL FOR UPDATE""",
+            endpoint_id,
+            vendor_id,
+        )
+        return None if row is None else _endpoint(row)
+
+    async def drop_expired_previous_secrets(self, now: datetime) -> int:
+        """Erase every replaced secret whose grace period has ended; how many."""
+        status = await self.conn.execute(
+            """UPDATE webhook_endpoints
+                  SET previous_secret_sealed = NULL, previous_secret_expires_at = NULL
+                WHERE previous_secret_sealed IS NOT NULL AND previous_secret_expires_at <= $1""",
+            now,
+        )
+        return int(status.split()[-1])
+
+    async def failing_for(self, span: timedelta, limit: int) -> list[EndpointRow]:
+        """Active endpoints whose failure streak spans at least ``span`` (candidates for
+        ``domain.webhooks.disable_due``), locked, skipping rows another transaction holds."""
+        rows = await self.conn.fetch(
+            f"""SELECT {_ENDPOINT} FROM webhook_endpoints
+                 WHERE failing_since IS NOT NULL AND status = 'active' AND deleted_at IS NULL
+                   AND last_failure_at - failing_since >= $1::interval
+                 ORDER BY failing_since LIMIT $2
+                   FOR UPDATE SKIP LOCKED""",
+            span,
+            limit,
+        )
+        return [_endpoint(r) for r in rows]
+
+    async def enqueue_test(self, vendor_id: str, endpoint_id: str, event: LogEvent) -> str:
+        """A pending delivery of the synthetic ``event`` to this one endpoint."""
+        return await self.conn.fetchval(
+            """INSERT INTO webhook_deliveries
+                      (id, endpoint_id, vendor_id, event_seq, event_id, test_event)
+               VALUES ('dlv_' || replace(gen_random_uuid()::text, '-', ''), $2, $1, $3, $4, $5)
+               RETURNING id""",
+            vendor_id,
+            endpoint_id,
+            event.seq,
+            event.id,
+            msgspec.to_builtins(event),
         )
 
     async def enqueue(
@@ -420,6 +593,8 @@ class Webhooks:
             [r.duration_ms for r in results],
             [_status_after(r) for r in results],
             [r.next_attempt_in_s if _status_after(r) == "pending" else None for r in results],
+            [r.endpoint_id for r in results],
+            [r.finished_at for r in results],
         )
 
     async def deliveries(

@@ -191,10 +191,14 @@ class Intents(Resource[R]):
         *,
         sort: OfferSort | None = None,
         status: Sequence[OfferStatus] | None = None,
+        limit: int | None = None,
     ) -> Req[BuyerOfferView]:
-        """The offers on your intent, each with its vendor's public profile."""
+        """The offers on your intent, each with its vendor's public profile, in ``sort``
+        order, every page (``limit`` offers a request)."""
         return Req(
-            BuyerOfferPage, path={"intent_id": intent_id}, query={"sort": sort, "status": status}
+            BuyerOfferPage,
+            path={"intent_id": intent_id},
+            query={"sort": sort, "status": status, "limit": limit},
         )
 
     @endpoint("createReveal", "POST", "/v1/intents/{intent_id}/reveals")

@@ -22,7 +22,12 @@ def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes | str) -
 
     Pass the raw body as received (not re-serialised JSON) and the request's headers (any
     mapping; names are matched without case). Deduplicate on the event's ``id``: delivery
-    is at least once."""
+    is at least once.
+
+    After ``webhooks.rotate_secret`` every delivery carries one signature per secret until
+    the grace period ends, so either secret verifies it: switch ``secret`` to the new one
+    any time within that period. A ``webhook.test`` event (``seq`` 0) is no part of the
+    feed: do not move a feed cursor with it."""
     plain = {name.lower(): value for name, value in headers.items()}
     try:
         Webhook(secret).verify(body, plain, json_parse=False)

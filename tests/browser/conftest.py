@@ -8,7 +8,7 @@
   own data dir (embedded PostgreSQL and Redis) and vendors verified on sign-up; its
   ``url`` is ``http://localhost:PORT`` (a WebAuthn relying party needs a host name).
 - ``browser``: Chromium, headless, without any of its background connections (this
-  machine's closed network refuses them), a fresh profile per launch.
+  machine's closed network refuses them), a fresh profile per launch, one per test module.
 - ``page``: a new context (phone width) and page; every request it makes is recorded, and
   the test fails if any goes to another origin than the server's.
 - ``checkpoint(page, name)``: a full-page screenshot into the artifacts dir
@@ -106,8 +106,11 @@ def web_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> 
             assert_all_gone(server.stop())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
+    """Per module, not per session: Playwright's sync API marks an event loop as running
+    in this thread while it is started, which would stop pytest-asyncio's tests (the API
+    suite) that run after it in the same pytest process."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -7,10 +7,13 @@ from litestar.router import Router
 
 from intentcast.web.accounts import AccountPages
 from intentcast.web.config import NO_STORE, security_response_headers, static_router
+from intentcast.web.deals import DealPages
 from intentcast.web.errors import WEB_EXCEPTION_HANDLERS
 from intentcast.web.intents import IntentPages
+from intentcast.web.ledger import LedgerPages
+from intentcast.web.live import LivePages
 
-WEB_PAGES: list[type] = [AccountPages, IntentPages]
+WEB_PAGES: list[type] = [AccountPages, IntentPages, DealPages, LedgerPages, LivePages]
 """Controllers of pages (buyer, passkeys, operator); each sets ``include_in_schema = False``."""
 
 

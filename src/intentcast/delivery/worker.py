@@ -243,7 +243,8 @@ class DeliveryWorker:
                 },
             )
             WEBHOOK_ATTEMPTS.labels(str(result.outcome)).inc()
-            if result.outcome == Outcome.DELIVERED:
+            if result.outcome == Outcome.DELIVERED and not delivery.test:
+                # a test event was made on request, not by a change: no delivery lag
                 observe_delivery_lag("webhook", event.created_at)
             retry_in = None
             if result.outcome == Outcome.RETRY:

@@ -29,6 +29,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     web_workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    public_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^/?#\s]+/?$")] | None = None
+    """The site's address as browsers see it (``https://market.example``, no path):
+    passkeys belong to its host name and are accepted from its origin only. Unset: the
+    address each request was sent to, right for a browser on this machine
+    (``http://localhost:8000``); set it behind a proxy or TLS terminator."""
     secret_key: str | None = None
     """base64 (url-safe or standard) of 32 random bytes; unset in embedded mode means a key
     generated once into ``data_dir/secret.key``."""

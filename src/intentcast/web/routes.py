@@ -12,8 +12,9 @@ from intentcast.web.errors import WEB_EXCEPTION_HANDLERS
 from intentcast.web.intents import IntentPages
 from intentcast.web.ledger import LedgerPages
 from intentcast.web.live import LivePages
+from intentcast.web.passkeys import PasskeyPages
 
-WEB_PAGES: list[type] = [AccountPages, IntentPages, DealPages, LedgerPages, LivePages]
+WEB_PAGES: list[type] = [AccountPages, IntentPages, DealPages, LedgerPages, LivePages, PasskeyPages]
 """Controllers of pages (buyer, passkeys, operator); each sets ``include_in_schema = False``."""
 
 

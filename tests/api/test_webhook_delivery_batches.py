@@ -5,6 +5,7 @@ sending anything twice or losing a result: real worker, real PostgreSQL, real re
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as redis
 
@@ -191,3 +192,57 @@ async def test_a_result_that_cannot_be_recorded_does_not_cost_the_batch(
     assert (rows[ids[1]]["status"], rows[ids[1]]["last_error"]) == ("pending", "HTTP 503")
     assert 25 < rows[ids[1]]["wait"].total_seconds() <= 30
     assert await db.fetchval("SELECT count(*) FROM webhook_attempts") == 2
+
+
+async def test_each_batch_moves_the_endpoints_failure_streak_on(
+    client, buyer, db, settings, make_pipeline, monkeypatch
+) -> None:
+    """The attempt results of a batch move each endpoint's failure streak in the same
+    statement: failures start or extend it, a success in the batch ends it, and a result
+    that reached no endpoint leaves it alone."""
+    await make_pipeline(roles=["matcher", "scheduler"])
+    vendor = await create_vendor(client, db)
+    await subscribe(client, vendor)
+    hook, ids = await pending_deliveries(
+        client, db, buyer, vendor, "https://hooks.example.com/a", 4
+    )
+    endpoint = hook["id"]
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+    async def streak():
+        row = await db.fetchrow(
+            "SELECT failing_since, last_failure_at FROM webhook_endpoints WHERE id = $1", endpoint
+        )
+        return row["failing_since"], row["last_failure_at"]
+
+    def result(i, outcome, at, endpoint_id=endpoint):
+        code = 200 if outcome == "delivered" else 500
+        return AttemptResultRow(
+            ids[i],
+            outcome,
+            code,
+            None,
+            1.0,
+            60.0 if outcome == "retry" else None,
+            endpoint_id=endpoint_id,
+            finished_at=at,
+        )
+
+    async with Worker(settings, monkeypatch) as worker:
+        await worker._record_batch(
+            [result(0, "retry", t0 + timedelta(hours=2)), result(1, "failed", t0)]
+        )
+        assert await streak() == (t0, t0 + timedelta(hours=2))
+        await worker._record_batch([result(2, "retry", t0 + timedelta(days=3))])
+        assert await streak() == (t0, t0 + timedelta(days=3))  # extended, not restarted
+        # no endpoint reached (it or the event was gone): the streak stays as it is
+        await worker._record_batch([result(3, "failed", t0 + timedelta(days=9), endpoint_id=None)])
+        assert await streak() == (t0, t0 + timedelta(days=3))
+        # a success and a failure in one batch: the endpoint works, the streak ends
+        await worker._record_batch(
+            [
+                result(0, "delivered", t0 + timedelta(days=4)),
+                result(2, "retry", t0 + timedelta(days=4)),
+            ]
+        )
+        assert await streak() == (None, None)

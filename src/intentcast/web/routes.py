@@ -12,6 +12,7 @@ from intentcast.web.errors import WEB_EXCEPTION_HANDLERS
 from intentcast.web.intents import IntentPages
 from intentcast.web.ledger import LedgerPages
 from intentcast.web.live import LivePages
+from intentcast.web.operator import OPERATOR_PAGES
 from intentcast.web.passkeys import PasskeyPages
 
 WEB_PAGES: list[type] = [AccountPages, IntentPages, DealPages, LedgerPages, LivePages, PasskeyPages]
@@ -21,7 +22,7 @@ WEB_PAGES: list[type] = [AccountPages, IntentPages, DealPages, LedgerPages, Live
 def web_routers() -> list[Router]:
     pages = Router(
         path="/",
-        route_handlers=WEB_PAGES,
+        route_handlers=[*WEB_PAGES, *OPERATOR_PAGES],
         exception_handlers=WEB_EXCEPTION_HANDLERS,
         response_headers=security_response_headers(),
         cache_control=NO_STORE,

@@ -175,6 +175,19 @@
     document.getElementById("passkey-new-token").value = data.token;
     done.hidden = false;
     document.getElementById("passkey-signup-done-heading").focus();
+    showSignedInNavigation();
+  }
+
+  // The page was drawn signed out: take the navigation of a signed-in page instead.
+  function showSignedInNavigation() {
+    fetch("/account/passkeys", { credentials: "same-origin" }).then(function (response) {
+      return response.ok ? response.text() : null;
+    }).then(function (html) {
+      if (!html) { return; }
+      var fresh = new DOMParser().parseFromString(html, "text/html").querySelector(".site-header nav");
+      var current = document.querySelector(".site-header nav");
+      if (fresh && current) { current.replaceWith(document.importNode(fresh, true)); }
+    }).catch(function () { /* the old navigation stays; the next page has the new one */ });
   }
 
   function run(section, kind, form, button) {

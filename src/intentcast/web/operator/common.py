@@ -61,8 +61,25 @@ def field_errors(exc: msgspec.ValidationError) -> dict[str, str]:
     text = str(exc)
     if " - at `$." in text:
         message, _, where = text.partition(" - at `$.")
-        return {where.rstrip("`").split(".")[0].split("[")[0]: message}
+        return {where.rstrip("`").split(".")[0].split("[")[0]: _in_words(message)}
     missing = re.search(r"missing required field `([^`]+)`", text)
     if missing:
         return {missing.group(1): "required"}
     return {"form": text}
+
+
+_BOUNDS = (
+    (re.compile(r"Expected `int` <= (-?\d+)"), "must be at most {}"),
+    (re.compile(r"Expected `int` >= (-?\d+)"), "must be at least {}"),
+    (re.compile(r"Expected `str` of length <= (\d+)"), "must be at most {} characters"),
+    (re.compile(r"Expected `str` of length >= (\d+)"), "must be at least {} characters"),
+)
+
+
+def _in_words(message: str) -> str:
+    """msgspec's bound messages as a person reads them; others as they are."""
+    for pattern, words in _BOUNDS:
+        found = pattern.fullmatch(message)
+        if found:
+            return words.format(found.group(1))
+    return message

@@ -27,6 +27,9 @@ from tests.helpers import (
 )
 
 PRICE = {"amount": "1649.00", "currency": "EUR"}
+NOT_MADE_HERE = {"webhook.disabled"}
+"""Takes an endpoint failing for days: ``tests/unit/test_openapi_docs.py`` checks its data
+against the domain function that makes it."""
 
 
 async def _matched_everywhere(client, vendors, intent_id: str) -> None:
@@ -131,6 +134,6 @@ async def test_every_event_in_the_logs_is_its_documented_schema(
         ("buyer_events", BUYER_ENVELOPES, BUYER_EVENTS),
     ):
         rows = await db.fetch(f"SELECT id, seq, type, created_at, data FROM {table}")
-        assert {r["type"] for r in rows} == set(catalogue), table
+        assert {r["type"] for r in rows} == set(catalogue) - NOT_MADE_HERE, table
         for row in rows:
             _as_documented(row, envelopes)

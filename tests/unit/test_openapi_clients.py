@@ -61,12 +61,15 @@ def test_the_generator_reports_no_warning(generated) -> None:
     assert "error" not in output.lower(), output
 
 
-def _client(package: object, status: int, content_type: str, body: bytes):
+def _client(status: int, content_type: str, body: bytes, sent: list[httpx.Request] | None = None):
+    """A generated client whose every request gets this answer (and is kept in ``sent``)."""
+
     def answer(request: httpx.Request) -> httpx.Response:
+        if sent is not None:
+            sent.append(request)
         return httpx.Response(status, headers={"content-type": content_type}, content=body)
 
-    client_module = importlib.import_module(f"{PACKAGE}.client")
-    return client_module.AuthenticatedClient(
+    return importlib.import_module(f"{PACKAGE}.client").AuthenticatedClient(
         base_url="http://intentcast.test",
         token="icv_x",  # noqa: S106 (no server: the mock transport answers)
         httpx_args={"transport": httpx.MockTransport(answer)},
@@ -74,7 +77,6 @@ def _client(package: object, status: int, content_type: str, body: bytes):
 
 
 def test_an_error_status_parses_as_problem_details(generated) -> None:
-    _, package = generated
     get_offer = importlib.import_module(f"{PACKAGE}.api.offers.get_offer")
     models = importlib.import_module(f"{PACKAGE}.models")
     problem = {
@@ -84,14 +86,13 @@ def test_an_error_status_parses_as_problem_details(generated) -> None:
         "detail": "No such offer.",
         "code": "not-found",
     }
-    client = _client(package, 404, "application/problem+json", json.dumps(problem).encode())
+    client = _client(404, "application/problem+json", json.dumps(problem).encode())
     answer = get_offer.sync(offer_id="off_x", client=client)
     assert isinstance(answer, models.Problem)
     assert answer.code == "not-found"
 
 
 def test_the_feed_parses_each_event_by_its_type(generated) -> None:
-    _, package = generated
     list_events = importlib.import_module(f"{PACKAGE}.api.vendor.list_vendor_events")
     models = importlib.import_module(f"{PACKAGE}.models")
     page = {
@@ -136,7 +137,7 @@ def test_the_feed_parses_each_event_by_its_type(generated) -> None:
         "next": None,
         "last_seq": 2,
     }
-    client = _client(package, 200, "application/json", json.dumps(page).encode())
+    client = _client(200, "application/json", json.dumps(page).encode())
     answer = list_events.sync(client=client)
     assert isinstance(answer, models.EventPage)
     revoked, closed = answer.items
@@ -147,9 +148,18 @@ def test_the_feed_parses_each_event_by_its_type(generated) -> None:
 
 
 def test_a_stream_answers_text(generated) -> None:
-    _, package = generated
     stream = importlib.import_module(f"{PACKAGE}.api.offers.stream_buyer_events")
     frame = b'id: 1\nevent: offer.created\ndata: {"id":"evt_1"}\n\n'
-    client = _client(package, 200, "text/event-stream", frame)
+    client = _client(200, "text/event-stream", frame)
     assert stream.sync(client=client) == frame.decode()
     assert hasattr(importlib.import_module(f"{PACKAGE}.models"), "BuyerOfferCreatedEvent")
+
+
+def test_a_post_sends_the_idempotency_key(generated) -> None:
+    withdraw = importlib.import_module(f"{PACKAGE}.api.offers.withdraw_offer")
+    sent: list[httpx.Request] = []
+    problem = {"type": "t", "title": "t", "status": 409, "detail": "d", "code": "c"}
+    client = _client(409, "application/problem+json", json.dumps(problem).encode(), sent)
+    withdraw.sync(offer_id="off_x", client=client, idempotency_key="withdraw-off_x")
+    assert sent[0].headers["Idempotency-Key"] == "withdraw-off_x"
+    assert sent[0].headers["Authorization"] == "Bearer icv_x"

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 
-from intentcast.api.event_docs import BUYER_EVENTS, VENDOR_EVENTS
+from intentcast.api.event_docs import (
+    BUYER_EVENTS,
+    VENDOR_EVENTS,
+    WEBHOOK_ONLY_EVENTS,
+    WebhookDisabledData,
+    WebhookTestData,
+)
+from intentcast.domain import webhooks
 from intentcast.domain.events import BuyerEventType, VendorEventType
 from tests.helpers import REPO_ROOT
 
@@ -45,6 +54,23 @@ def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, A
 def test_every_event_type_has_a_data_schema() -> None:
     assert set(VENDOR_EVENTS) == {str(t) for t in VendorEventType}
     assert set(BUYER_EVENTS) == {str(t) for t in BuyerEventType}
+    assert not set(WEBHOOK_ONLY_EVENTS) & set(VENDOR_EVENTS)
+
+
+def test_the_webhook_events_data_is_as_documented() -> None:
+    """``webhook.disabled`` and ``webhook.test`` (which no API test run produces) against
+    the domain functions that make their ``data``."""
+    since = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+    for failing_since in (since, None):
+        data = webhooks.disabled_event_data(
+            webhook_id="wh_1", url="https://x.example/h", reason="r", failing_since=failing_since
+        )
+        documented = msgspec.convert(data, WebhookDisabledData, strict=False)
+        assert documented.webhook.failing_since == failing_since
+        assert set(data) == {"webhook"}
+        assert set(data["webhook"]) == set(msgspec.structs.asdict(documented.webhook))
+    data = webhooks.sample_event_data(webhook_id="wh_1")
+    assert msgspec.to_builtins(msgspec.convert(data, WebhookTestData)) == data
 
 
 def test_every_operation_has_a_description(document) -> None:
@@ -110,7 +136,7 @@ def test_events_are_a_union_discriminated_by_type(document, union, catalogue) ->
 
 
 def test_webhooks_document_every_vendor_event(document) -> None:
-    assert set(document["webhooks"]) == set(VENDOR_EVENTS)
+    assert set(document["webhooks"]) == set(VENDOR_EVENTS) | set(WEBHOOK_ONLY_EVENTS)
     schemas = document["components"]["schemas"]
     for event_type, item in document["webhooks"].items():
         body = item["post"]["requestBody"]["content"]["application/json"]["schema"]

@@ -1,7 +1,7 @@
 """The event catalogue of the OpenAPI document: for each event type a vendor's log (feed,
 SSE stream, webhooks) or a buyer's stream may carry, the schema of its ``data`` and what it
-means, in ``VENDOR_EVENTS`` and ``BUYER_EVENTS`` — the one place that maps an event type to
-its payload.
+means, in ``VENDOR_EVENTS`` and ``BUYER_EVENTS`` (and ``WEBHOOK_ONLY_EVENTS``, the test event
+a webhook endpoint may receive) — the one place that maps an event type to its payload.
 
 The logs keep ``data`` as the JSON the services wrote (``LogEvent.data``); the Structs here
 describe it and are never used to encode it. In the document:
@@ -11,7 +11,8 @@ describe it and are never used to encode it. In the document:
   data}``), made by ``EventSchemas``, the OpenAPI schema plugin;
 - the two SSE streams answer ``text/event-stream`` (``stream_response``), each event's
   ``data:`` line one of those envelopes;
-- ``webhooks`` (``webhook_docs``) has one entry per vendor event type, as delivered.
+- ``webhooks`` (``webhook_docs``) has one entry per event type a webhook endpoint receives,
+  as delivered.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from litestar.openapi.spec import (
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.typing import FieldDefinition
 
-from intentcast.domain.events import BuyerEventType, VendorEventType
+from intentcast.domain.events import WEBHOOK_TEST_EVENT, BuyerEventType, VendorEventType
 from intentcast.domain.intents import Terms
 from intentcast.domain.reveals import PersonaField
 from intentcast.domain.vendor_view import VendorIntent
@@ -88,6 +89,27 @@ class RevealRevokedData(msgspec.Struct, kw_only=True):
     intent_id: str
 
 
+class DisabledWebhook(msgspec.Struct, kw_only=True):
+    id: str
+    url: str
+    status: Literal["disabled"]
+    disabled_reason: str
+    failing_since: Annotated[
+        datetime | None,
+        _doc("The first failed attempt of the streak that disabled it."),
+    ]
+
+
+class WebhookDisabledData(msgspec.Struct, kw_only=True):
+    webhook: DisabledWebhook
+
+
+class WebhookTestData(msgspec.Struct, kw_only=True):
+    test: Annotated[bool, _doc("Always true.")]
+    webhook_id: Annotated[str, _doc("The endpoint the test was sent to.")]
+    message: str
+
+
 class BuyerOfferData(msgspec.Struct, kw_only=True):
     offer: BuyerOfferView
 
@@ -136,6 +158,12 @@ VENDOR_EVENTS: dict[str, EventDoc] = {
     VendorEventType.REVEAL_REVOKED: EventDoc(
         RevealRevokedData, "The buyer revoked a reveal: reading it now answers 410."
     ),
+    VendorEventType.WEBHOOK_DISABLED: EventDoc(
+        WebhookDisabledData,
+        "One of your webhook endpoints was disabled because its deliveries kept failing "
+        "(told on every channel but that endpoint); `PATCH` it with `enabled: true` once "
+        "it is fixed.",
+    ),
 }
 """Every event type of a vendor's log (feed, SSE, webhooks): its ``data`` and meaning."""
 
@@ -155,6 +183,16 @@ BUYER_EVENTS: dict[str, EventDoc] = {
     ),
 }
 """Every event type of a buyer's stream: its ``data`` and meaning."""
+
+WEBHOOK_ONLY_EVENTS: dict[str, EventDoc] = {
+    WEBHOOK_TEST_EVENT: EventDoc(
+        WebhookTestData,
+        "A test event sent on request (`POST /v1/vendor/webhooks/{id}/test`) to that "
+        "endpoint only: `seq` is 0 and it is no part of your feed (do not move your feed "
+        "cursor with it).",
+    ),
+}
+"""Event types a webhook endpoint receives that are in no log."""
 
 
 def _envelope_name(audience: str, event_type: str) -> str:
@@ -176,6 +214,9 @@ def _envelope(audience: str, event_type: str, data: type) -> type[msgspec.Struct
 
 VENDOR_ENVELOPES = {t: _envelope("Vendor", t, doc.data) for t, doc in VENDOR_EVENTS.items()}
 BUYER_ENVELOPES = {t: _envelope("Buyer", t, doc.data) for t, doc in BUYER_EVENTS.items()}
+WEBHOOK_ONLY_ENVELOPES = {
+    t: _envelope("Vendor", t, doc.data) for t, doc in WEBHOOK_ONLY_EVENTS.items()
+}
 
 
 class VendorEvent(LogEvent, kw_only=True):
@@ -283,6 +324,14 @@ class EventSchemas(OpenAPISchemaPlugin):
             registry.from_reference(reference).schema.description = catalogue[
                 event_type
             ].description
+        if annotation is VendorEvent:  # what else a webhook receives (see ``webhook_docs``)
+            for event_type, envelope in WEBHOOK_ONLY_ENVELOPES.items():
+                reference = schema_creator.for_field_definition(
+                    FieldDefinition.from_annotation(envelope)
+                )
+                registry.from_reference(reference).schema.description = WEBHOOK_ONLY_EVENTS[
+                    event_type
+                ].description
         schema.title = annotation.__name__
         schema.description = description
         schema.one_of = union.one_of
@@ -323,7 +372,8 @@ WEBHOOK_HEADERS = [
 
 def webhook_docs() -> dict[str, PathItem | Reference]:
     """The OpenAPI ``webhooks`` section: one entry per vendor event type, as POSTed to a
-    vendor's endpoint (the same JSON as on the feed)."""
+    vendor's endpoint (the same JSON as on the feed), and the test event."""
+    envelopes = VENDOR_ENVELOPES | WEBHOOK_ONLY_ENVELOPES
     return {
         str(event_type): PathItem(
             post=Operation(
@@ -339,7 +389,7 @@ def webhook_docs() -> dict[str, PathItem | Reference]:
                     content={
                         "application/json": OpenAPIMediaType(
                             schema=Reference(
-                                ref="#/components/schemas/" + VENDOR_ENVELOPES[event_type].__name__
+                                ref="#/components/schemas/" + envelopes[event_type].__name__
                             )
                         )
                     },
@@ -351,5 +401,5 @@ def webhook_docs() -> dict[str, PathItem | Reference]:
                 security=[],
             )
         )
-        for event_type, doc in VENDOR_EVENTS.items()
+        for event_type, doc in (VENDOR_EVENTS | WEBHOOK_ONLY_EVENTS).items()
     }

@@ -7,12 +7,25 @@ refused with a 4xx and no session."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
+import pytest
+import redis.asyncio as redis
 from litestar.testing import AsyncTestClient
 
-from intentcast.services.passkeys import relying_party
+from intentcast.domain.errors import StateConflict
+from intentcast.services.passkeys import (
+    CEREMONY_KEY_PREFIX,
+    CEREMONY_TTL_S,
+    Ceremonies,
+    Ceremony,
+    begin_adding,
+    finish_adding,
+    relying_party,
+)
+from intentcast.services.passkeys import begin_signin as begin_signin_ceremony
 from tests.helpers import create_buyer
 from tests.soft_authenticator import FLAG_UP, SoftAuthenticator
 
@@ -401,12 +414,11 @@ async def test_another_buyers_passkey_is_not_found(client) -> None:
     assert refused.status_code == 404
 
 
-async def test_an_add_ceremony_is_bound_to_its_account(client) -> None:
+async def test_adding_a_passkey_needs_a_signed_in_buyer(client) -> None:
     await passkey_signup(client, SoftAuthenticator(), "Ada")
     csrf = await csrf_header(client, "/account/passkeys")
     options = await client.post("/account/passkeys/options", json={}, headers=csrf)
     assert options.status_code == 200
-    # the account page's passkey endpoints need a signed-in buyer
     await sign_out(client)
     csrf = await csrf_header(client, "/signin")
     answer = SoftAuthenticator().create(options.json()["publicKey"], origin=ORIGIN)
@@ -471,3 +483,44 @@ async def test_pages_offer_passkeys_next_to_the_token(client) -> None:
     script = await client.get("/static/js/passkeys.js")
     assert script.status_code == 200
     assert "javascript" in script.headers["content-type"]
+
+
+async def test_a_ceremony_is_taken_once_even_by_racing_requests(redis_url) -> None:
+    client = redis.from_url(redis_url)
+    try:
+        ceremonies = Ceremonies(client)
+        rp = relying_party(None, ORIGIN)
+        ceremony_id, _ = await begin_signin_ceremony(ceremonies, rp)
+        results = await asyncio.gather(
+            *(ceremonies.take(ceremony_id, "signin") for _ in range(5)), return_exceptions=True
+        )
+        taken = [r for r in results if isinstance(r, Ceremony)]
+        refused = [r for r in results if isinstance(r, StateConflict)]
+        assert len(taken) == 1 and len(refused) == 4
+        assert await client.ttl(CEREMONY_KEY_PREFIX + ceremony_id) == -2  # gone
+        ceremony_id, _ = await begin_signin_ceremony(ceremonies, rp)
+        ttl = await client.ttl(CEREMONY_KEY_PREFIX + ceremony_id)
+        assert 0 < ttl <= CEREMONY_TTL_S
+        with pytest.raises(StateConflict):  # a sign-in ceremony cannot finish a sign-up
+            await ceremonies.take(ceremony_id, "signup")
+    finally:
+        await client.aclose()
+
+
+async def test_an_add_ceremony_is_bound_to_its_account(client, db, redis_url) -> None:
+    ada = await create_buyer(client)
+    bob = await create_buyer(client)
+    redis_client = redis.from_url(redis_url)
+    try:
+        ceremonies = Ceremonies(redis_client)
+        ceremony_id, options = await begin_adding(
+            db, ceremonies, relying_party(None, ORIGIN), buyer_id=ada.id, label=None
+        )
+        answer = SoftAuthenticator().create(options, origin=ORIGIN)
+        with pytest.raises(StateConflict):
+            await finish_adding(
+                db, ceremonies, buyer_id=bob.id, ceremony_id=ceremony_id, credential=answer
+            )
+    finally:
+        await redis_client.aclose()
+    assert await db.fetchval("SELECT count(*) FROM passkeys") == 0

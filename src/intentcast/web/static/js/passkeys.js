@@ -99,6 +99,9 @@
       body: JSON.stringify(body)
     }).then(function (response) {
       var type = response.headers.get("content-type") || "";
+      if (response.redirected && response.url.indexOf("/signin") !== -1) {
+        throw new ServerRefusal("You are no longer signed in. Please sign in again.");
+      }
       if (type.indexOf("json") === -1) {
         throw new ServerRefusal(response.status === 403
           ? "This page has expired. Reload it and try again."

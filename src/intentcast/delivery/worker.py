@@ -42,7 +42,7 @@ from intentcast.delivery.webhooks import (
     next_delay,
     send,
 )
-from intentcast.domain.webhooks import GONE_REASON
+from intentcast.domain.webhooks import GONE_REASON, signs_with_previous
 from intentcast.logs import adopt_request_id, current_request_id, using_request_id
 from intentcast.metrics import WEBHOOK_ATTEMPTS, observe_delivery_lag
 from intentcast.security import Sealer
@@ -147,7 +147,8 @@ class DeliveryWorker:
         # None: the system resolver, its answers reused for a few seconds (tests inject
         # answers); every answer is checked before each attempt either way
         self.resolver = resolver or CachingResolver()
-        # when an attempt ended, for the endpoint's failure streak (tests move it by days)
+        # now, for a rotated secret's grace period and the end of an attempt in the
+        # endpoint's failure streak (tests move it by days)
         self.clock = clock or (lambda: datetime.now(UTC))
         # a batch of claims (the deliveries of one stream read) is one statement, and so is
         # a batch of attempt results (those finished while the previous batch was written)
@@ -209,7 +210,11 @@ class DeliveryWorker:
                 return
             context = f"{endpoint.id}:secret"
             secret = self.sealer.open(endpoint.secret_sealed, context=context)
-            previous = self.sealer.open_optional(endpoint.previous_secret_sealed, context=context)
+            previous = None  # a replaced secret signs until its grace period ends
+            if signs_with_previous(endpoint.previous_secret_expires_at, self.clock()):
+                previous = self.sealer.open_optional(
+                    endpoint.previous_secret_sealed, context=context
+                )
             result = await send(
                 self.http,
                 url=endpoint.url,

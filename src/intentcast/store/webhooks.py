@@ -29,7 +29,8 @@ class EndpointRow(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime | None = None
     previous_secret_sealed: bytes | None = None
-    """The secret the last rotation replaced, while it still signs (else ``None``)."""
+    """The secret the last rotation replaced, until the scheduler erases it once
+    ``previous_secret_expires_at`` has passed (it signs only before then)."""
     previous_secret_expires_at: datetime | None = None
     failing_since: datetime | None = None
     """The first failed attempt since the last success (``None``: not failing)."""
@@ -141,11 +142,8 @@ SELECT c.*,
        e.id AS e_id, e.vendor_id AS e_vendor_id, e.url AS e_url, e.secret_sealed AS e_secret_sealed,
        e.events AS e_events, e.status AS e_status, e.disabled_reason AS e_disabled_reason,
        e.created_at AS e_created_at,
-       -- a replaced secret signs only until its grace period ends, purged or not yet
-       CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret_sealed END
-           AS e_previous_secret_sealed,
-       CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret_expires_at END
-           AS e_previous_secret_expires_at,
+       e.previous_secret_sealed AS e_previous_secret_sealed,
+       e.previous_secret_expires_at AS e_previous_secret_expires_at,
        ev.id AS ev_id, ev.seq AS ev_seq, ev.type AS ev_type, ev.created_at AS ev_created_at,
        ev.data AS ev_data
   FROM claimed c

@@ -274,6 +274,28 @@ async def test_resolving_flags_from_the_page(client, db, buyer, vendor, operator
     assert twice.status_code == 409 and "already resolved" in twice.text
 
 
+async def test_removing_a_flagged_message_from_the_page(
+    client, db, buyer, vendor, operator
+) -> None:
+    from_vendor, _ = await flagged_messages(client, db, buyer, vendor)
+    csrf = await operator_signed_in(client, operator)
+    removed = await client.post(
+        f"/operator/flags/{from_vendor}/resolve",
+        data={"action": "remove_message", "reason": "Off-platform payment", "_csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert removed.status_code == 303, removed.text
+    flags = await client.get(
+        "/v1/admin/flags", params={"status": "resolved"}, headers=operator.headers
+    )
+    (flag,) = flags.json()["items"]
+    assert flag["id"] == from_vendor and flag["removed"] is True
+    assert flag["body"] == "[removed by a moderator]"
+    (entry,) = await audit(client, operator)
+    assert entry["action"] == "flag.resolve" and entry["details"]["action"] == "remove_message"
+    assert await vendor_status(client, operator, vendor.id) == "verified"
+
+
 async def test_removing_an_intent_from_the_page(client, buyer, operator) -> None:
     intent = await publish(client, buyer, description="Call 0170 1234567")
     csrf = await operator_signed_in(client, operator)

@@ -7,6 +7,7 @@ changes are sent, so saving an untouched form changes (and audits) nothing."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -46,6 +47,7 @@ LABELS = {
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,12}")
 
 
+@functools.cache
 def setting_kinds() -> dict[str, dict[str, Any]]:
     """Each runtime setting's input: ``bool`` or ``int`` with its bounds, read from the
     API's ``SettingsPatch`` (which takes them from ``Settings``)."""

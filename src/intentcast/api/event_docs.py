@@ -134,15 +134,19 @@ class EventDoc:
 VENDOR_EVENTS: dict[str, EventDoc] = {
     VendorEventType.INTENT_MATCHED: EventDoc(
         IntentMatchedData,
-        "A published (or changed) open intent matched one or more of your subscriptions; "
-        "once per intent.",
+        "An open intent matched one or more of your subscriptions: when it was published "
+        "or changed, or when one of your subscriptions was created or widened; once per "
+        "intent.",
     ),
     VendorEventType.INTENT_UPDATED: EventDoc(
-        IntentChangedData, "An intent you matched was changed by its buyer."
+        IntentChangedData,
+        "An intent you matched changed: edited, paused or reopened by its buyer, or moved "
+        "to another category by the operators.",
     ),
     VendorEventType.INTENT_CLOSED: EventDoc(
         IntentChangedData,
-        "An intent you matched closed: fulfilled, cancelled, expired or removed by an operator.",
+        "An intent you matched closed: withdrawn by its buyer, fulfilled, expired or "
+        "removed by the operators.",
     ),
     VendorEventType.OFFER_ACCEPTED: EventDoc(VendorOfferData, "The buyer accepted your offer."),
     VendorEventType.OFFER_DECLINED: EventDoc(
@@ -172,9 +176,11 @@ BUYER_EVENTS: dict[str, EventDoc] = {
         BuyerOfferData, "A vendor made an offer on your intent."
     ),
     BuyerEventType.OFFER_UPDATED: EventDoc(
-        BuyerOfferData, "An offer on your intent changed: revised, accepted or declined."
+        BuyerOfferData, "An offer on your intent was revised by its vendor, or expired."
     ),
-    BuyerEventType.OFFER_WITHDRAWN: EventDoc(BuyerOfferData, "A vendor withdrew its offer."),
+    BuyerEventType.OFFER_WITHDRAWN: EventDoc(
+        BuyerOfferData, "A vendor withdrew its offer (or the operators suspended the vendor)."
+    ),
     BuyerEventType.MESSAGE_CREATED: EventDoc(
         MessageData, "A vendor wrote in one of your relay threads."
     ),
@@ -380,8 +386,9 @@ def webhook_docs() -> dict[str, PathItem | Reference]:
                 summary=f"`{event_type}`",
                 description=doc.description
                 + " Answer 2xx to acknowledge; anything else (or no answer) is retried "
-                "with backoff for about a day, honouring `Retry-After`; 410 Gone disables "
-                "the endpoint.",
+                "with backoff for about a day, honouring `Retry-After`. 410 Gone disables "
+                "the endpoint, and so do deliveries failing for days (`webhook.disabled`). "
+                "Deduplicate on `webhook-id`: delivery is at least once.",
                 tags=["vendor"],
                 parameters=list(WEBHOOK_HEADERS),
                 request_body=RequestBody(

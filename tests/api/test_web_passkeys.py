@@ -442,6 +442,21 @@ async def test_an_erased_buyer_cannot_sign_in_with_a_passkey(client) -> None:
     assert not await signed_in_as_buyer(client)
 
 
+async def test_the_export_lists_passkeys_and_erasure_removes_them(client, db) -> None:
+    body = await passkey_signup(client, SoftAuthenticator())
+    headers = {"Authorization": "Bearer " + body["token"]}
+    exported = (await client.get("/v1/me/export", headers=headers)).json()
+    [passkey] = exported["passkeys"]
+    assert passkey["label"] == "phone" and passkey["transports"] == ["internal"]
+    assert set(passkey) == {"id", "label", "transports", "backed_up", "created_at", "last_used_at"}
+    download = await client.get("/account/export")  # the web page's copy: the same document
+    assert download.status_code == 200
+    assert download.json()["passkeys"] == exported["passkeys"]
+    buyer_id = exported["buyer"]["id"]
+    assert (await client.delete("/v1/me", headers=headers)).status_code == 204
+    assert await db.fetchval("SELECT count(*) FROM passkeys WHERE buyer_id = $1", buyer_id) == 0
+
+
 async def test_public_url_sets_the_relying_party(make_client, make_settings) -> None:
     client = await make_client(make_settings(public_url="https://market.example"))
     authenticator = SoftAuthenticator()

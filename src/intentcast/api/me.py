@@ -44,6 +44,7 @@ from intentcast.config import Settings
 from intentcast.domain.errors import NothingToChange
 from intentcast.security import Keys
 from intentcast.services import accounts, data_rights, reveals
+from intentcast.services.data_rights import BuyerData
 from intentcast.services.offers import BuyerOfferView, RatingView
 from intentcast.services.relay import ThreadView
 from intentcast.services.reveals import RevealView
@@ -68,6 +69,18 @@ class ExportedIntent(BuyerIntent, kw_only=True):
     """When its free text was removed (the retention purge); null while it is kept."""
 
 
+class PasskeyInfo(msgspec.Struct, kw_only=True):
+    """A passkey of the buyer's, as the export lists it."""
+
+    id: str
+    label: str
+    transports: list[str]
+    backed_up: bool
+    """Synced by a passkey provider (not bound to one device)."""
+    created_at: datetime
+    last_used_at: datetime | None
+
+
 class BuyerExport(msgspec.Struct, kw_only=True):
     """Everything intentcast stores about you, as one document."""
 
@@ -87,6 +100,41 @@ class BuyerExport(msgspec.Struct, kw_only=True):
     blocked_vendors: list[str]
     tokens: list[TokenInfo]
     """Your tokens (never the secrets)."""
+    passkeys: list[PasskeyInfo]
+    """The passkeys you sign in to the web pages with (their public keys stay here)."""
+
+
+def buyer_export(data: BuyerData, keys: Keys, settings: Settings) -> BuyerExport:
+    """The export document of ``data`` (``data_rights.export_buyer``), for the API and the
+    web page's download alike."""
+    return BuyerExport(
+        exported_at=datetime.now(UTC),
+        buyer=buyer_view(data.buyer, keys),
+        intents=[
+            ExportedIntent(
+                **msgspec.structs.asdict(buyer_intent(i, settings)),
+                purged_at=data.purged_at.get(i.id),
+            )
+            for i in data.intents
+        ],
+        offers=data.offers,
+        threads=data.threads,
+        reveals=data.reveals,
+        ratings=data.ratings,
+        blocked_vendors=data.blocked_vendors,
+        tokens=[TokenInfo(**msgspec.structs.asdict(t)) for t in data.tokens],
+        passkeys=[
+            PasskeyInfo(
+                id=k.id,
+                label=k.label,
+                transports=k.transports,
+                backed_up=k.backed_up,
+                created_at=k.created_at,
+                last_used_at=k.last_used_at,
+            )
+            for k in data.passkeys
+        ],
+    )
 
 
 def _changes(patch_value: msgspec.Struct) -> dict[str, Any]:
@@ -216,23 +264,7 @@ class BuyerStreamController(Controller):
         original words, offers received, threads with messages, reveals with their consent
         receipts, ratings, blocks and tokens."""
         data = await data_rights.export_buyer(db, principal.subject_id)
-        return BuyerExport(
-            exported_at=datetime.now(UTC),
-            buyer=buyer_view(data.buyer, keys),
-            intents=[
-                ExportedIntent(
-                    **msgspec.structs.asdict(buyer_intent(i, settings)),
-                    purged_at=data.purged_at.get(i.id),
-                )
-                for i in data.intents
-            ],
-            offers=data.offers,
-            threads=data.threads,
-            reveals=data.reveals,
-            ratings=data.ratings,
-            blocked_vendors=data.blocked_vendors,
-            tokens=[TokenInfo(**msgspec.structs.asdict(t)) for t in data.tokens],
-        )
+        return buyer_export(data, keys, settings)
 
     @post("/tokens", operation_id="createBuyerToken", summary="Create a token", tags=["accounts"])
     async def create_token(

@@ -16,9 +16,9 @@ the buyer at once, plus: the persona (all four sealed fields, the display name b
 :data:`ERASED_NAME`, the country is cleared), the values sealed into reveals, the buyer's own
 event log, blocks and rating comments. Live intents are withdrawn first, so matched vendors
 hear ``intent.closed``; granted reveals are revoked (with a ``revoke`` receipt), so a
-vendor's next read answers 410; every token is revoked. Consent receipts stay as they were
-signed: they name persona *fields*, never values, and the buyer only under a pseudonym, so
-they hold nothing to remove and their signatures stay valid.
+vendor's next read answers 410; every token is revoked and every passkey removed. Consent
+receipts stay as they were signed: they name persona *fields*, never values, and the buyer
+only under a pseudonym, so they hold nothing to remove and their signatures stay valid.
 
 Pure: the services pass the time and the settings in.
 """

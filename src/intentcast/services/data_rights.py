@@ -34,6 +34,7 @@ from intentcast.store.accounts import BuyerRow, Buyers, TokenRow, Tokens, Vendor
 from intentcast.store.deals import Blocks, Offers, Ratings, Receipts, Reveals
 from intentcast.store.events import BuyerEvents
 from intentcast.store.intents import Intents
+from intentcast.store.passkeys import PasskeyRow, Passkeys
 from intentcast.store.relay import Threads
 
 _PAGE = 200
@@ -55,6 +56,7 @@ class BuyerData(msgspec.Struct, kw_only=True):
     ratings: list[RatingView]
     blocked_vendors: list[str]
     tokens: list[TokenRow]
+    passkeys: list[PasskeyRow]
 
 
 async def export_buyer(conn: asyncpg.Connection, buyer_id: str) -> BuyerData:
@@ -86,6 +88,7 @@ async def export_buyer(conn: asyncpg.Connection, buyer_id: str) -> BuyerData:
             ratings=[RatingView(**dict(r)) for r in await Ratings(conn).for_buyer(buyer_id)],
             blocked_vendors=await Blocks(conn).of_buyer(buyer_id),
             tokens=await Tokens(conn).all_for(buyer_id),
+            passkeys=await Passkeys(conn).of_buyer(buyer_id),
         )
 
 
@@ -109,7 +112,7 @@ async def erase_buyer(
     (matched vendors hear ``intent.closed``), granted reveals revoked with a ``revoke``
     receipt (vendors hear ``reveal.revoked`` and read 410), every intent's and message's
     text purged with its copies in the logs, the persona and the buyer's own log dropped,
-    every token revoked. Erasing an erased buyer changes nothing."""
+    every token revoked, every passkey removed. Erasing an erased buyer changes nothing."""
     async with unit_of_work(conn, client) as work:
         intents = Intents(conn)
         await intents.lock_buyer(buyer_id)  # no publish of this buyer runs meanwhile
@@ -135,4 +138,5 @@ async def erase_buyer(
         await Ratings(conn).forget_comments(buyer_id)
         await Buyers(conn).erase(buyer_id, ERASED_NAME)
         await Tokens(conn).revoke_all(buyer_id)
+        await Passkeys(conn).remove_all(buyer_id)  # no sign-in into an erased account
         work.principals_changed(buyer_id)

@@ -16,9 +16,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from redis.asyncio import Redis
 
-from intentcast.api.accounts import TokenInfo, buyer_view
-from intentcast.api.intents import buyer_intent
-from intentcast.api.me import BuyerExport, ExportedIntent
+from intentcast.api.me import buyer_export
 from intentcast.config import Settings
 from intentcast.security import Keys
 from intentcast.services import data_rights, reveals
@@ -86,23 +84,7 @@ class LedgerPages(Controller):
     ) -> Response[bytes]:
         """A download of everything stored about the buyer."""
         data = await data_rights.export_buyer(db, buyer.subject_id)
-        document = BuyerExport(
-            exported_at=datetime.now(UTC),
-            buyer=buyer_view(data.buyer, keys),
-            intents=[
-                ExportedIntent(
-                    **msgspec.structs.asdict(buyer_intent(i, settings)),
-                    purged_at=data.purged_at.get(i.id),
-                )
-                for i in data.intents
-            ],
-            offers=data.offers,
-            threads=data.threads,
-            reveals=data.reveals,
-            ratings=data.ratings,
-            blocked_vendors=data.blocked_vendors,
-            tokens=[TokenInfo(**msgspec.structs.asdict(t)) for t in data.tokens],
-        )
+        document = buyer_export(data, keys, settings)
         return Response(
             content=msgspec.json.format(msgspec.json.encode(document), indent=2),
             media_type="application/json",

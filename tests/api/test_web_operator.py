@@ -90,6 +90,20 @@ async def test_a_buyer_session_cannot_reach_operator_pages(client, db, operator)
     assert await vendor_status(client, operator, pending.id) == "pending"
 
 
+async def test_signin_goes_back_to_the_operator_page_asked_for(client, operator) -> None:
+    csrf = await csrf_of(client, "/operator/signin")
+    answer = await client.post(
+        "/operator/signin",
+        data={"token": operator.token, "next": "/intents", "_csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert answer.headers["location"] == "/operator/vendors"  # operator pages only
+    again = await client.get(
+        "/operator/signin", params={"next": "/operator/audit"}, follow_redirects=False
+    )
+    assert again.status_code == 303 and again.headers["location"] == "/operator/audit"
+
+
 async def test_signout_ends_the_operator_session(client, operator) -> None:
     csrf = await operator_signed_in(client, operator)
     assert (await client.get("/operator/vendors")).status_code == 200

@@ -31,15 +31,19 @@ class OperatorSignInPages(Controller):
         return see_other("/operator/signin")
 
     @get("/signin")
-    async def signin_form(self, next: str | None = None) -> Template:
-        return page("operator/signin.html", next_path=safe_next(next, OPERATOR_HOME), error=None)
+    async def signin_form(
+        self, request: Request[Any, Any, Any], db: asyncpg.Connection, next: str | None = None
+    ) -> Template | Redirect:
+        next_path = _operator_next(next)
+        principal = await signed_in(request, db)
+        if principal is not None and principal.role == "operator":
+            return see_other(next_path)
+        return page("operator/signin.html", next_path=next_path, error=None)
 
     @post("/signin", status_code=303)
     async def signin(self, request: Request[Any, Any, Any], db: asyncpg.Connection) -> Any:
         form = await form_fields(request, ("token", "next"))
-        next_path = safe_next(form["next"], OPERATOR_HOME)
-        if not next_path.startswith("/operator/"):
-            next_path = OPERATOR_HOME
+        next_path = _operator_next(form["next"])
         token = form["token"].strip()
         principal = None
         if ROLE_BY_PREFIX.get(token[:4]) == "operator":
@@ -59,3 +63,9 @@ class OperatorSignInPages(Controller):
     async def signout(self, request: Request[Any, Any, Any]) -> Redirect:
         sign_out(request)
         return see_other("/operator/signin")
+
+
+def _operator_next(value: str | None) -> str:
+    """Where to go after signing in: an operator page of this site, else the queue."""
+    target = safe_next(value, OPERATOR_HOME)
+    return target if target.startswith("/operator/") else OPERATOR_HOME

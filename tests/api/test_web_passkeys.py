@@ -371,6 +371,50 @@ async def test_a_signed_in_buyer_adds_lists_and_removes_passkeys(client, db) -> 
     assert gone.status_code == 404
 
 
+async def test_removing_a_passkey_ends_the_sessions_opened_with_it(client, db) -> None:
+    buyer = await create_buyer(client)
+    page = await client.get("/signin")
+    csrf_input = CSRF_INPUT.search(page.text)
+    assert csrf_input
+    await client.post("/signin", data={"token": buyer.token, "_csrf_token": csrf_input.group(1)})
+    laptop, phone = SoftAuthenticator(), SoftAuthenticator()
+    csrf = await csrf_header(client, "/account/passkeys")
+    for label, authenticator in (("laptop", laptop), ("phone", phone)):
+        options = await client.post(
+            "/account/passkeys/options", json={"label": label}, headers=csrf
+        )
+        credential = authenticator.create(options.json()["publicKey"], origin=ORIGIN)
+        added = await client.post(
+            "/account/passkeys", json={"credential": credential}, headers=csrf
+        )
+        assert added.status_code == 201, added.text
+    await sign_out(client)
+    csrf, options = await begin_signin(client)
+    signed = await client.post(
+        "/passkeys/signin", json={"credential": phone.get(options, origin=ORIGIN)}, headers=csrf
+    )
+    assert signed.status_code == 200, signed.text
+    phone_id = await db.fetchval(
+        "SELECT id FROM passkeys WHERE buyer_id = $1 AND label = 'phone'", buyer.id
+    )
+    listing = await client.get("/account/passkeys")
+    form_csrf = CSRF_INPUT.search(listing.text)
+    assert form_csrf
+    removed = await client.post(
+        f"/account/passkeys/{phone_id}/delete",
+        data={"_csrf_token": form_csrf.group(1)},
+        follow_redirects=False,
+    )
+    assert removed.status_code == 303
+    assert not await signed_in_as_buyer(client)  # the phone's session ended with it
+    csrf, options = await begin_signin(client)
+    signed = await client.post(
+        "/passkeys/signin", json={"credential": laptop.get(options, origin=ORIGIN)}, headers=csrf
+    )
+    assert signed.status_code == 200, signed.text
+    assert await signed_in_as_buyer(client)  # the other passkey still signs in
+
+
 async def _credential_ids(db, buyer_id: str) -> list[str]:
     from webauthn.helpers import bytes_to_base64url
 

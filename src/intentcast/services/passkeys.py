@@ -412,8 +412,9 @@ async def finish_signin(
     *,
     ceremony_id: str | None,
     credential: dict[str, Any],
-) -> Principal:
-    """The buyer whose passkey signed the challenge. The authenticator's counter must
+) -> tuple[Principal, str]:
+    """The buyer whose passkey signed the challenge, and the passkey's id (a session
+    opened with it ends when it is removed). The authenticator's counter must
     have moved on since the last sign-in (unless it keeps none: synced passkeys report 0),
     else the passkey may have been cloned and the sign-in is refused."""
     ceremony = await ceremonies.take(ceremony_id, "signin")
@@ -443,7 +444,7 @@ async def finish_signin(
         row.id, old_count=row.sign_count, new_count=verified.new_sign_count
     ):
         raise _refused_signin("it was used by another sign-in at the same moment.")
-    return Principal(role="buyer", subject_id=row.buyer_id, token_id=PASSKEY_TOKEN_ID)
+    return Principal(role="buyer", subject_id=row.buyer_id, token_id=PASSKEY_TOKEN_ID), row.id
 
 
 async def buyer_passkeys(conn: asyncpg.Connection, buyer_id: str) -> list[PasskeyRow]:

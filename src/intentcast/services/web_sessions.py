@@ -1,8 +1,8 @@
 """Who a web session acts as. A web session (``intentcast.web.session``) keeps on the
 server only a reference to how it was opened: the account's role and id, and the id of
-the token pasted at sign-in (never the token), or no token for a passkey sign-in. Each page
-asks here again, so a revoked token, an erased buyer or a deleted operator is signed out
-on the next request."""
+the token pasted at sign-in (never the token) or of the passkey signed in with. Each page
+asks here again, so a revoked token, a removed passkey, an erased buyer or a deleted
+operator is signed out on the next request."""
 
 from __future__ import annotations
 
@@ -23,12 +23,18 @@ async def principal_for_token(conn: asyncpg.Connection, token: str) -> Principal
 
 
 async def session_principal(
-    conn: asyncpg.Connection, *, role: str, subject_id: str, token_id: str | None
+    conn: asyncpg.Connection,
+    *,
+    role: str,
+    subject_id: str,
+    token_id: str | None,
+    passkey_id: str | None = None,
 ) -> Principal | None:
-    """The principal a session stands for, or ``None`` when it no longer stands."""
+    """The principal a session stands for, or ``None`` when it no longer stands (a session
+    opened with neither a token nor a passkey never does)."""
     sessions = WebSessions(conn)
     if token_id:
         return await sessions.by_token(role, subject_id, token_id)
-    if await sessions.account_stands(role, subject_id):
+    if passkey_id and role == "buyer" and await sessions.passkey_stands(subject_id, passkey_id):
         return Principal(role=role, subject_id=subject_id, token_id=PASSKEY_TOKEN_ID)
     return None

@@ -1,6 +1,6 @@
 """The queries that decide whether a web session still stands: the token it was opened
-with (not revoked), or — for a session opened without a token (a passkey) — the account
-itself (a buyer not erased, an operator that exists)."""
+with (not revoked), or the passkey it was opened with (not removed, its buyer not erased);
+and whether an account may still sign in at all."""
 
 from __future__ import annotations
 
@@ -28,6 +28,17 @@ class WebSessions:
             return None
         return Principal(
             role=row["role"], subject_id=row["subject_id"], token_id=row["id"], status=row["status"]
+        )
+
+    async def passkey_stands(self, buyer_id: str, passkey_id: str) -> bool:
+        """Whether the buyer (not erased) still has this passkey."""
+        return bool(
+            await self.conn.fetchval(
+                """SELECT true FROM passkeys p JOIN buyers b ON b.id = p.buyer_id
+                    WHERE p.id = $1 AND p.buyer_id = $2 AND b.erased_at IS NULL""",
+                passkey_id,
+                buyer_id,
+            )
         )
 
     async def account_stands(self, role: str, subject_id: str) -> bool:

@@ -171,7 +171,7 @@ class PasskeyPages(Controller):
             request,
             Principal(role="buyer", subject_id=buyer.id, token_id=""),
             method="passkey",
-            token_id=None,
+            passkey_id=passkey.id,
         )
         return _json(
             {"display_name": buyer.display_name, "passkey": passkey.label, "token": token}, 201
@@ -201,7 +201,7 @@ class PasskeyPages(Controller):
         ceremony_id = _pending(request)
         try:
             answer = await _body(request, CeremonyAnswer)
-            principal = await passkeys.finish_signin(
+            principal, passkey_id = await passkeys.finish_signin(
                 db, Ceremonies(redis), ceremony_id=ceremony_id, credential=answer.credential
             )
         except _BadRequest as exc:
@@ -209,7 +209,7 @@ class PasskeyPages(Controller):
         except DomainError as exc:
             status = 401 if exc.code == "passkey-refused" else None
             return _refusal(exc, status)
-        sign_in(request, principal, method="passkey", token_id=None)
+        sign_in(request, principal, method="passkey", passkey_id=passkey_id)
         return _json({"next": safe_next(answer.next, "/intents")})
 
     @get("/account/passkeys", dependencies={"buyer": Provide(current_buyer)})

@@ -32,6 +32,7 @@ from intentcast.store.accounts import Principal
 SESSION_ROLE = "role"
 SESSION_SUBJECT = "subject_id"
 SESSION_TOKEN = "token_id"  # noqa: S105 (a key name; the token is never stored)
+SESSION_PASSKEY = "passkey_id"
 SESSION_METHOD = "method"
 SESSION_SINCE = "signed_in_at"
 
@@ -57,10 +58,11 @@ def sign_in(
     *,
     method: str,
     token_id: str | None = None,
+    passkey_id: str | None = None,
 ) -> None:
-    """Open a session for ``principal`` (``method``: ``token`` or ``passkey``;
-    ``token_id``: the token it was opened with, if any — its revocation then ends the
-    session). Whatever the browser's session held is dropped and the session gets a new
+    """Open a session for ``principal`` (``method``: ``token`` or ``passkey``), with the
+    token or the passkey it was opened with: revoking the token or removing the passkey
+    ends the session. Whatever the browser's session held is dropped and the session gets a new
     id, so an id known before sign-in is worthless after it."""
     connection.clear_session()
     connection.set_session(
@@ -68,6 +70,7 @@ def sign_in(
             SESSION_ROLE: principal.role,
             SESSION_SUBJECT: principal.subject_id,
             SESSION_TOKEN: token_id,
+            SESSION_PASSKEY: passkey_id,
             SESSION_METHOD: method,
             SESSION_SINCE: int(time.time()),
         }
@@ -91,8 +94,13 @@ async def signed_in(
     if not isinstance(role, str) or not isinstance(subject_id, str):
         return None
     token_id = session.get(SESSION_TOKEN)
+    passkey_id = session.get(SESSION_PASSKEY)
     principal = await session_principal(
-        db, role=role, subject_id=subject_id, token_id=token_id if token_id else None
+        db,
+        role=role,
+        subject_id=subject_id,
+        token_id=token_id if isinstance(token_id, str) and token_id else None,
+        passkey_id=passkey_id if isinstance(passkey_id, str) and passkey_id else None,
     )
     if principal is None:
         connection.clear_session()

@@ -92,6 +92,8 @@ class Supervisor:
                 version=_version(),
                 url=url,
             )
+            web_url = web_address(self.settings)
+            announce(self.settings, f"web pages: {web_url}", "web pages", url=web_url)
             if self.services is not None:
                 announce(
                     self.settings,
@@ -197,6 +199,17 @@ def _process_exited(pid: int, metrics_dir: Path) -> None:
     from intentcast.metrics import process_exited  # see _child_env
 
     process_exited(pid, metrics_dir)
+
+
+def web_address(settings: Settings) -> str:
+    """Where a person opens the web pages: ``INTENTCAST_PUBLIC_URL`` when set; on a
+    loopback address ``localhost`` (passkeys need a host name, never an IP address)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/") + "/"
+    host = settings.host
+    if host in ("127.0.0.1", "::1", "0.0.0.0", "::"):  # noqa: S104 (naming, not binding)
+        host = "localhost"
+    return f"http://{host}:{settings.port}/"
 
 
 def _version() -> str:

@@ -26,6 +26,8 @@ def test_serve_is_ready_fast_keeps_data_and_stops_cleanly(server: Server) -> Non
     assert elapsed < READY_WITHIN_S
     first_output = server.log.read_text()
     assert f"serving on {server.url}" in first_output
+    web = server.url.replace("127.0.0.1", "localhost") + "/"  # passkeys need a host name
+    assert f"web pages: {web}" in first_output
     assert "operator token (shown once, keep it): ico_" in first_output
     tree = server.tree()
     names = {p.name() for p in tree}

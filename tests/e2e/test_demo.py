@@ -108,8 +108,9 @@ async def test_make_demo_shows_offers_prints_a_working_sign_in_and_stops_on_ctrl
         assert "every intent with an offer within" in output, output
         assert "[phone removed]" in output  # the intent's description, and the relay
         assert re.search(r"read name=Ada Lovelace, email=ada@example\.org", output), output
+        web = f"http://localhost:{port}"
+        assert f"Web:      {web}/" in output and f"Sign in:  {web}/signin" in output
         base = f"http://127.0.0.1:{port}"
-        assert f"Web:      {base}/" in output and f"Sign in:  {base}/signin" in output
         token = TOKEN.search(output)
         assert token is not None, output
 

@@ -633,8 +633,9 @@ class Demo:
             self.console.print("still waiting for: " + "; ".join(board.missing()))
         token = self.state.buyers[DEMO_BUYER]["token"]
         buyer = next(b for b in BUYERS if b.key == DEMO_BUYER)
-        self.console.print(f"Web:      {self.url}/")
-        self.console.print(f"Sign in:  {self.url}/signin")
+        web = self.url.replace("://127.0.0.1:", "://localhost:")  # passkeys need a host name
+        self.console.print(f"Web:      {web}/")
+        self.console.print(f"Sign in:  {web}/signin  (paste the token, or sign up with a passkey)")
         self.console.print(f"Buyer token ({buyer.display_name}): {token}")
 
     async def stop(self) -> None:

@@ -29,17 +29,21 @@ from intentcast.client import (
     AsyncClient,
     Client,
     Conflict,
+    ConnectionFailed,
+    IntentcastError,
     NotFound,
     ProblemError,
     RateLimited,
     RetryPolicy,
     ServerError,
+    StreamError,
     Unauthorized,
     ValidationFailed,
     WebhookVerificationError,
     verify_webhook,
 )
 from intentcast.client._endpoints import Resource, operations
+from intentcast.client._sse import LineSplitter, SSEDecoder
 from intentcast.config import Settings
 from intentcast.services.offers import BuyerOfferView
 from tests.api.inprocess import committed_openapi
@@ -124,8 +128,11 @@ async def test_buyer_and_vendor_close_a_deal_through_the_client(
     seen = await vendor.vendor.intent(intent.id)
     assert seen.title == intent.vendor_view.title
 
-    offer = await vendor.offers.create(intent.id, OFFER)
+    offer = await vendor.offers.create(intent.id, OFFER, idempotency_key=f"offer-{intent.id}")
     assert offer.version == 1
+    # the caller's own key (a restarted bot): the first answer again, not a second offer
+    again = await vendor.offers.create(intent.id, OFFER, idempotency_key=f"offer-{intent.id}")
+    assert again.id == offer.id
     with pytest.raises(Conflict) as twice:
         await vendor.offers.create(intent.id, OFFER)
     assert twice.value.code == "offer-exists"
@@ -380,6 +387,59 @@ def test_the_event_stream_reconnects_with_last_event_id_and_never_repeats_a_seq(
     sent = [r.headers.get("last-event-id") for r in script.requests]
     assert sent == [None, None, None, "2", "2", "3"]
     assert script.waits == [0.5, 1.0, 0.5, 0.5, 0.5]  # backoff grows while nothing arrives
+
+
+def test_events_are_split_only_at_the_formats_line_ends() -> None:
+    """U+2028, U+2029 and U+0085 inside an event's JSON do not end its line (they would with
+    str.splitlines, which httpx's iter_lines uses), whatever the chunking of the bytes."""
+    event = {
+        "id": "evt_1",
+        "seq": 1,
+        "type": "intent.matched",
+        "created_at": "2026-11-26T12:00:00Z",
+        "data": {"intent": {"id": "int_1", "title": "Lamp\u2028brass\u2029\x85 — ok"}},
+    }
+    wire = (
+        f"id: 1\r\nevent: intent.matched\r\ndata: {json.dumps(event, ensure_ascii=False)}"
+        "\r\n\r\n: keep-alive\n\nid: 2\rdata: {}\r\r"
+    ).encode()
+    for size in (1, 2, 3, 7, len(wire)):
+        splitter = LineSplitter()
+        lines = [
+            line for at in range(0, len(wire), size) for line in splitter.feed(wire[at : at + size])
+        ]
+        decoder = SSEDecoder()
+        messages = [m for line in lines if (m := decoder.feed(line)) is not None]
+        assert [m.id for m in messages] == ["1", "2"], size
+        assert json.loads(messages[0].data) == event
+    assert LineSplitter().feed(b"data: cut sho") == []  # an open line is not a line yet
+
+
+def test_a_message_that_is_not_an_event_reconnects_then_raises() -> None:
+    cut = httpx.Response(
+        200,
+        content=b'id: 1\r\ndata: {"id": "evt_1", "seq": 1, "ty\r\n\r\n',
+        headers={"content-type": "text/event-stream"},
+    )
+    script = Script(sse(1), cut, cut)
+    seen: list[int] = []
+    options = {**script._options(script.waits.append), "retry": RetryPolicy(stream_attempts=1)}
+    with Client("http://test", "icv_x", **options) as vendor, pytest.raises(StreamError) as bad:
+        for event in vendor.vendor.events():
+            seen.append(event.seq)
+    assert seen == [1]
+    assert "after seq 1" in str(bad.value)
+    assert [r.headers.get("last-event-id") for r in script.requests] == [None, "1", "1"]
+
+
+def test_a_server_that_cannot_be_reached_raises_connection_failed() -> None:
+    script = Script(*[httpx.ConnectError("refused")] * 5)
+    with script.sync("icb_x") as buyer, pytest.raises(ConnectionFailed) as failed:
+        buyer.intents.get("int_1")
+    assert isinstance(failed.value, IntentcastError)
+    assert isinstance(failed.value, httpx.TransportError)  # what callers caught before
+    assert isinstance(failed.value.__cause__, httpx.ConnectError)
+    assert len(script.requests) == 5
 
 
 # ---- against a real server process ---------------------------------------------------------

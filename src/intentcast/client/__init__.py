@@ -20,6 +20,7 @@ webhook delivery and returns its event.
 from intentcast.client._clients import AsyncClient, Client
 from intentcast.client._errors import (
     Conflict,
+    ConnectionFailed,
     Forbidden,
     Gone,
     IntentcastError,
@@ -27,6 +28,7 @@ from intentcast.client._errors import (
     ProblemError,
     RateLimited,
     ServerError,
+    StreamError,
     Unauthorized,
     ValidationFailed,
     WebhookVerificationError,
@@ -38,6 +40,7 @@ __all__ = [
     "AsyncClient",
     "Client",
     "Conflict",
+    "ConnectionFailed",
     "Forbidden",
     "Gone",
     "IntentcastError",
@@ -46,6 +49,7 @@ __all__ = [
     "RateLimited",
     "RetryPolicy",
     "ServerError",
+    "StreamError",
     "Unauthorized",
     "ValidationFailed",
     "WebhookVerificationError",

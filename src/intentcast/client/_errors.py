@@ -16,9 +16,10 @@ catch ``NotFound`` or ``Conflict`` (and read ``code``) rather than compare numbe
     │   ├── Gone                410
     │   ├── RateLimited         429 (``retry_after``, once retries are spent)
     │   └── ServerError         5xx
+    ├── ConnectionFailed        the server could not be reached once the retries were spent
+    │                           (also an ``httpx.TransportError``; ``__cause__`` is httpx's)
+    ├── StreamError             an event stream sent something that is not an event
     └── WebhookVerificationError
-
-Network failures that outlast the retries are httpx's own ``httpx.TransportError``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import httpx
 import msgspec
 
 _KNOWN = frozenset({"type", "title", "status", "detail", "code", "errors"})
@@ -66,6 +68,26 @@ class ProblemError(IntentcastError):
         if self.detail:
             text += f": {self.detail}"
         return text + (f" (request {self.request_id})" if self.request_id else "")
+
+
+class ConnectionFailed(IntentcastError, httpx.TransportError):
+    """No answer: the connection could not be made or broke, on every attempt the retry
+    policy allowed. Also an ``httpx.TransportError``, so code that caught httpx's errors
+    keeps working."""
+
+    @classmethod
+    def of(cls, error: httpx.TransportError) -> ConnectionFailed:
+        failed = cls(
+            f"{type(error).__name__}: {error}" if str(error) else type(error).__name__,
+            request=getattr(error, "_request", None),
+        )
+        failed.__cause__ = error
+        return failed
+
+
+class StreamError(IntentcastError):
+    """An event stream sent a message that does not decode as an event (cut short, or not
+    what this client version knows), on every reconnection the retry policy allowed."""
 
 
 class ValidationFailed(ProblemError):

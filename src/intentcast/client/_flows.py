@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from intentcast.client._errors import ProblemError, problem_error
+from intentcast.client._errors import ConnectionFailed, ProblemError, StreamError, problem_error
 from intentcast.client._sse import SSEDecoder
 
 T = TypeVar("T")
@@ -97,6 +97,9 @@ class Req(Generic[T]):
     anonymous: bool = False
     """A sign-up: the server does not replay its Idempotency-Key, so only failures that
     certainly happened before the request was processed are retried."""
+    idempotency_key: str | None = None
+    """The caller's own Idempotency-Key for a POST (else a fresh one per call): the same
+    key answers the first call's answer again, even from another process."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ def make_call(method: str, template: str, req: Req[Any], headers: Mapping[str, s
         content = _encode_body(req.body, req.body_type)
         all_headers["Content-Type"] = "application/json"
     if method == "POST":
-        all_headers[IDEMPOTENCY_HEADER] = str(uuid.uuid4())
+        all_headers[IDEMPOTENCY_HEADER] = req.idempotency_key or str(uuid.uuid4())
     return Call(
         method=method,
         url=path,
@@ -288,7 +291,7 @@ def exchange(
         except httpx.TransportError as exc:
             wait = policy.after_error(exc, failures, call)
             if wait is None:
-                raise
+                raise ConnectionFailed.of(exc) from exc
         else:
             if response.status_code < 400:
                 return decode(call.returns, response.content) if response.content else None
@@ -347,14 +350,20 @@ def event_stream(
                     message = decoder.feed(line)
                     if message is None:
                         continue
-                    event = decode(call.returns, message.data)
+                    try:
+                        event = decode(call.returns, message.data)
+                    except msgspec.MsgspecError as exc:  # reconnect: it is sent again
+                        failure = StreamError(
+                            f"a {message.event!r} message after seq {last} is not an event ({exc})"
+                        )
+                        break
                     if event.seq <= last:
                         continue
                     last, failures = event.seq, 0
                     yield Emit(event)
                 yield Close(response)
         except httpx.TransportError as exc:
-            failure = exc  # the connection broke: reconnect below
+            failure = ConnectionFailed.of(exc)  # the connection broke: reconnect below
         if failure is not None and policy.stream_attempts is not None:
             if failures > policy.stream_attempts:
                 raise failure

@@ -165,8 +165,10 @@ class Intents(Resource[R]):
         return Req(Preview, body=draft, body_type=IntentDraft)
 
     @endpoint("publishIntent", "POST", "/v1/intents")
-    def publish(self, draft: IntentDraft | Body) -> Req[BuyerIntent]:
-        return Req(BuyerIntent, body=draft, body_type=IntentDraft)
+    def publish(
+        self, draft: IntentDraft | Body, *, idempotency_key: str | None = None
+    ) -> Req[BuyerIntent]:
+        return Req(BuyerIntent, body=draft, body_type=IntentDraft, idempotency_key=idempotency_key)
 
     @listing("listIntents", "/v1/intents")
     def list(
@@ -203,11 +205,21 @@ class Intents(Resource[R]):
 
     @endpoint("createReveal", "POST", "/v1/intents/{intent_id}/reveals")
     def reveal(
-        self, intent_id: str, *, vendor_id: str, fields: Sequence[PersonaField]
+        self,
+        intent_id: str,
+        *,
+        vendor_id: str,
+        fields: Sequence[PersonaField],
+        idempotency_key: str | None = None,
     ) -> Req[RevealView]:
         """Reveal persona fields to a vendor that matched this intent."""
         body = RevealRequest(vendor_id=vendor_id, fields=list(fields))
-        return Req(RevealView, path={"intent_id": intent_id}, body=body)
+        return Req(
+            RevealView,
+            path={"intent_id": intent_id},
+            body=body,
+            idempotency_key=idempotency_key,
+        )
 
 
 class Offers(Resource[R]):
@@ -215,8 +227,18 @@ class Offers(Resource[R]):
     and rates."""
 
     @endpoint("createOffer", "POST", "/v1/intents/{intent_id}/offers")
-    def create(self, intent_id: str, offer: OfferDraft | Body) -> Req[OfferView]:
-        return Req(OfferView, path={"intent_id": intent_id}, body=offer, body_type=OfferDraft)
+    def create(
+        self, intent_id: str, offer: OfferDraft | Body, *, idempotency_key: str | None = None
+    ) -> Req[OfferView]:
+        """``idempotency_key``: your own key (say ``offer-<intent id>``), so that sending
+        again after a restart answers the first offer instead of ``409 offer-exists``."""
+        return Req(
+            OfferView,
+            path={"intent_id": intent_id},
+            body=offer,
+            body_type=OfferDraft,
+            idempotency_key=idempotency_key,
+        )
 
     @endpoint("reviseOffer", "PATCH", "/v1/offers/{offer_id}")
     def revise(self, offer_id: str, changes: OfferPatch | Body) -> Req[OfferView]:
@@ -261,8 +283,15 @@ class Threads(Resource[R]):
     """The relay between a buyer and a matched vendor."""
 
     @endpoint("openThread", "POST", "/v1/intents/{intent_id}/threads")
-    def open(self, intent_id: str, body: str) -> Req[ThreadView]:
-        return Req(ThreadView, path={"intent_id": intent_id}, body=MessageCreate(body=body))
+    def open(
+        self, intent_id: str, body: str, *, idempotency_key: str | None = None
+    ) -> Req[ThreadView]:
+        return Req(
+            ThreadView,
+            path={"intent_id": intent_id},
+            body=MessageCreate(body=body),
+            idempotency_key=idempotency_key,
+        )
 
     @listing("listThreads", "/v1/threads")
     def list(self, *, limit: int | None = None) -> Req[ThreadSummary]:
@@ -273,8 +302,15 @@ class Threads(Resource[R]):
         return Req(ThreadView, path={"thread_id": thread_id})
 
     @endpoint("postMessage", "POST", "/v1/threads/{thread_id}/messages")
-    def post(self, thread_id: str, body: str) -> Req[MessageView]:
-        return Req(MessageView, path={"thread_id": thread_id}, body=MessageCreate(body=body))
+    def post(
+        self, thread_id: str, body: str, *, idempotency_key: str | None = None
+    ) -> Req[MessageView]:
+        return Req(
+            MessageView,
+            path={"thread_id": thread_id},
+            body=MessageCreate(body=body),
+            idempotency_key=idempotency_key,
+        )
 
     @endpoint("flagMessage", "POST", "/v1/messages/{message_id}/flag")
     def flag(self, message_id: str, reason: str) -> Req[None]:
@@ -321,8 +357,15 @@ class BuyerAccount(Resource[R]):
 
 class Subscriptions(Resource[R]):
     @endpoint("createSubscription", "POST", "/v1/subscriptions")
-    def create(self, subscription: SubscriptionDraft | Body) -> Req[SubscriptionView]:
-        return Req(SubscriptionView, body=subscription, body_type=SubscriptionDraft)
+    def create(
+        self, subscription: SubscriptionDraft | Body, *, idempotency_key: str | None = None
+    ) -> Req[SubscriptionView]:
+        return Req(
+            SubscriptionView,
+            body=subscription,
+            body_type=SubscriptionDraft,
+            idempotency_key=idempotency_key,
+        )
 
     @listing("listSubscriptions", "/v1/subscriptions")
     def list(self, *, limit: int | None = None) -> Req[SubscriptionView]:
@@ -350,10 +393,18 @@ class Subscriptions(Resource[R]):
 
 class Webhooks(Resource[R]):
     @endpoint("createWebhook", "POST", "/v1/vendor/webhooks")
-    def create(self, url: str, events: Sequence[str] | None = None) -> Req[WebhookCreated]:
+    def create(
+        self,
+        url: str,
+        events: Sequence[str] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Req[WebhookCreated]:
         """The answer's ``secret`` (shown once) is what ``verify_webhook`` needs."""
         body = {"url": url, "events": None if events is None else list(events)}
-        return Req(WebhookCreated, body=body, body_type=WebhookCreate)
+        return Req(
+            WebhookCreated, body=body, body_type=WebhookCreate, idempotency_key=idempotency_key
+        )
 
     @listing("listWebhooks", "/v1/vendor/webhooks")
     def list(self, *, limit: int | None = None) -> Req[WebhookView]:

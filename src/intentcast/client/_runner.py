@@ -31,11 +31,25 @@ from intentcast.client._flows import (
     Sleep,
     build_request,
 )
+from intentcast.client._sse import LineSplitter
 
 H = TypeVar("H", httpx.AsyncClient, httpx.Client)
 T = TypeVar("T")
 
 _STREAM_TIMEOUT = httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT_S)
+
+
+async def _async_lines(response: httpx.Response) -> AsyncGenerator[str, None]:
+    splitter = LineSplitter()
+    async for chunk in response.aiter_bytes():
+        for line in splitter.feed(chunk):
+            yield line
+
+
+def _lines(response: httpx.Response) -> Generator[str, None, None]:
+    splitter = LineSplitter()
+    for chunk in response.iter_bytes():
+        yield from splitter.feed(chunk)
 
 
 class Runner(Generic[H]):
@@ -97,7 +111,7 @@ class AsyncRunner(Runner[httpx.AsyncClient]):
         if isinstance(action, Sleep):
             return await self.sleep(action.seconds)
         if isinstance(action, NextLine):
-            lines = self.lines.setdefault(id(action.response), action.response.aiter_lines())
+            lines = self.lines.setdefault(id(action.response), _async_lines(action.response))
             return await anext(lines, None)
         if isinstance(action, ReadBody):
             return await action.response.aread()
@@ -121,7 +135,7 @@ class SyncRunner(Runner[httpx.Client]):
         if isinstance(action, Sleep):
             return self.sleep(action.seconds)
         if isinstance(action, NextLine):
-            lines = self.lines.setdefault(id(action.response), action.response.iter_lines())
+            lines = self.lines.setdefault(id(action.response), _lines(action.response))
             return next(lines, None)
         if isinstance(action, ReadBody):
             return action.response.read()

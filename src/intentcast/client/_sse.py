@@ -7,7 +7,10 @@ have that package (it is a test extra) and the format is a few lines of code."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,27 @@ class ServerSentEvent:
     event: str
     data: str
     id: str | None
+
+
+@dataclass
+class LineSplitter:
+    """A stream's bytes as lines, split only at CR, LF or CRLF: the event-stream format's
+    line ends. (``str.splitlines``, and so httpx's ``iter_lines``, also splits at U+2028,
+    U+2029, U+0085 and a few control characters, which the JSON of an event may hold
+    unescaped: an intent's title with U+2028 would cut its event in two.) A line still
+    open when the stream ends is dropped, as the format drops an unfinished event."""
+
+    _rest: bytes = b""
+    _after_cr: bool = False
+
+    def feed(self, chunk: bytes) -> list[str]:
+        if self._after_cr and chunk.startswith(b"\n"):  # a CRLF split between chunks
+            chunk = chunk[1:]
+        data = self._rest + chunk
+        parts = _LINE_END.split(data)
+        self._rest = parts.pop()
+        self._after_cr = data.endswith(b"\r")
+        return [part.decode("utf-8", "replace") for part in parts]
 
 
 @dataclass

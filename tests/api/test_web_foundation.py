@@ -172,3 +172,18 @@ async def test_cookies_are_secure_off_loopback(make_client, make_settings) -> No
 )
 def test_loopback_rule(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
+
+
+async def test_an_unknown_path_is_a_page_for_browsers_and_a_problem_for_programs(client) -> None:
+    page = await client.get("/no-such-page", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "There is no such page." in page.text
+    assert "content-security-policy" in page.headers
+    operator = await client.get("/operator/nope", headers={"Accept": "text/html"})
+    assert operator.status_code == 404 and 'href="/operator"' in operator.text
+    for path, accept in (("/no-such-page", "application/json"), ("/v1/nope", "text/html")):
+        problem = await client.get(path, headers={"Accept": accept})
+        assert problem.status_code == 404
+        assert problem.headers["content-type"].startswith("application/problem+json")
+        assert problem.json()["code"] == "not-found"

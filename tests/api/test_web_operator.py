@@ -102,6 +102,8 @@ async def test_signin_goes_back_to_the_operator_page_asked_for(client, operator)
         "/operator/signin", params={"next": "/operator/audit"}, follow_redirects=False
     )
     assert again.status_code == 303 and again.headers["location"] == "/operator/audit"
+    home = await client.get("/", follow_redirects=False)  # the start page leads to their pages
+    assert home.status_code == 303 and home.headers["location"] == "/operator"
 
 
 async def test_signout_ends_the_operator_session(client, operator) -> None:

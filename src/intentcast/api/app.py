@@ -14,6 +14,7 @@ import redis.asyncio as redis
 from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -56,6 +57,7 @@ from intentcast.services.token_cache import PrincipalCache
 from intentcast.store.accounts import Principal
 from intentcast.store.db import create_pool
 from intentcast.web.config import WebSetup
+from intentcast.web.errors import unknown_path
 from intentcast.web.routes import web_routers
 
 log = logging.getLogger(__name__)
@@ -203,6 +205,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "streams": Provide(provide_streams),
         },
         middleware=middleware,
+        # a path no route serves: a page for a browser, problem details for the API's clients
+        exception_handlers={NotFoundException: unknown_path},
         plugins=[
             ProblemDetailsPlugin(
                 ProblemDetailsConfig(

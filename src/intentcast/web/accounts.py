@@ -40,6 +40,8 @@ class AccountPages(Controller):
         principal = await signed_in(request, db)
         if principal is not None and principal.role == "buyer":
             return Redirect(path="/intents", status_code=HTTP_303_SEE_OTHER)
+        if principal is not None and principal.role == "operator":
+            return Redirect(path="/operator", status_code=HTTP_303_SEE_OTHER)
         return page("home.html")
 
     @get("/signin")

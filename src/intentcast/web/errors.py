@@ -18,12 +18,14 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
+    NotFoundException,
     PermissionDeniedException,
     ValidationException,
 )
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
+from intentcast.api.errors import http_to_problem
 from intentcast.domain.errors import (
     DomainError,
     Gone,
@@ -85,9 +87,10 @@ def validation_message(exc: msgspec.ValidationError) -> str:
 
 
 def error_page(request: Request[Any, Any, Any], status: int, title: str, message: str) -> Template:
+    home = "/operator" if request.url.path.startswith("/operator") else "/"
     return Template(
         template_name="error.html",
-        context={"title": title, "message": message, "status": status},
+        context={"title": title, "message": message, "status": status, "home": home},
         status_code=status,
         headers=SECURITY_HEADERS,
         media_type=MediaType.HTML,
@@ -142,6 +145,15 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return error_page(
         request, 500, "Something went wrong", "The page failed on our side; please try again."
     )
+
+
+def unknown_path(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
+    """The app's answer for a path no route serves: a readable page when a browser asks for
+    a page (it accepts HTML; never under ``/v1/``), problem details for everyone else."""
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if wants_page and not request.url.path.startswith("/v1/"):
+        return error_page(request, 404, "Not found", "There is no such page.")
+    return http_to_problem(exc).to_response(request)
 
 
 WEB_EXCEPTION_HANDLERS: dict[type[Exception], Any] = {

@@ -1,5 +1,6 @@
 """The whole buyer journey in a real browser against a real ``intentcast serve``, with the
-example vendor bot (``examples/vendor_bot.py``) as the vendor: sign up, compose (a phone
+example vendor bot (``examples/vendor_bot.py``) as the vendor: sign up with a passkey (the
+virtual authenticator), add the details a reveal may disclose, compose (a phone
 number visibly redacted in the preview), publish, an offer arriving without a reload, the
 relay chat, a reveal the vendor accepts the terms of, accept, the ledger entry, revoke,
 export, delete. Every page is screenshotted and checked for accessibility; the ``page``
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.test_passkeys import add_virtual_authenticator
 from tests.helpers import REPO_ROOT
 
 PHONE = "+49 89 4132 7788"
@@ -74,20 +76,33 @@ def choose_category(page: Any, path: str) -> None:
 
 
 def test_buyer_journey(page: Any, checkpoint: Any, vendor_bot: Any, tmp_path: Path) -> None:
-    # sign up (with the API token for now)
+    # sign up with a passkey (Chromium's virtual authenticator): no e-mail, no password
+    add_virtual_authenticator(page)
     page.goto("/")
     checkpoint(page, "start")
     page.get_by_role("link", name="Create an account").click()
-    page.get_by_label("Display name (only you see it)", exact=True).fill("Ada")
+    page.get_by_label("Nickname").fill("Ada")
+    page.get_by_label("Name for this passkey").fill("my phone")
+    page.get_by_role("button", name="Sign up with a passkey").click()
+    page.get_by_role("heading", name="Your account is ready").wait_for()
+    assert page.get_by_label("Your API token").input_value().startswith("icb_")
+    checkpoint(page, "signed-up")
+
+    # the details a reveal can disclose: kept encrypted, added when the buyer wants
+    page.goto("/account")
+    page.get_by_role("link", name="Edit my details").click()
     page.get_by_label("E-mail", exact=True).fill("ada@example.org")
     page.get_by_label("Phone", exact=True).fill(PHONE)
     page.get_by_label("Country (two letters, e.g. DE)", exact=True).fill("DE")
-    page.get_by_role("button", name="Create account").click()
-    assert page.get_by_label("Your buyer token").input_value().startswith("icb_")
-    checkpoint(page, "signed-up")
+    page.get_by_role("button", name="Save my details").click()
+    page.get_by_text("Your details are saved.").wait_for()
+    checkpoint(page, "details")
+    page.goto("/account/tokens")
+    checkpoint(page, "tokens")
 
     # compose: the phone number in the description is visibly redacted in the preview
-    page.get_by_role("link", name="Compose your first intent").click()
+    page.goto("/intents")
+    page.get_by_role("link", name=re.compile("compose", re.IGNORECASE)).first.click()
     choose_category(page, "electronics/cameras/mirrorless")
     page.get_by_label("Title").fill("Sony A7 IV body")
     page.get_by_label("Description (optional)").fill(

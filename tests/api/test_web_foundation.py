@@ -3,6 +3,7 @@ sign-in and sign-up with a token, sign-out, and the redirect to sign-in."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -187,3 +188,13 @@ async def test_an_unknown_path_is_a_page_for_browsers_and_a_problem_for_programs
         assert problem.status_code == 404
         assert problem.headers["content-type"].startswith("application/problem+json")
         assert problem.json()["code"] == "not-found"
+
+
+async def test_redirects_to_signin_give_their_connection_back(client, buyer) -> None:
+    """The sign-in check borrows a pool connection; a signed-out visit that is redirected
+    must return it, or a few dozen visits would exhaust the pool."""
+    for _ in range(25):  # more than the pool holds
+        answer = await client.get("/intents", follow_redirects=False)
+        assert answer.status_code == 303
+    me = await asyncio.wait_for(client.get("/v1/me", headers=buyer.headers), 10)
+    assert me.status_code == 200

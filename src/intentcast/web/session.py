@@ -114,21 +114,27 @@ def _requested_path(request: Request[Any, Any, Any]) -> str | None:
     return request.url.path + ("?" + query if query else "")
 
 
-async def current_buyer(request: Request[Any, Any, Any], db: asyncpg.Connection) -> Principal:
-    """Dependency: the signed-in buyer, else ``SignInRequired`` (a redirect to /signin)."""
-    principal = await signed_in(request, db)
-    if principal is None or principal.role != "buyer":
-        raise SignInRequired("buyer", _requested_path(request))
+async def _signed_in_as(request: Request[Any, Any, Any], role: str) -> Principal:
+    # Its own connection, given back before it raises: a dependency that raises while
+    # Litestar resolves a handler's dependencies leaves the generator dependencies
+    # resolved before it (the ``db`` connection) without their cleanup, and each redirected
+    # visit would keep one pool connection for good.
+    async with request.app.state.pool.acquire() as db:
+        principal = await signed_in(request, db)
+    if principal is None or principal.role != role:
+        raise SignInRequired(role, _requested_path(request))
     return principal
 
 
-async def current_operator(request: Request[Any, Any, Any], db: asyncpg.Connection) -> Principal:
+async def current_buyer(request: Request[Any, Any, Any]) -> Principal:
+    """Dependency: the signed-in buyer, else ``SignInRequired`` (a redirect to /signin)."""
+    return await _signed_in_as(request, "buyer")
+
+
+async def current_operator(request: Request[Any, Any, Any]) -> Principal:
     """Dependency: the signed-in operator, else ``SignInRequired`` (a redirect to
     /operator/signin)."""
-    principal = await signed_in(request, db)
-    if principal is None or principal.role != "operator":
-        raise SignInRequired("operator", _requested_path(request))
-    return principal
+    return await _signed_in_as(request, "operator")
 
 
 def safe_next(value: str | None, default: str) -> str:

@@ -75,9 +75,13 @@ format: $(STAMP)
 # one (seen once: a segfault at interpreter exit after a whole single run had passed) is
 # confined to it and names it. tests/browser skips without Chromium unless
 # INTENTCAST_REQUIRE_BROWSER=1 (.ci/run); screenshots go to test-artifacts/browser/.
+# The API suite runs on API_TEST_WORKERS processes (pytest-xdist), each with its own embedded
+# PostgreSQL and Redis; against a shared INTENTCAST_REDIS_URL it runs on one (tests flush it).
+API_TEST_WORKERS ?= $(if $(INTENTCAST_REDIS_URL),1,2)
+
 test: $(STAMP) lint deploy-check
 	$(BIN)/python -m pytest tests/unit
-	$(BIN)/python -m pytest tests/api
+	$(BIN)/python -m pytest -n $(API_TEST_WORKERS) tests/api
 	$(BIN)/python -m pytest tests/e2e
 	$(BIN)/python -m pytest tests/browser
 

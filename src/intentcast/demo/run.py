@@ -457,7 +457,13 @@ class Demo:
         status = getattr(account, "status", "pending")
         if status == "pending" and self.config.operator_token:
             operator = client.with_token(self.config.operator_token)
-            status = (await operator.admin.verify_vendor(known["id"], "intentcast demo")).status
+            try:
+                status = (await operator.admin.verify_vendor(known["id"], "intentcast demo")).status
+            except Conflict as exc:  # a real vendor of that name (say the README's) is verified
+                if exc.code != "vendor-name-taken":
+                    raise
+                await client.accounts.update_me({"name": f"{profile.name} (demo)"})
+                status = (await operator.admin.verify_vendor(known["id"], "intentcast demo")).status
         return client, status
 
     # -- bots

@@ -78,6 +78,15 @@ class Location(msgspec.Struct, frozen=True, kw_only=True):
     country: str | None = None
 
 
+class Disclosure(msgspec.Struct, frozen=True, kw_only=True):
+    """The generalised (category, location) vendors see of an intent whose requested pair
+    fewer than k buyers share (``domain/kanon.py``); absent when shown as requested."""
+
+    category: str
+    cell: str | None = None
+    country: str | None = None
+
+
 class Intent(msgspec.Struct, frozen=True, kw_only=True):
     """An intent as stored: original text for its buyer, scrubbed text for vendors."""
 
@@ -102,6 +111,8 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True):
     published_at: datetime
     updated_at: datetime
     version: int
+    disclosure: Disclosure | None = None
+    """Set when k-anonymity generalised what vendors see (category, cell, country)."""
 
 
 class PublicText(msgspec.Struct, frozen=True):

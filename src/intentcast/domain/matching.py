@@ -6,7 +6,14 @@ only accelerates it, and a property test checks that both agree.
 Rules, all of which must hold (an absent constraint always holds):
 
 * **category** — the intent's category is the subscription's category or inside its subtree
-  (``electronics`` covers ``electronics/cameras/mirrorless``).
+  (``electronics`` covers ``electronics/cameras/mirrorless``). An intent whose category
+  k-anonymity generalised (``generalised``) also matches a subscription inside the disclosed
+  category's subtree: ``electronics/cameras`` gets an intent shown as ``electronics``, since
+  the buyer may want a camera — as a coarse cell matches the areas inside it. The vendor
+  learns nothing beyond the disclosed pair.
+
+Matching sees only what vendors see: the *disclosed* category and location
+(``domain.vendor_view.disclosed_pair``), never the requested ones a generalised intent hides.
 * **area** — the intent has a cell, and it *overlaps* one of the subscription's cells: one is
   the other or an ancestor of it. Cells are hierarchical, so an intent cell inside a vendor's
   area matches, and so does a coarse intent cell (a buyer hiding in a wide region) that
@@ -33,6 +40,7 @@ import h3
 import msgspec
 
 from intentcast.domain.intents import Intent
+from intentcast.domain.vendor_view import disclosed_pair
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -76,6 +84,8 @@ class MatchableIntent(msgspec.Struct, frozen=True, kw_only=True):
     attributes: dict[str, frozenset[str]]
     words: tuple[str, ...]
     fulfilment: frozenset[str]
+    generalised: bool = False
+    """k-anonymity generalised the category or location (``domain/kanon.py``)."""
 
 
 def _values(value: str | list[str]) -> frozenset[str]:
@@ -91,22 +101,31 @@ def matchable(intent: Intent) -> MatchableIntent:
     budget = intent.budget
     shows_max = budget is not None and budget.visible and budget.max is not None
     text = intent.public_title + "\n" + (intent.public_description or "")
+    category, location = disclosed_pair(intent)
     return MatchableIntent(
         id=intent.id,
         buyer_id=intent.buyer_id,
-        category=intent.category,
-        cell=intent.location.cell if intent.location else None,
-        country=intent.location.country if intent.location else None,
+        category=category,
+        cell=location.cell if location else None,
+        country=location.country if location else None,
         budget_max=budget.max if shows_max and budget else None,
         budget_currency=budget.currency if shows_max and budget else None,
         attributes=normalise_attributes(intent.public_attributes),
         words=words_of(text),
         fulfilment=frozenset(intent.fulfilment),
+        generalised=intent.disclosure is not None,
     )
 
 
 def in_subtree(path: str, root: str) -> bool:
     return path == root or path.startswith(root + "/")
+
+
+def category_matches(intent: MatchableIntent, root: str) -> bool:
+    """The category rule for one of a subscription's categories."""
+    return in_subtree(intent.category, root) or (
+        intent.generalised and in_subtree(root, intent.category)
+    )
 
 
 def cells_overlap(a: str, b: str) -> bool:
@@ -130,7 +149,7 @@ def contains_phrase(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
 
 def matches(intent: MatchableIntent, sub: Subscription) -> bool:
     """The match predicate (content rules only; see the module docstring)."""
-    if not any(in_subtree(intent.category, root) for root in sub.categories):
+    if not any(category_matches(intent, root) for root in sub.categories):
         return False
     return matches_beyond_category(intent, sub)
 

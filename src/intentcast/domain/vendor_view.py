@@ -5,6 +5,10 @@ Every vendor-facing channel (feed, SSE, webhooks, the vendor intent route, previ
 category, scrubbed text and attributes, quantity, budget (unless hidden), a coarse H3 cell,
 country, fulfilment, dates rounded to the minute, status and the buyer's terms — never the
 buyer id, persona, exact coordinates, original text, or anything linking two intents.
+
+Category and location are the *disclosed* ones (``disclosed_pair``): an intent that
+k-anonymity generalised (``domain/kanon.py``) shows its coarser category / cell / country and
+``generalised: true`` — that it was generalised, never by how much.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from datetime import date, datetime
 
 import msgspec
 
-from intentcast.domain.intents import Intent, Terms
+from intentcast.domain.intents import Intent, Location, Terms
 from intentcast.domain.location import coarsen, resolution
 
 
@@ -46,6 +50,9 @@ class VendorIntent(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: datetime
     published_at: datetime
     terms: Terms
+    generalised: bool = False
+    """Category or location is coarser than the buyer asked for: fewer buyers than the
+    operator's k share the requested pair (k-anonymity). Never says by how much."""
 
 
 def to_minute(moment: datetime) -> datetime:
@@ -53,14 +60,25 @@ def to_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
+def disclosed_pair(intent: Intent) -> tuple[str, Location | None]:
+    """The category and location vendors may see: the k-anonymity disclosure when there is
+    one, else the requested ones. Matching looks at the same pair (``domain/matching.py``)."""
+    disclosure = intent.disclosure
+    if disclosure is None:
+        return intent.category, intent.location
+    if disclosure.cell is None and disclosure.country is None:
+        return disclosure.category, None
+    return disclosure.category, Location(cell=disclosure.cell, country=disclosure.country)
+
+
 def vendor_view(intent: Intent, *, location_floor: int) -> VendorIntent:
     budget = intent.budget
-    location = intent.location
+    category, location = disclosed_pair(intent)
     cell = coarsen(location.cell, location_floor) if location and location.cell else None
     return VendorIntent(
         id=intent.id,
         status=intent.status,
-        category=intent.category,
+        category=category,
         title=intent.public_title,
         description=intent.public_description,
         attributes=intent.public_attributes,
@@ -88,6 +106,7 @@ def vendor_view(intent: Intent, *, location_floor: int) -> VendorIntent:
         expires_at=to_minute(intent.expires_at),
         published_at=to_minute(intent.published_at),
         terms=intent.terms,
+        generalised=intent.disclosure is not None,
     )
 
 

@@ -29,9 +29,12 @@ Per category root, a `_Category` holds:
   naming none), so only the intent's country and the country-less bucket are read.
 
 An intent walks its category's ancestors (``a``, ``a/b``, ``a/b/c``), so a subscription on
-``a`` is reached from the whole subtree. Thanks to the reductions above each subscription is
-reached at most once per intent, except through the range of a coarse intent cell (several
-of its cells may lie inside it), which is deduplicated.
+``a`` is reached from the whole subtree. An intent whose category k-anonymity generalised
+also matches subscriptions inside its category (``category_matches``): those, and only for
+such intents, are found by scanning the roots below it (``_inside_category``). Thanks to
+the reductions above each subscription is reached at most once per intent, except through
+the range of a coarse intent cell (several of its cells may lie inside it), which is
+deduplicated.
 
 Each subscription has one ``check``: ``None`` when the layout already proves the match (no
 constraint beyond category and area / country), else a shared `_Check`: the tuple of
@@ -842,9 +845,31 @@ class SubscriptionIndex:
                 extend(subs)
             for subs, _ in inside:
                 extend(_distinct(subs))
+        if intent.generalised:
+            out.extend(self._inside_category(intent, out))
         if self._slow:
             out.extend(s for s in self._slow.values() if matches(intent, s))
         return out
+
+    def _inside_category(
+        self, intent: MatchableIntent, found: list[Subscription]
+    ) -> list[Subscription]:
+        """For an intent whose category k-anonymity generalised: the subscriptions filed
+        under a category root strictly inside that category (``category_matches``), judged
+        by the predicate itself. A scan of those roots' subscriptions, paid only by
+        generalised intents; the walk above never reaches these (a subscription's roots are
+        disjoint subtrees), the set only guards that."""
+        prefix = intent.category + "/"
+        seen = {s.id for s in found}
+        extra: list[Subscription] = []
+        for root, node in self._categories.items():
+            if not root.startswith(prefix):
+                continue
+            for sub in chain(node.cells.subs, *(p.subs for p in node.plain.values())):
+                if sub.id not in seen and sub.active and matches(intent, sub):
+                    seen.add(sub.id)
+                    extra.append(sub)
+        return extra
 
     def _scan(self, intent: MatchableIntent) -> list[Subscription]:
         return [s for s in self._subs.values() if s.active and matches(intent, s)]

@@ -1,7 +1,8 @@
 """The ``intentcast`` command line. The group lives here; each command family in its own
 module: ``server`` (serve, api, worker, migrate, openapi), ``operator`` (operator accounts
 and day-to-day moderation), ``taxonomy``, ``keys`` (server key rotation), ``demo`` (a live
-demo marketplace). Every command reads the same ``INTENTCAST_*`` configuration (``common``)."""
+demo marketplace), ``mcp`` (the buyer's AI assistant). Every command reads the same
+``INTENTCAST_*`` configuration (``common``)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,18 @@ def main() -> None:
 
 
 def _register() -> None:
-    from intentcast.cli import demo, keys, operator, operator_settings, scale, server, taxonomy
+    from intentcast.cli import (
+        demo,
+        keys,
+        mcp,
+        operator,
+        operator_settings,
+        scale,
+        server,
+        taxonomy,
+    )
 
-    for module in (server, scale, operator, operator_settings, taxonomy, keys, demo):
+    for module in (server, scale, operator, operator_settings, taxonomy, keys, demo, mcp):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -64,6 +64,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     webhook_disable_after_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 5
     """A webhook endpoint whose deliveries have all failed over this many days is disabled
     (its vendor hears ``webhook.disabled``); 0 never disables (410 Gone still does)."""
+    insights_epsilon: Annotated[float, msgspec.Meta(gt=0, le=10)] = 1.0
+    """Differential privacy: the ε one demand-insights release spends (``services/insights.py``)."""
+    insights_budget: Annotated[float, msgspec.Meta(gt=0, le=100)] = 4.0
+    """The ε each vendor (and the operators together) may spend on insights per calendar week."""
 
     @property
     def embedded(self) -> bool:

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +20,10 @@ import mcp_types as types
 import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
 from intentcast.client import AsyncClient
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, free_port
 from tests.helpers import CAMERA
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -168,6 +173,28 @@ async def test_an_assistant_proposes_and_only_the_human_accepts(
                 )
                 assert compared["fastest"] == offer.id
 
+                # the vendor asks in the relay; the assistant reads and answers
+                thread = await vendor.threads.open(intent_id, "Which colour would you like?")
+                threads = await call(session, "list_threads")
+                assert [t["id"] for t in threads["threads"]] == [thread.id]
+                read_back = await call(session, "read_thread", thread_id=thread.id)
+                assert [m["body"] for m in read_back["thread"]["messages"]] == [
+                    "Which colour would you like?"
+                ]
+                replied = await call(
+                    session, "reply_in_thread", thread_id=thread.id, body=f"Black. {PHONE}"
+                )
+                assert "1234567" not in replied["message"]["shown_to_vendor"]
+                seen_by_vendor = await vendor.threads.get(thread.id)
+                assert [m.body for m in seen_by_vendor.messages][-1].startswith("Black.")
+                assert "1234567" not in seen_by_vendor.messages[-1].body
+
+                # pause and reopen
+                paused = await call(session, "pause_intent", intent_id=intent_id)
+                assert paused["intent"]["status"] == "paused"
+                reopened = await call(session, "reopen_intent", intent_id=intent_id)
+                assert reopened["intent"]["status"] == "open"
+
                 # the assistant proposes the acceptance: a link, offered to the human
                 proposal = await call(session, "propose_acceptance", offer_id=offer.id)
                 confirm_url = f"{WEB_URL}/intents/{intent_id}#offer-{offer.id}"
@@ -205,3 +232,47 @@ async def test_an_assistant_proposes_and_only_the_human_accepts(
                 assert "404" in await refused(session, "get_intent", intent_id="int_nope")
 
         assert "full buyer token" in errlog.read_text()
+
+
+def start_http_mcp(server_url: str, token: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """``intentcast mcp --transport http`` on ``port``, once it accepts connections."""
+    argv = ["mcp", "--url", server_url, "--transport", "http", "--port", str(port)]
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "intentcast", *argv],
+            env=os.environ | {"INTENTCAST_TOKEN": token},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process
+        except OSError:
+            time.sleep(0.1)
+    process.terminate()
+    process.wait(15)
+    raise AssertionError(f"intentcast mcp --transport http did not listen:\n{log.read_text()}")
+
+
+async def test_streamable_http_transport(server: Server, tmp_path: Path) -> None:
+    """``--transport http``: the same tools at ``/mcp``; an API refusal is a tool error."""
+    async with AsyncClient(server.url, timeout=30) as anonymous:
+        signed_up = await anonymous.accounts.create_buyer({"display_name": "bo"})
+    port = free_port()
+    log = tmp_path / "mcp-http.log"
+    process = await asyncio.to_thread(start_http_mcp, server.url, signed_up.token, port, log)
+    try:
+        async with (
+            streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            assert {t.name for t in (await session.list_tools()).tools} == TOOLS
+            assert (await call(session, "list_intents")) == {"intents": []}
+            assert "404" in await refused(session, "list_offers", intent_id="int_nope")
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.wait, 15)

@@ -34,6 +34,7 @@ from intentcast.api.errors import (
 )
 from intentcast.api.event_docs import EventSchemas, webhook_docs
 from intentcast.api.idempotency import IdempotencyMiddleware
+from intentcast.api.insights import VendorInsightsController
 from intentcast.api.intents import IntentController
 from intentcast.api.me import BuyerStreamController, MeController
 from intentcast.api.meta import MetaController
@@ -179,6 +180,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SubscriptionController,
             VendorFeedController,
             VendorWebhookController,
+            VendorInsightsController,
             OfferController,
             BuyerOfferController,
             RevealController,

@@ -69,6 +69,7 @@ from intentcast.domain.subscriptions import SubscriptionDraft, SubscriptionPatch
 from intentcast.domain.vendor_view import VendorIntent
 from intentcast.services.category_moderation import CategoryChange, CategoryRecord
 from intentcast.services.flag_moderation import FlagAction, FlagRecord, FlagStatus
+from intentcast.services.insights import InsightsRelease
 from intentcast.services.intent_moderation import IntentRecord
 from intentcast.services.offers import BuyerOfferView, OfferDetail, OfferView, RatingView
 from intentcast.services.relay import MessageView, ThreadView
@@ -513,6 +514,14 @@ class VendorChannels(Resource[R]):
         """The revealed fields (409 before accepting the terms, 410 after a revocation)."""
         return Req(RevealedData, path={"reveal_id": reveal_id})
 
+    @endpoint("vendorInsights", "GET", "/v1/vendor/insights")
+    def insights(
+        self, *, category: str | None = None, area: str | None = None, weeks: int = 8
+    ) -> Req[InsightsRelease]:
+        """Weekly demand with differential privacy: each new query spends ``privacy.epsilon``
+        of this week's budget; the same query again this week is free (``privacy.cached``)."""
+        return Req(InsightsRelease, query={"category": category, "area": area, "weeks": weeks})
+
 
 def _reason(reason: str | None) -> ReasonBody:
     return ReasonBody(reason=reason)
@@ -592,6 +601,13 @@ class Admin(Resource[R]):
     @endpoint("adminStats", "GET", "/v1/admin/stats")
     def stats(self) -> Req[OperatorStats]:
         return Req(OperatorStats)
+
+    @endpoint("adminInsights", "GET", "/v1/admin/insights")
+    def insights(
+        self, *, category: str | None = None, area: str | None = None, weeks: int = 8
+    ) -> Req[InsightsRelease]:
+        """The vendors' demand insights, from the operators' shared privacy budget."""
+        return Req(InsightsRelease, query={"category": category, "area": area, "weeks": weeks})
 
     @listing("adminAuditLog", "/v1/admin/audit")
     def audit(

@@ -9,6 +9,7 @@ from litestar import Router
 from intentcast.api.admin.audit import AuditController
 from intentcast.api.admin.categories import AdminCategoryController
 from intentcast.api.admin.flags import AdminFlagController
+from intentcast.api.admin.insights import AdminInsightsController
 from intentcast.api.admin.intents import AdminIntentController
 from intentcast.api.admin.settings import AdminSettingsController
 from intentcast.api.admin.stats import AdminStatsController
@@ -23,6 +24,7 @@ ADMIN_CONTROLLERS: list[type] = [
     AdminStatsController,
     AdminCategoryController,
     AdminSettingsController,
+    AdminInsightsController,
 ]
 """Every ``/v1/admin`` controller (their paths are relative to ``/v1/admin``)."""
 

@@ -242,3 +242,25 @@ def roles_allowed(
             if response.status_code not in (401, 403):
                 allowed.setdefault(operation.operation_id, []).append(who)
     return allowed
+
+
+def statuses_with(
+    call: AppCaller, token: str, all_operations: list[Operation]
+) -> dict[str, tuple[int, str | None]]:
+    """What each operation answers one token (status and problem ``code``), asked with ids
+    that do not exist. Nothing is spared: use it for tokens that must be refused the
+    destructive routes (a scoped token's ``DELETE /v1/me``)."""
+    answers: dict[str, tuple[int, str | None]] = {}
+    for operation in all_operations:
+        path = operation.path
+        for name in operation.path_params:
+            path = path.replace("{" + name + "}", "none")
+        headers = [(b"authorization", f"Bearer {token}".encode())]
+        if operation.streams:
+            headers.append((b"last-event-id", b"x"))  # a 400 rather than a stream
+        response = call(operation.method, path, headers=headers, body=b"{}")
+        code = None
+        if response.headers.get("content-type", "").startswith(PROBLEM):
+            code = response.json().get("code")
+        answers[operation.operation_id] = (response.status_code, code)
+    return answers

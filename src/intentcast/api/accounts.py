@@ -4,6 +4,7 @@ shapes ``/v1/me`` answers with, and vendor tokens (``/v1/vendor/tokens``)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import asyncpg
 import msgspec
@@ -118,12 +119,41 @@ class TokenCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     label: ShortText | None = None
 
 
+ScopeName = Annotated[str, msgspec.Meta(max_length=40)]
+
+
+SCOPES_DESCRIPTION = (
+    "Omit for a full token. With scopes, a token for an agent of yours that may do only "
+    "this: `intents:read`, `intents:write` (preview, publish, change, pause, withdraw), "
+    "`offers:read`, `offers:write` (decline), `relay:read`, `relay:write` (answer, flag), "
+    "`events:read` (your stream). A scoped token can never reveal, accept, read your "
+    "persona, export, erase, or mint or manage tokens (403 `token-scope`). An unknown "
+    "scope, or none, is 422 naming `scopes`."
+)
+EXPIRY_DESCRIPTION = (
+    "When the token stops working (401 after): at least a minute and at most a year ahead, "
+    "with a time zone. Omit for a token that lasts until revoked."
+)
+
+
+class BuyerTokenCreate(TokenCreate, forbid_unknown_fields=True, kw_only=True):
+    scopes: (
+        Annotated[list[ScopeName], msgspec.Meta(max_length=16, description=SCOPES_DESCRIPTION)]
+        | None
+    ) = None
+    expires_at: Annotated[datetime, msgspec.Meta(description=EXPIRY_DESCRIPTION)] | None = None
+
+
 class TokenInfo(msgspec.Struct, kw_only=True):
     id: str
     label: str | None
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    scopes: list[str] | None = None
+    """A scoped token's scopes; null for a full token."""
+    expires_at: datetime | None = None
+    """When the token stops working; null: when revoked."""
 
 
 class TokenCreated(msgspec.Struct, kw_only=True):
@@ -132,6 +162,9 @@ class TokenCreated(msgspec.Struct, kw_only=True):
     created_at: datetime
     token: str
     """Shown once."""
+    scopes: list[str] | None = None
+    """A scoped token's scopes; null for a full token."""
+    expires_at: datetime | None = None
 
 
 class TokenPage(msgspec.Struct):

@@ -3,8 +3,12 @@
 The middleware resolves ``Authorization: Bearer <token>`` to a ``Principal`` (or none for an
 anonymous request), through the process's ``PrincipalCache`` (``services/token_cache.py``:
 a few seconds, forgotten at once on revocation and vendor moderation); guards on each
-controller decide. A token that is present but unknown or
-revoked is always 401, and 401/403 answers never say whether a resource exists.
+controller decide. A token that is present but unknown, revoked
+or expired is always 401, and 401/403 answers never say whether a resource exists.
+
+A scoped (delegated) buyer token is checked here too, once for every route: the route's
+``operation_id`` must be granted by one of its scopes (``api/scopes.py``), else 403
+``token-scope`` naming the scope it lacks.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from intentcast.api.errors import problem
+from intentcast.api.scopes import required_scope
+from intentcast.domain.scopes import allows
 from intentcast.security import ROLE_BY_PREFIX
 from intentcast.services.token_cache import PrincipalCache
 from intentcast.store.accounts import Principal, Tokens
@@ -85,7 +91,24 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         elif _last_used.due(principal.token_id):
             async with state.pool.acquire() as conn:
                 await Tokens(conn).touch(principal.token_id)
+        if principal.scopes is not None:
+            _require_scope(principal, connection.scope.get("route_handler"))
         return AuthenticationResult(user=principal, auth=token)
+
+
+def _require_scope(principal: Principal, handler: BaseRouteHandler | None) -> None:
+    """A scoped token may call only what ``api/scopes.py`` grants one of its scopes."""
+    operation_id = getattr(handler, "operation_id", None)
+    if not isinstance(operation_id, str):
+        operation_id = None
+    needed = required_scope(operation_id)
+    if allows(principal.scopes, needed):
+        return
+    if needed is None:
+        detail = "This route needs a full token; no scope grants it to a scoped token."
+    else:
+        detail = f"This token lacks the scope {needed!r} this route needs."
+    raise problem(403, "token-scope", detail, required_scope=needed)
 
 
 def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:

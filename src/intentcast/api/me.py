@@ -16,8 +16,8 @@ from redis.asyncio import Redis
 from intentcast.api.accounts import (
     Buyer,
     BuyerPatch,
+    BuyerTokenCreate,
     OperatorAccount,
-    TokenCreate,
     TokenCreated,
     TokenInfo,
     TokenPage,
@@ -268,11 +268,27 @@ class BuyerStreamController(Controller):
 
     @post("/tokens", operation_id="createBuyerToken", summary="Create a token", tags=["accounts"])
     async def create_token(
-        self, data: TokenCreate, principal: Principal, db: asyncpg.Connection
+        self, data: BuyerTokenCreate, principal: Principal, db: asyncpg.Connection
     ) -> TokenCreated:
-        """Another token for your account (key rotation); shown once."""
-        row, token = await accounts.issue_token(db, "buyer", principal.subject_id, data.label)
-        return TokenCreated(id=row.id, label=data.label, created_at=row.created_at, token=token)
+        """Another token for your account (key rotation), or with `scopes` a delegated one
+        for an agent of yours, optionally expiring at `expires_at`; shown once. Needs a full
+        token: a scoped token gets 403 `token-scope`."""
+        row, token = await accounts.issue_token(
+            db,
+            "buyer",
+            principal.subject_id,
+            data.label,
+            scopes=data.scopes,
+            expires_at=data.expires_at,
+        )
+        return TokenCreated(
+            id=row.id,
+            label=data.label,
+            created_at=row.created_at,
+            token=token,
+            scopes=row.scopes,
+            expires_at=row.expires_at,
+        )
 
     @get("/tokens", operation_id="listBuyerTokens", summary="Your tokens", tags=["accounts"])
     async def list_tokens(
@@ -282,7 +298,8 @@ class BuyerStreamController(Controller):
         limit: LimitParam = DEFAULT_LIMIT,
         after: AfterParam = None,
     ) -> TokenPage:
-        """Never the secrets; `last_used_at` is kept to the minute."""
+        """Never the secrets; `last_used_at` is kept to the minute; `scopes` and
+        `expires_at` say what a delegated token may do and until when."""
         rows = await accounts.account_tokens(
             db, principal.subject_id, limit=limit, after=decode_cursor(after)
         )
@@ -298,6 +315,6 @@ class BuyerStreamController(Controller):
     async def revoke_token(
         self, token_id: str, principal: Principal, db: asyncpg.Connection
     ) -> None:
-        """Takes effect on the next request. The last live token cannot be revoked (409
-        `last-token`): create its replacement first."""
+        """Takes effect on the next request. The last live full token without an expiry
+        cannot be revoked (409 `last-token`): create its replacement first."""
         await accounts.revoke_token(db, principal.subject_id, token_id)

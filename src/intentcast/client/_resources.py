@@ -6,6 +6,7 @@ a mapping, which is checked against that Struct before anything is sent."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 from intentcast.api.accounts import (
@@ -13,6 +14,7 @@ from intentcast.api.accounts import (
     BuyerCreate,
     BuyerCreated,
     BuyerPatch,
+    BuyerTokenCreate,
     OperatorAccount,
     TokenCreate,
     TokenCreated,
@@ -145,8 +147,25 @@ class Tokens(Resource[R]):
         self._prefix = prefix
 
     @endpoint("createBuyerToken|createVendorToken", "POST", "{prefix}")
-    def create(self, label: str | None = None) -> Req[TokenCreated]:
-        return Req(TokenCreated, path={"prefix": self._prefix}, body=TokenCreate(label=label))
+    def create(
+        self,
+        label: str | None = None,
+        *,
+        scopes: Sequence[str] | None = None,
+        expires_at: datetime | None = None,
+    ) -> Req[TokenCreated]:
+        """Buyers: ``scopes`` (e.g. ``["intents:read", "offers:read"]``) makes a delegated
+        token for an agent, which can never reveal, accept, export, erase or mint tokens;
+        ``expires_at`` (timezone-aware) when it stops working."""
+        if scopes is None and expires_at is None:
+            body: TokenCreate = TokenCreate(label=label)
+        else:
+            body = BuyerTokenCreate(
+                label=label,
+                scopes=None if scopes is None else list(scopes),  # type: ignore[arg-type]
+                expires_at=expires_at,
+            )
+        return Req(TokenCreated, path={"prefix": self._prefix}, body=body)
 
     @listing("listBuyerTokens|listVendorTokens", "{prefix}")
     def list(self, *, limit: int | None = None) -> Req[TokenInfo]:

@@ -8,14 +8,16 @@ revealed to.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from intentcast.domain.errors import AlreadyExists, NotFound, QuotaExceeded
+from intentcast.domain.errors import AlreadyExists, NotFound, QuotaExceeded, RuleViolation
 from intentcast.domain.reveals import PERSONA_FIELDS
+from intentcast.domain.scopes import validate_expiry, validate_scopes
 from intentcast.security import Keys, new_id
 from intentcast.services.token_cache import principals_changed
 from intentcast.store.accounts import BuyerRow, Buyers, TokenRow, Tokens, VendorRow, Vendors
@@ -144,11 +146,28 @@ def unique_vendor_name(name: str | None = None) -> Iterator[None]:
 
 
 async def issue_token(
-    conn: asyncpg.Connection, role: str, subject_id: str, label: str | None
+    conn: asyncpg.Connection,
+    role: str,
+    subject_id: str,
+    label: str | None,
+    *,
+    scopes: Sequence[str] | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[TokenRow, str]:
-    """Another token for the account (key rotation): its row and the token, shown once."""
+    """Another token for the account (key rotation, or a scoped one for a buyer's agent):
+    its row and the token, shown once. ``scopes`` (buyers only) and ``expires_at`` are
+    checked by ``domain/scopes.py``; a bad one is a ``RuleViolation`` naming the field."""
+    granted = None
+    if scopes is not None:
+        if role != "buyer":
+            raise RuleViolation("scopes", "Only buyer tokens can be scoped.")
+        granted = validate_scopes(scopes)
+    if expires_at is not None:
+        expires_at = validate_expiry(expires_at, datetime.now(UTC))
     tokens = Tokens(conn)
-    token_id, token = await tokens.issue(role, subject_id, label)
+    token_id, token = await tokens.issue(
+        role, subject_id, label, scopes=granted, expires_at=expires_at
+    )
     row = await tokens.get(subject_id, token_id)
     if row is None:  # just issued on this connection
         raise NotFound("token")
@@ -164,14 +183,20 @@ async def account_tokens(
 
 async def revoke_token(conn: asyncpg.Connection, subject_id: str, token_id: str) -> None:
     """Takes effect on the next request (in every API process: ``services/token_cache.py``);
-    the last live token cannot be revoked, so rotation never locks an account out."""
+    the last full token without an expiry cannot be revoked, so rotation never locks an
+    account out (a scoped token cannot mint another; scoped and expiring ones may always
+    go)."""
     async with conn.transaction():
         await serialize(conn, "tokens", subject_id)
         tokens = Tokens(conn)
         row = await tokens.get(subject_id, token_id)
         if row is None or row.revoked_at is not None:
             raise NotFound("token")
-        if await tokens.count_live(subject_id) <= 1:
-            raise QuotaExceeded("This is your last live token; create another first.", "last-token")
+        lasting_full = row.scopes is None and row.expires_at is None
+        if lasting_full and await tokens.count_lasting_full(subject_id) <= 1:
+            raise QuotaExceeded(
+                "This is your last live token without scopes or expiry; create another first.",
+                "last-token",
+            )
         await tokens.revoke(subject_id, token_id)
     await principals_changed([subject_id])  # no API process may keep it cached

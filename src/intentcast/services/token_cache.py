@@ -9,6 +9,9 @@ at once when something changes what they say:
 - a buyer erased (every token revoked);
 - a vendor verified, suspended or reinstated (``Principal.status``).
 
+A token with an expiry (``Principal.expires_at``) is never answered from the cache once
+that moment has passed: ``get`` drops it, and PostgreSQL refuses it (401).
+
 The change's service calls ``principals_changed`` (or ``Work.principals_changed``, announced
 after its commit). That forgets the account in every cache of this process before the
 answer is sent, so the caller's next request is judged on the new state, and publishes the
@@ -32,6 +35,7 @@ import logging
 import time
 import weakref
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import redis.asyncio as redis
 
@@ -83,7 +87,7 @@ class PrincipalCache:
         entry = self.entries.get(token)
         if entry is None:
             return None
-        if entry[1] <= time.monotonic():
+        if entry[1] <= time.monotonic() or entry[0].expired(datetime.now(UTC)):
             self.entries.pop(token, None)
             return None
         return entry[0]

@@ -16,10 +16,12 @@ PASSKEY_TOKEN_ID = ""
 
 
 async def principal_for_token(conn: asyncpg.Connection, token: str) -> Principal | None:
-    """The account a pasted token belongs to; ``None`` if unknown or revoked."""
+    """The account a pasted token belongs to; ``None`` if unknown, revoked, expired or
+    scoped (a scoped token is for an agent: the pages reveal, accept, export and erase)."""
     if len(token) > 200:
         return None
-    return await Tokens(conn).principal(token)
+    principal = await Tokens(conn).principal(token)
+    return None if principal is None or principal.scopes is not None else principal
 
 
 async def session_principal(

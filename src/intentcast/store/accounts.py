@@ -26,6 +26,14 @@ class Principal(msgspec.Struct, frozen=True):
     subject_id: str
     token_id: str
     status: str | None = None  # vendors: pending | verified | suspended
+    scopes: frozenset[str] | None = None
+    """What a scoped (delegated) buyer token may do (``domain/scopes.py``); None: a full
+    token."""
+    expires_at: datetime | None = None
+    """When the token stops working (None: when revoked); caches must honour it too."""
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 class BuyerRow(msgspec.Struct, frozen=True):
@@ -56,6 +64,16 @@ class TokenRow(msgspec.Struct, frozen=True):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    scopes: list[str] | None = None
+    expires_at: datetime | None = None
+
+
+_TOKEN_COLUMNS = "id, label, created_at, last_used_at, revoked_at, scopes, expires_at"  # noqa: S105
+
+
+def _token(row: asyncpg.Record) -> TokenRow:
+    scopes = row["scopes"]
+    return TokenRow(**{**dict(row), "scopes": None if scopes is None else sorted(scopes)})
 
 
 def _buyer(row: asyncpg.Record) -> BuyerRow:
@@ -73,59 +91,81 @@ def _vendor(row: asyncpg.Record) -> VendorRow:
     return VendorRow(**{f: row[f] for f in VendorRow.__struct_fields__})
 
 
+def principal_of(row: asyncpg.Record) -> Principal:
+    """A ``Principal`` from a tokens row (with ``status`` joined from vendors)."""
+    scopes = row["scopes"]
+    return Principal(
+        role=row["role"],
+        subject_id=row["subject_id"],
+        token_id=row["id"],
+        status=row["status"],
+        scopes=None if scopes is None else frozenset(scopes),
+        expires_at=row["expires_at"],
+    )
+
+
 class Tokens:
     """Bearer tokens: created shown-once, stored as SHA-256 hashes, revocable."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def issue(self, role: str, subject_id: str, label: str | None = None) -> tuple[str, str]:
-        """Create a token; return ``(token_id, token)`` — the only time the token exists."""
+    async def issue(
+        self,
+        role: str,
+        subject_id: str,
+        label: str | None = None,
+        *,
+        scopes: Iterable[str] | None = None,
+        expires_at: datetime | None = None,
+    ) -> tuple[str, str]:
+        """Create a token (``scopes`` None: a full one); return ``(token_id, token)`` — the
+        only time the token exists."""
         token = new_token(role)
         token_id = new_id("tok")
         await self.conn.execute(
-            """INSERT INTO tokens (id, role, subject_id, token_hash, label)
-               VALUES ($1, $2, $3, $4, $5)""",
+            """INSERT INTO tokens (id, role, subject_id, token_hash, label, scopes, expires_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
             token_id,
             role,
             subject_id,
             hash_token(token),
             label,
+            None if scopes is None else sorted(scopes),
+            expires_at,
         )
         return token_id, token
 
     async def principal(self, token: str) -> Principal | None:
+        """Who a live token acts as; ``None`` if unknown, revoked or expired."""
         row = await self.conn.fetchrow(
-            """SELECT t.id, t.role, t.subject_id, v.status
+            """SELECT t.id, t.role, t.subject_id, t.scopes, t.expires_at, v.status
                  FROM tokens t LEFT JOIN vendors v ON t.role = 'vendor' AND v.id = t.subject_id
-                WHERE t.token_hash = $1 AND t.revoked_at IS NULL""",
+                WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+                  AND (t.expires_at IS NULL OR t.expires_at > now())""",
             hash_token(token),
         )
-        if row is None:
-            return None
-        return Principal(
-            role=row["role"], subject_id=row["subject_id"], token_id=row["id"], status=row["status"]
-        )
+        return None if row is None else principal_of(row)
 
     async def list_for(self, subject_id: str, *, limit: int, after: str | None) -> list[TokenRow]:
         rows = await self.conn.fetch(
-            """SELECT id, label, created_at, last_used_at, revoked_at FROM tokens
+            f"""SELECT {_TOKEN_COLUMNS} FROM tokens
                 WHERE subject_id = $1 AND ($2::text IS NULL OR id > $2)
                 ORDER BY id LIMIT $3""",
             subject_id,
             after,
             limit,
         )
-        return [TokenRow(**dict(r)) for r in rows]
+        return [_token(r) for r in rows]
 
     async def get(self, subject_id: str, token_id: str) -> TokenRow | None:
         row = await self.conn.fetchrow(
-            """SELECT id, label, created_at, last_used_at, revoked_at FROM tokens
+            f"""SELECT {_TOKEN_COLUMNS} FROM tokens
                 WHERE subject_id = $1 AND id = $2""",
             subject_id,
             token_id,
         )
-        return None if row is None else TokenRow(**dict(row))
+        return None if row is None else _token(row)
 
     async def revoke(self, subject_id: str, token_id: str) -> bool:
         status = await self.conn.execute(
@@ -136,19 +176,24 @@ class Tokens:
         )
         return status.endswith(" 1")
 
-    async def count_live(self, subject_id: str) -> int:
+    async def count_lasting_full(self, subject_id: str) -> int:
+        """The account's live full (unscoped) tokens without an expiry: those that keep the
+        account reachable (a buyer mints, exports and erases only with a full token)."""
         return await self.conn.fetchval(
-            "SELECT count(*) FROM tokens WHERE subject_id = $1 AND revoked_at IS NULL", subject_id
+            """SELECT count(*) FROM tokens
+                WHERE subject_id = $1 AND revoked_at IS NULL AND scopes IS NULL
+                  AND expires_at IS NULL""",
+            subject_id,
         )
 
     async def all_for(self, subject_id: str) -> list[TokenRow]:
         """Every token of the account, revoked ones too (the buyer's export)."""
         rows = await self.conn.fetch(
-            """SELECT id, label, created_at, last_used_at, revoked_at FROM tokens
+            f"""SELECT {_TOKEN_COLUMNS} FROM tokens
                 WHERE subject_id = $1 ORDER BY id""",
             subject_id,
         )
-        return [TokenRow(**dict(r)) for r in rows]
+        return [_token(r) for r in rows]
 
     async def revoke_all(self, subject_id: str) -> int:
         status = await self.conn.execute(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from intentcast.store.accounts import Principal
+from intentcast.store.accounts import Principal, principal_of
 
 
 class WebSessions:
@@ -14,21 +14,19 @@ class WebSessions:
         self.conn = conn
 
     async def by_token(self, role: str, subject_id: str, token_id: str) -> Principal | None:
-        """The principal of a live token of this account and role; ``None`` once revoked."""
+        """The principal of a live full token of this account and role; ``None`` once revoked
+        or expired (a scoped token never opens a web session)."""
         row = await self.conn.fetchrow(
-            """SELECT t.id, t.role, t.subject_id, v.status
+            """SELECT t.id, t.role, t.subject_id, t.scopes, t.expires_at, v.status
                  FROM tokens t LEFT JOIN vendors v ON t.role = 'vendor' AND v.id = t.subject_id
                 WHERE t.id = $1 AND t.role = $2 AND t.subject_id = $3
-                  AND t.revoked_at IS NULL""",
+                  AND t.revoked_at IS NULL AND t.scopes IS NULL
+                  AND (t.expires_at IS NULL OR t.expires_at > now())""",
             token_id,
             role,
             subject_id,
         )
-        if row is None:
-            return None
-        return Principal(
-            role=row["role"], subject_id=row["subject_id"], token_id=row["id"], status=row["status"]
-        )
+        return None if row is None else principal_of(row)
 
     async def passkey_stands(self, buyer_id: str, passkey_id: str) -> bool:
         """Whether the buyer (not erased) still has this passkey."""

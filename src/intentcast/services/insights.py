@@ -31,6 +31,7 @@ spends nothing. The window is the ``weeks`` complete weeks before the current on
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections import defaultdict
 from collections.abc import Iterable
@@ -48,7 +49,7 @@ from intentcast.domain.location import canonical_cell, coarsen, resolution
 from intentcast.services.taxonomy import TaxonomyCache
 from intentcast.store.insights import Insights, IntentFact
 
-dp.enable_features("contrib")
+dp.enable_features("contrib")  # OpenDP's vetted-but-not-certified mechanisms: all used here
 
 INTENTS_PER_BUYER_WEEK = 3
 """At most this many of one buyer's intents of a week are counted (the intents sensitivity)."""
@@ -392,7 +393,8 @@ async def insights(
                     budget_spent=spent,
                 ),
             )
-        measure = mechanism(epsilon)
+        # the first query of an ε searches OpenDP for the scales (a few tenths of a second)
+        measure = await asyncio.to_thread(mechanism, epsilon)
         cost = measure.epsilon
         if spent + cost > budget + 1e-9:
             raise PrivacyBudgetExhausted(

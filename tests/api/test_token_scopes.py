@@ -8,6 +8,7 @@ scoped token."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 
 from intentcast.api.scopes import REQUIRED_SCOPE
@@ -22,7 +23,7 @@ from tests.api.inprocess import (
     roles_allowed,
     statuses_with,
 )
-from tests.api.test_web_buyer import CSRF_INPUT
+from tests.api.test_web_buyer import CSRF_INPUT, signed_in
 from tests.helpers import bearer, matched, publish
 
 ALL_SCOPES = sorted(SCOPES)
@@ -212,3 +213,45 @@ async def test_a_scoped_token_cannot_sign_in_to_the_web_pages(client, buyer) -> 
     assert answer.status_code == 401
     mine = await client.get("/account/tokens", follow_redirects=False)
     assert mine.status_code == 303  # still signed out
+
+
+NEW_TOKEN = re.compile(r'id="new-token" value="(icb_[^"]+)"')
+
+
+async def test_the_tokens_page_makes_a_scoped_expiring_token(client) -> None:
+    _, csrf = await signed_in(client)
+    form = await client.get("/account/tokens")
+    for scope in SCOPES:
+        assert f'value="{scope}"' in form.text
+    created = await client.post(
+        "/account/tokens",
+        data={
+            "label": "assistant",
+            "scopes": ["intents:read", "offers:read"],
+            "expires_in_days": "7",
+            "_csrf_token": csrf,
+        },
+    )
+    assert created.status_code == 201, created.text
+    token = NEW_TOKEN.search(created.text).group(1)
+    assert "It may only: intents:read, offers:read." in created.text
+    assert "Scoped: intents:read, offers:read" in created.text
+    assert (await client.get("/v1/intents", headers=bearer(token))).status_code == 200
+    assert (await client.get("/v1/me/export", headers=bearer(token))).status_code == 403
+    expires = re.search(r"expires (\d{4}-\d{2}-\d{2})", created.text)
+    assert expires
+    in_a_week = datetime.now(UTC) + timedelta(days=7)
+    assert expires.group(1) in {
+        (in_a_week - timedelta(minutes=10)).strftime("%Y-%m-%d"),
+        in_a_week.strftime("%Y-%m-%d"),
+    }
+
+    unknown = await client.post(
+        "/account/tokens",
+        data={"scopes": ["reveal:write"], "_csrf_token": csrf},
+    )
+    assert unknown.status_code == 422 and "reveal:write" in unknown.text
+    bad_expiry = await client.post(
+        "/account/tokens", data={"expires_in_days": "3650", "_csrf_token": csrf}
+    )
+    assert bad_expiry.status_code == 422 and "expiry" in bad_expiry.text

@@ -2,7 +2,7 @@
 a real ``intentcast serve``: the tools and their schemas, a preview whose redaction is shown
 before publishing, an offer seen and compared, and an acceptance that is only proposed (a
 link, offered to the human by URL elicitation) and happens only when the human confirms
-with their own token."""
+with their own token; the assistant's scoped token could not have accepted."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from intentcast.client import AsyncClient
+from intentcast.client import AsyncClient, Forbidden
 from tests.e2e.conftest import Server, free_port
 from tests.helpers import CAMERA
 
@@ -91,7 +91,20 @@ async def test_an_assistant_proposes_and_only_the_human_accepts(
             (await anonymous.accounts.create_vendor({"name": "Kamera Express"})).token
         )
         await vendor.subscriptions.create({"categories": ["electronics/cameras"]})
-        agent_token = signed_up.token
+        # the assistant gets a scoped token: no reveal, no accept
+        agent_token = (
+            await buyer.buyer.tokens.create(
+                "my assistant",
+                scopes=[
+                    "intents:read",
+                    "intents:write",
+                    "offers:read",
+                    "relay:read",
+                    "relay:write",
+                ],
+            )
+        ).token
+        agent = anonymous.with_token(agent_token)
 
         elicited: list[types.ElicitRequestParams] = []
 
@@ -207,6 +220,14 @@ async def test_an_assistant_proposes_and_only_the_human_accepts(
                 # ...and nothing was accepted, even though the human opened the link
                 assert (await buyer.offers.get(offer.id)).status == "live"
                 assert (await buyer.intents.get(intent_id)).status == "open"
+                # nor could the agent's token accept or reveal, were it used directly
+                with pytest.raises(Forbidden):
+                    await agent.offers.accept(offer.id, version=offer.version)
+                with pytest.raises(Forbidden):
+                    await agent.intents.reveal(
+                        intent_id, vendor_id=offer.vendor_id, fields=["email"]
+                    )
+                assert (await buyer.offers.get(offer.id)).status == "live"
 
                 # a reveal is only proposed too
                 reveal = await call(
@@ -231,7 +252,7 @@ async def test_an_assistant_proposes_and_only_the_human_accepts(
                 # the server's refusals come back as tool errors with the problem's detail
                 assert "404" in await refused(session, "get_intent", intent_id="int_nope")
 
-        assert "full buyer token" in errlog.read_text()
+        assert "full buyer token" not in errlog.read_text()
 
 
 def start_http_mcp(server_url: str, token: str, port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -258,7 +279,8 @@ def start_http_mcp(server_url: str, token: str, port: int, log: Path) -> subproc
 
 
 async def test_streamable_http_transport(server: Server, tmp_path: Path) -> None:
-    """``--transport http``: the same tools at ``/mcp``; an API refusal is a tool error."""
+    """``--transport http``: the same tools at ``/mcp``; an API refusal is a tool error; a
+    full token is served, with a warning."""
     async with AsyncClient(server.url, timeout=30) as anonymous:
         signed_up = await anonymous.accounts.create_buyer({"display_name": "bo"})
     port = free_port()
@@ -273,6 +295,16 @@ async def test_streamable_http_transport(server: Server, tmp_path: Path) -> None
             assert {t.name for t in (await session.list_tools()).tools} == TOOLS
             assert (await call(session, "list_intents")) == {"intents": []}
             assert "404" in await refused(session, "list_offers", intent_id="int_nope")
+            await call(session, "preview_intent", draft=CAMERA)
+            published = await call(session, "publish_intent", draft=CAMERA, confirm_redactions=True)
+            intent_id = published["intent"]["id"]
+            withdrawn = await call(session, "withdraw_intent", intent_id=intent_id)
+            assert withdrawn["intent"]["status"] == "withdrawn"
+            got = await call(session, "get_intent", intent_id=intent_id)
+            assert got["intent"]["status"] == "withdrawn"
+            assert "409" in await refused(session, "reopen_intent", intent_id=intent_id)
     finally:
         process.terminate()
         await asyncio.to_thread(process.wait, 15)
+    # given the buyer's full token, intentcast mcp warns
+    assert "warning: this is a full buyer token" in log.read_text()

@@ -211,3 +211,21 @@ async def test_a_release_counts_the_category_subtree_and_area_of_past_weeks(
     )
     budgets = {f.budget_amount for f in facts}
     assert all(b is None or isinstance(b, Decimal) for b in budgets)
+
+
+async def test_the_client_library_reads_insights_and_raises_on_a_spent_budget(
+    make_settings, make_client, db
+) -> None:
+    from intentcast.client import AsyncClient, ProblemError
+    from intentcast.services.insights import InsightsRelease
+
+    http = await make_client(make_settings(insights_epsilon=1.0, insights_budget=1.0))
+    vendor = AsyncClient(http=http).with_token((await create_vendor(http, db)).token)
+    release = await vendor.vendor.insights(category="electronics", area="DE", weeks=3)
+    assert isinstance(release, InsightsRelease)
+    assert len(release.weeks) == 3 and release.privacy.cached is False
+    again = await vendor.vendor.insights(category="electronics", area="de", weeks=3)
+    assert again.privacy.cached is True and again.weeks == release.weeks
+    with pytest.raises(ProblemError) as refused:
+        await vendor.vendor.insights(category="electronics", weeks=3)
+    assert (refused.value.status, refused.value.code) == (429, "privacy-budget-exhausted")

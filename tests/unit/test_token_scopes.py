@@ -158,3 +158,22 @@ def test_the_principal_cache_never_answers_an_expired_token() -> None:
     assert cache.get("ic_b_token") == principal
     time.sleep(0.3)
     assert cache.get("ic_b_token") is None  # well before the cache's own 60 s
+
+
+async def test_a_stream_ends_when_its_token_expires() -> None:
+    from intentcast.api.me import _until
+
+    closed: list[bool] = []
+
+    async def events():
+        try:
+            for i in range(3):
+                yield i
+        finally:
+            closed.append(True)
+
+    ahead = datetime.now(UTC) + timedelta(hours=1)
+    assert [e async for e in _until(events(), ahead)] == [0, 1, 2]
+    passed = datetime.now(UTC) - timedelta(seconds=1)
+    assert [e async for e in _until(events(), passed)] == []
+    assert closed == [True, True]  # the source (and its hub subscription) is closed

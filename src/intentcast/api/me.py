@@ -3,6 +3,7 @@ the buyer's data rights (export, erasure) and tokens."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -102,6 +103,20 @@ class BuyerExport(msgspec.Struct, kw_only=True):
     """Your tokens (never the secrets)."""
     passkeys: list[PasskeyInfo]
     """The passkeys you sign in to the web pages with (their public keys stay here)."""
+
+
+async def _until(events: AsyncIterator[Any], expires_at: datetime) -> AsyncIterator[Any]:
+    """``events`` until the stream's token expires (found by the next event or heartbeat,
+    ``streams.HEARTBEAT_S``): an expiring token does not keep a stream open past its end."""
+    try:
+        async for event in events:
+            if datetime.now(UTC) >= expires_at:
+                return
+            yield event
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def buyer_export(data: BuyerData, keys: Keys, settings: Settings) -> BuyerExport:
@@ -225,7 +240,10 @@ class BuyerStreamController(Controller):
         `intent.removed` (an operator removed your intent, with the reason), live;
         `Last-Event-ID` (or `?after=`) resumes without loss."""
         start = seq_param(last_event_id or after)
-        return ServerSentEvent(streams.buyer(principal.subject_id, start))
+        events = streams.buyer(principal.subject_id, start)
+        if principal.expires_at is not None:
+            events = _until(events, principal.expires_at)
+        return ServerSentEvent(events)
 
     @get("/disclosures", operation_id="listDisclosures", summary="Your disclosure ledger")
     async def disclosures(

@@ -11,7 +11,10 @@ import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from intentcast.api.scopes import REQUIRED_SCOPE
+from intentcast.client import AsyncClient, Forbidden
 from intentcast.domain.scopes import SCOPES, allows
 from intentcast.store.accounts import Tokens
 from tests.api.inprocess import (
@@ -255,3 +258,25 @@ async def test_the_tokens_page_makes_a_scoped_expiring_token(client) -> None:
         "/account/tokens", data={"expires_in_days": "3650", "_csrf_token": csrf}
     )
     assert bad_expiry.status_code == 422 and "expiry" in bad_expiry.text
+
+
+async def test_the_client_library_mints_and_uses_a_scoped_token(client) -> None:
+    anonymous = AsyncClient(http=client)
+    buyer = anonymous.with_token(
+        (await anonymous.accounts.create_buyer({"display_name": "ada"})).token
+    )
+    ends = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    made = await buyer.buyer.tokens.create(
+        "my assistant", scopes=["intents:read", "intents:write"], expires_at=ends
+    )
+    assert made.scopes == ["intents:read", "intents:write"]
+    assert made.expires_at == ends
+    agent = anonymous.with_token(made.token)
+    assert [i async for i in agent.intents.list()] == []
+    with pytest.raises(Forbidden) as refused:
+        await agent.buyer.tokens.create("another")
+    assert (refused.value.status, refused.value.code) == (403, "token-scope")
+    with pytest.raises(Forbidden):
+        await agent.buyer.export()
+    listed = [t async for t in buyer.buyer.tokens.list()]
+    assert {t.id: t.scopes for t in listed}[made.id] == ["intents:read", "intents:write"]

@@ -2,13 +2,15 @@
 a real ``intentcast serve``: the tools and their schemas, a preview whose redaction is shown
 before publishing, an offer seen and compared, and an acceptance that is only proposed (a
 link, offered to the human by URL elicitation) and happens only when the human confirms
-with their own token; the assistant's scoped token could not have accepted."""
+on the page the link opens, signed in with their own token; the assistant's scoped token
+could not have accepted."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import mcp_types as types
+import httpx
+import mcp.types as types
 import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -45,7 +48,7 @@ TOOLS = {
     "propose_reveal",
 }
 PHONE = "+49 170 1234567"
-WEB_URL = "http://localhost:9999"
+CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -115,7 +118,7 @@ async def test_an_assistant_proposes_and_only_the_human_accepts(
         errlog = tmp_path / "mcp-stderr.log"
         params = StdioServerParameters(
             command=sys.executable,
-            args=["-m", "intentcast", "mcp", "--url", server.url, "--web-url", WEB_URL],
+            args=["-m", "intentcast", "mcp", "--url", server.url, "--web-url", f"{server.url}/"],
             env={"INTENTCAST_TOKEN": agent_token},
         )
         with errlog.open("w") as stderr:
@@ -210,7 +213,7 @@ async def test_an_assistant_proposes_and_only_the_human_accepts(
 
                 # the assistant proposes the acceptance: a link, offered to the human
                 proposal = await call(session, "propose_acceptance", offer_id=offer.id)
-                confirm_url = f"{WEB_URL}/intents/{intent_id}#offer-{offer.id}"
+                confirm_url = f"{server.url}/intents/{intent_id}#offer-{offer.id}"
                 assert proposal["accepted"] is False
                 assert proposal["confirm_url"] == confirm_url
                 assert proposal["human_response"] == "accept"
@@ -241,8 +244,28 @@ async def test_an_assistant_proposes_and_only_the_human_accepts(
                 assert [d async for d in buyer.buyer.disclosures()] == []
 
                 # the human confirms on their own, with their own token
-                accepted = await buyer.offers.accept(offer.id, version=offer.version)
-                assert accepted.offer.status == "accepted"
+                # the human confirms on the page the link opens, signed in with their own
+                # (full) token: the offer's card is there, with its "Accept version 1"
+                async with httpx.AsyncClient(
+                    base_url=server.url, timeout=30, follow_redirects=True
+                ) as browser:
+                    signin = await browser.get("/signin")
+                    csrf = CSRF_INPUT.search(signin.text).group(1)
+                    signed_in = await browser.post(
+                        "/signin", data={"token": signed_up.token, "_csrf_token": csrf}
+                    )
+                    assert signed_in.status_code == 200, signed_in.text
+                    page = await browser.get(confirm_url)
+                    assert page.status_code == 200, page.text
+                    assert f'id="offer-{offer.id}"' in page.text
+                    assert "Accept version 1" in page.text
+                    csrf = CSRF_INPUT.search(page.text).group(1)
+                    confirmed = await browser.post(
+                        f"/offers/{offer.id}/accept",
+                        data={"_csrf_token": csrf, "version": "1", "intent_id": intent_id},
+                    )
+                    assert confirmed.status_code == 200, confirmed.text
+                assert (await buyer.offers.get(offer.id)).status == "accepted"
                 after = await call(session, "list_offers", intent_id=intent_id)
                 assert [o["status"] for o in after["offers"]] == ["accepted"]
                 assert "live offer" in await refused(

@@ -35,13 +35,7 @@ async def _check_token(client: Any, url: str) -> None:
 
 async def _run(url: str, token: str, web_url: str, transport: str, host: str, port: int) -> None:
     from intentcast.client import AsyncClient
-
-    try:
-        from intentcast.mcp.server import serve_http, serve_stdio
-    except ModuleNotFoundError as missing:
-        raise click.ClickException(
-            f"{missing}: install the MCP SDK with pip install 'intentcast[mcp]'"
-        ) from None
+    from intentcast.mcp.server import serve_http, serve_stdio
 
     async with AsyncClient(url, token) as client:
         await _check_token(client, url)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import mcp_types as types
+import mcp.types as types
 from mcp.server import Server, ServerRequestContext
 
 from intentcast.client import AsyncClient, IntentcastError

@@ -143,3 +143,23 @@ def test_a_period_is_the_calendar_week_in_utc() -> None:
     assert service.period_start(sunday_night) == MONDAY
     assert service.period_end(MONDAY) == datetime(2026, 11, 23, tzinfo=UTC)
     assert service.period_start(datetime(2026, 11, 23, tzinfo=UTC)) == date(2026, 11, 23)
+
+
+def test_with_negligible_noise_a_release_is_the_bounded_statistic() -> None:
+    # at ε = 300 each part's noise is 0 but with probability below e^-30: what is left is
+    # what OpenDP computes from the data — clamped sums and the median band
+    measure = mechanism(300.0)
+    data = {
+        MONDAY: [
+            BuyerWeek(intents=100, offers=1, band=2),
+            BuyerWeek(intents=1, offers=50, band=2),
+            BuyerWeek(intents=2, offers=0, band=5),
+            BuyerWeek(intents=1, offers=0, band=1),
+            BuyerWeek(intents=1, offers=0, band=2),
+        ]
+    }
+    (counts,), band = release_counts(measure, data, [MONDAY])
+    assert counts.intents_published == INTENTS_PER_BUYER_WEEK + 1 + 2 + 1 + 1
+    assert counts.offers_made == 1 + OFFERS_PER_BUYER_WEEK + 0
+    # bands 1, 2, 2, 2, 5: OpenDP scores a candidate by how many lie below and above it
+    assert (band.min, band.max) == BUDGET_BANDS[2]

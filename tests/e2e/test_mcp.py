@@ -303,9 +303,22 @@ def start_http_mcp(server_url: str, token: str, port: int, log: Path) -> subproc
 
 async def test_streamable_http_transport(server: Server, tmp_path: Path) -> None:
     """``--transport http``: the same tools at ``/mcp``; an API refusal is a tool error; a
-    full token is served, with a warning."""
+    full token is served, with a warning; a vendor's or an unknown token is refused."""
     async with AsyncClient(server.url, timeout=30) as anonymous:
         signed_up = await anonymous.accounts.create_buyer({"display_name": "bo"})
+        vendor = await anonymous.accounts.create_vendor({"name": "Shop"})
+    # a token that is not a buyer's, or no token the server knows, is refused at the start
+    for token, says in ((vendor.token, "not a buyer's token"), ("icb_nope", "does not accept")):
+        refused_start = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "intentcast", "mcp", "--url", server.url],
+            env=os.environ | {"INTENTCAST_TOKEN": token},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused_start.returncode == 1, refused_start.stderr
+        assert says in refused_start.stderr
     port = free_port()
     log = tmp_path / "mcp-http.log"
     process = await asyncio.to_thread(start_http_mcp, server.url, signed_up.token, port, log)

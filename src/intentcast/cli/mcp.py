@@ -12,15 +12,18 @@ import click
 
 async def _check_token(client: Any, url: str) -> None:
     """Refuse a token the server does not know; warn (stderr) about a full buyer token, which
-    could accept offers and reveal the buyer's details. Listing the buyer's tokens tells them
-    apart: only a full buyer token may (a scoped one gets 403)."""
+        could accept offers and reveal the buyer's details. Listing the buyer's tokens tells them
+        apart: only a full buyer token may (a scoped one gets 403 ``token-scope``, a vendor's or an
+    operator's 403 ``forbidden``)."""
     from intentcast.client import Forbidden, IntentcastError, Unauthorized
 
     try:
         async for _ in client.buyer.tokens.list(limit=1):
             break
-    except Forbidden:
-        return  # scoped (or not a buyer's: the tools will say so)
+    except Forbidden as error:
+        if error.code == "token-scope":
+            return  # a scoped buyer token: what an assistant should hold
+        raise click.ClickException(f"not a buyer's token (icb_...): {error}") from None
     except Unauthorized as error:
         raise click.ClickException(f"{url} does not accept the token: {error}") from None
     except IntentcastError as error:

@@ -110,6 +110,10 @@ def make_settings(database_url: str, redis_url: str, tmp_path: Path) -> Callable
             "secret_key": key,
             "data_dir": str(tmp_path / "data"),
             "webhook_allow_loopback": True,
+            # k-anonymity off: tests publish lone intents and expect them exactly as sent;
+            # tests/api/test_kanon.py and tests/e2e/test_kanon.py turn it on (the product
+            # default stays 3)
+            "k_anonymity": 1,
         }
         values.update(overrides)
         return load_settings({}, **values)

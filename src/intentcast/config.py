@@ -49,6 +49,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     auto_verify_vendors: bool = False
     webhook_allow_loopback: bool = False
     location_floor: Annotated[int, msgspec.Meta(ge=0, le=15)] = 7
+    k_anonymity: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 3
+    """Vendors see an intent's category and location only as precisely as at least this many
+    distinct buyers' open intents share them (``domain/kanon.py``); 1 turns it off."""
     max_open_intents: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
     rate_limit: Annotated[int, msgspec.Meta(ge=0)] = 0
     """Requests per minute per token (or client address when anonymous); 0 disables."""

@@ -92,6 +92,7 @@ async def test_two_intents_of_one_buyer_share_no_linking_field(client, buyer) ->
     # what they share is the buyer's own content and minute-rounded times, nothing else
     assert shared <= {
         "status",
+        "generalised",
         "category",
         "title",
         "description",

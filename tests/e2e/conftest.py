@@ -37,6 +37,9 @@ def embedded_env(data_dir: Path, port: int) -> dict[str, str]:
     (embedded PostgreSQL and Redis) on ``port``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTCAST_")}
     env.update(INTENTCAST_DATA_DIR=str(data_dir), INTENTCAST_PORT=str(port))
+    # k-anonymity off (lone intents reach vendors as sent) unless a test sets k_anonymity=…;
+    # tests/e2e/test_kanon.py runs the product default, 3
+    env.update(INTENTCAST_K_ANONYMITY="1")
     return env
 
 

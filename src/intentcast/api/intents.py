@@ -113,6 +113,11 @@ class Preview(msgspec.Struct):
 
     vendor_view: VendorIntent
     redactions: list[Redaction]
+    generalised: bool = False
+    """Vendors would see a coarser category or location than you asked for (as
+    `vendor_view` shows): fewer buyers than the operator's k-anonymity threshold have open
+    intents sharing the pair you asked for. Published now, the intent is shown like that;
+    decided at publish time, from the open intents then."""
 
 
 def buyer_intent(intent: Intent, settings: Settings) -> BuyerIntent:
@@ -165,13 +170,15 @@ class IntentController(Controller):
     ) -> Preview:
         """Runs the same validation and scrubbing as publishing, stores nothing, and returns
         the vendor view (with `id: null`) plus the list of redactions (field, kind, offsets
-        in the original text)."""
+        in the original text). `generalised: true` when k-anonymity would show vendors a
+        coarser category or location than asked for (the vendor view shows which)."""
         intent = await intents.draft_intent(
             db, taxonomy, settings, buyer_id=principal.subject_id, draft=data, now=_now()
         )
         return Preview(
             vendor_view=preview_view(intent, location_floor=settings.location_floor),
             redactions=intent.redactions,
+            generalised=intent.disclosure is not None,
         )
 
     @post(operation_id="publishIntent", summary="Publish an intent")

@@ -32,6 +32,8 @@ from collections.abc import Iterable
 import h3
 import msgspec
 
+from intentcast.domain.intents import Disclosure, Intent
+
 COARSEST_CELL_RESOLUTION = 3
 """The coarsest parent cell tried before the country alone (about 12,000 km², a region)."""
 
@@ -137,4 +139,29 @@ def decide(subject: Described, open_intents: Iterable[Described], k: int) -> Kan
         generalised=(category, area) != (subject.category, requested),
         k_reached=False,
         buyers=buyers,
+    )
+
+
+def described(intent: Intent) -> Described:
+    location = intent.location
+    return Described(
+        intent.buyer_id,
+        intent.category,
+        location.cell if location else None,
+        location.country if location else None,
+    )
+
+
+def top_category(category: str) -> str:
+    return category.split("/", 1)[0]
+
+
+def disclosure_for(intent: Intent, open_intents: Iterable[Described], k: int) -> Disclosure | None:
+    """What to store as ``intent.disclosure``: the decision's pair when it generalised,
+    else ``None`` (shown as requested)."""
+    decision = decide(described(intent), open_intents, k)
+    if not decision.generalised:
+        return None
+    return Disclosure(
+        category=decision.category, cell=decision.area.cell, country=decision.area.country
     )

@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
+import msgspec
 import redis.asyncio as redis
 
 from intentcast.config import Settings
 from intentcast.domain.errors import NotFound, QuotaExceeded
 from intentcast.domain.events import OutboxEventType
 from intentcast.domain.intents import (
+    Disclosure,
     Intent,
     IntentDraft,
     IntentPatch,
@@ -23,6 +25,7 @@ from intentcast.domain.intents import (
     apply_patch,
     new_intent,
 )
+from intentcast.domain.kanon import disclosure_for, top_category
 from intentcast.logs import current_request_id
 from intentcast.security import new_id
 from intentcast.services.scrubbing import off_loop, text_size
@@ -55,7 +58,20 @@ async def draft_intent(
     category = await taxonomy.resolve(conn, draft.category, "category")
     buyer = await Buyers(conn).get(buyer_id)
     region = buyer.country if buyer else None
-    return await _scrubbed(draft, buyer_id, category.path, region, now, settings)
+    intent = await _scrubbed(draft, buyer_id, category.path, region, now, settings)
+    return msgspec.structs.replace(
+        intent, disclosure=await _disclosure(Intents(conn), intent, settings)
+    )
+
+
+async def _disclosure(intents: Intents, intent: Intent, settings: Settings) -> Disclosure | None:
+    """k-anonymity (``domain/kanon.py``): the coarser pair vendors are to see, if any, given
+    the open intents now. Decided once, when the intent is published (and for a preview):
+    the pair a vendor was shown never changes under it."""
+    if settings.k_anonymity <= 1:
+        return None
+    neighbours = await intents.kanon_neighbours(top_category(intent.category))
+    return disclosure_for(intent, neighbours, settings.k_anonymity)
 
 
 async def _scrubbed(
@@ -95,10 +111,14 @@ async def publish_intent(
     async with unit_of_work(conn, client) as work:
         # four round trips in all: BEGIN, the lock with the buyer's country, the intent with
         # its outbox row (marked published) and the buyer's count, COMMIT (a refusal rolls
-        # the insert back); after commit one Redis pipeline and no further statement
+        # the insert back); after commit one Redis pipeline and no further statement. With
+        # k-anonymity on (k > 1), one more: the open intents of its top-level category
         intents = Intents(conn)
         region = await intents.lock_publisher(buyer_id)
         intent = await _scrubbed(draft, buyer_id, category.path, region, now, settings)
+        intent = msgspec.structs.replace(
+            intent, disclosure=await _disclosure(intents, intent, settings)
+        )
         stored, event, live_before = await intents.insert_published(
             intent,
             event_type=OutboxEventType.INTENT_PUBLISHED,

@@ -56,6 +56,7 @@ __all__ = [
 RUNTIME_SETTINGS: tuple[str, ...] = (
     "auto_verify_vendors",
     "location_floor",
+    "k_anonymity",
     "default_intent_days",
     "max_intent_days",
     "max_open_intents",

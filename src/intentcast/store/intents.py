@@ -8,7 +8,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from intentcast.domain.intents import Budget, Intent, Location, Terms
+from intentcast.domain.intents import Budget, Disclosure, Intent, Location, Terms
+from intentcast.domain.kanon import Described
 from intentcast.domain.scrubbing import Redaction
 from intentcast.store.errors import found
 from intentcast.store.locks import lock_key, serialize
@@ -18,7 +19,7 @@ from intentcast.store.sql import insert_sql, set_clause
 _COLUMNS = """id, buyer_id, status, category, title, description, attributes, public_title,
     public_description, public_attributes, redactions, quantity, budget_currency, budget_min,
     budget_max, budget_visible, h3_cell, country, fulfilment, needed_by, expires_at, terms,
-    published_at, updated_at, version"""
+    published_at, updated_at, version, disclosed_category, disclosed_cell, disclosed_country"""
 
 # columns a change may set directly (status, text, expiry, …); see ``Intents.update``
 _UPDATABLE = frozenset(
@@ -44,7 +45,16 @@ _UPDATABLE = frozenset(
     }
 )
 # columns set once, when the intent is published
-_INSERTABLE = (_UPDATABLE - {"closed_at"}) | {"id", "buyer_id", "category", "h3_cell", "country"}
+_INSERTABLE = (_UPDATABLE - {"closed_at"}) | {
+    "id",
+    "buyer_id",
+    "category",
+    "h3_cell",
+    "country",
+    "disclosed_category",
+    "disclosed_cell",
+    "disclosed_country",
+}
 
 
 def _intent(row: asyncpg.Record) -> Intent:
@@ -81,6 +91,15 @@ def _intent(row: asyncpg.Record) -> Intent:
         published_at=row["published_at"],
         updated_at=row["updated_at"],
         version=row["version"],
+        disclosure=(
+            None
+            if row["disclosed_category"] is None
+            else Disclosure(
+                category=row["disclosed_category"],
+                cell=row["disclosed_cell"],
+                country=row["disclosed_country"],
+            )
+        ),
     )
 
 
@@ -120,6 +139,9 @@ def _publish_columns(intent: Intent) -> dict[str, Any]:
         category=intent.category,
         h3_cell=intent.location.cell if intent.location else None,
         country=intent.location.country if intent.location else None,
+        disclosed_category=intent.disclosure.category if intent.disclosure else None,
+        disclosed_cell=intent.disclosure.cell if intent.disclosure else None,
+        disclosed_country=intent.disclosure.country if intent.disclosure else None,
     )
     return columns
 
@@ -287,12 +309,32 @@ class Intents:
             changes["closed_at"] = after.updated_at
         return await self.update(after.id, changes)
 
+    async def kanon_neighbours(self, top_category: str) -> list[Described]:
+        """The open intents k-anonymity counts (``domain/kanon.py``): every one in the
+        top-level category's subtree, as (buyer, category, cell, country), deduplicated.
+        One index range scan of ``intents_open_category_idx``; its cost grows with the open
+        intents of that top-level category."""
+        rows = await self.conn.fetch(
+            """SELECT DISTINCT buyer_id, category, h3_cell, country FROM intents
+                WHERE status = 'open' AND (category = $1 OR category LIKE $2)""",
+            top_category,
+            _like_prefix(top_category) + "/%",
+        )
+        return [
+            Described(r["buyer_id"], r["category"], r["h3_cell"], r["country"]) for r in rows
+        ]
+
     async def open_in_categories(self, roots: list[str], limit: int) -> list[Intent]:
-        """Open intents in any of the subtrees ``roots``, newest first (for backfill)."""
+        """Open intents in any of the subtrees ``roots``, and those k-anonymity shows at a
+        category above one of ``roots`` (``domain.matching.category_matches``), newest first
+        (for backfill; the predicate judges each)."""
         rows = await self.conn.fetch(
             f"""SELECT {_COLUMNS} FROM intents
                  WHERE status = 'open'
-                   AND (category = ANY($1) OR category LIKE ANY($2))
+                   AND (category = ANY($1) OR category LIKE ANY($2)
+                        OR (disclosed_category IS NOT NULL
+                            AND EXISTS (SELECT 1 FROM unnest($1::text[]) AS root
+                                         WHERE starts_with(root, disclosed_category || '/'))))
                  ORDER BY published_at DESC LIMIT $3""",
             roots,
             [_like_prefix(r) + "/%" for r in roots],

@@ -43,6 +43,7 @@ VENDOR_FIELDS = {
     "expires_at",
     "published_at",
     "terms",
+    "generalised",  # k-anonymity: only whether category or location were generalised
 }
 
 

@@ -37,6 +37,7 @@ from intentcast.web.operator.common import (
 LABELS = {
     "auto_verify_vendors": "Verify new vendors automatically",
     "location_floor": "Location floor (finest H3 resolution vendors see)",
+    "k_anonymity": "k-anonymity: buyers who must share what vendors see (1: off)",
     "max_open_intents": "Open intents per buyer, at most",
     "rate_limit": "Requests per minute per token (0: no limit)",
     "default_intent_days": "Default intent lifetime in days",

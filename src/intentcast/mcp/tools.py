@@ -53,20 +53,29 @@ class NoArgs(Args):
 
 
 class PreviewIntentArgs(Args):
-    draft: IntentDraft
-    """The intent as the buyer would publish it."""
+    draft: Annotated[
+        IntentDraft, msgspec.Meta(description="The intent as the buyer would publish it.")
+    ]
 
 
 class PublishIntentArgs(Args):
-    draft: IntentDraft
-    """Exactly the draft previewed before (preview_intent) in this session."""
-    confirm_redactions: bool
-    """True once the buyer has seen the preview's redactions and vendor view."""
+    draft: Annotated[
+        IntentDraft,
+        msgspec.Meta(description="Exactly the draft previewed (preview_intent) in this session."),
+    ]
+    confirm_redactions: Annotated[
+        bool,
+        msgspec.Meta(
+            description="True once the buyer has seen the preview's redactions and vendor view."
+        ),
+    ]
 
 
 class ListIntentsArgs(Args):
-    status: list[IntentStatus] | None = None
-    """Only intents in these states (all when absent)."""
+    status: (
+        Annotated[list[IntentStatus], msgspec.Meta(description="Only intents in these states.")]
+        | None
+    ) = None
 
 
 class IntentArgs(Args):
@@ -75,14 +84,20 @@ class IntentArgs(Args):
 
 class ListOffersArgs(IntentArgs):
     sort: OfferSort | None = None
-    status: list[OfferStatus] | None = None
-    """Only offers in these states (all when absent)."""
+    status: (
+        Annotated[list[OfferStatus], msgspec.Meta(description="Only offers in these states.")]
+        | None
+    ) = None
 
 
 class CompareOffersArgs(IntentArgs):
     order_by: Literal["price", "rating", "delivery_days"] = "price"
-    include_closed: bool = False
-    """Also declined, withdrawn and expired offers (live and accepted ones otherwise)."""
+    include_closed: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Also declined, withdrawn and expired offers (else live and accepted)."
+        ),
+    ] = False
 
 
 class ThreadArgs(Args):
@@ -90,8 +105,15 @@ class ThreadArgs(Args):
 
 
 class ReplyArgs(ThreadArgs):
-    body: Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
-    """The buyer's message; contact details in it are hidden from the vendor until a reveal."""
+    body: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=5000,
+            description="The buyer's message; contact details in it are hidden from the "
+            "vendor until a reveal.",
+        ),
+    ]
 
 
 class ProposeAcceptanceArgs(Args):
@@ -100,8 +122,14 @@ class ProposeAcceptanceArgs(Args):
 
 class ProposeRevealArgs(IntentArgs):
     vendor_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    fields: Annotated[list[PersonaField], msgspec.Meta(min_length=1, max_length=4)]
-    """Which of the buyer's details the buyer would disclose to this vendor."""
+    fields: Annotated[
+        list[PersonaField],
+        msgspec.Meta(
+            min_length=1,
+            max_length=4,
+            description="Which of the buyer's details the buyer would disclose to this vendor.",
+        ),
+    ]
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,9 @@ class InsightsQuery(msgspec.Struct, frozen=True, kw_only=True):
         return f"category={self.category or '*'}|area={self.area or '*'}|weeks={self.weeks}"
 
 
-class WeekCounts(msgspec.Struct, frozen=True, kw_only=True):
+class InsightsWeek(msgspec.Struct, frozen=True, kw_only=True):
+    """One week of an insights release."""
+
     week_start: date
     """Monday (UTC) of the week."""
     intents_published: int
@@ -112,14 +114,18 @@ class WeekCounts(msgspec.Struct, frozen=True, kw_only=True):
     """Noisy count (never below 0) of offers made on the intents published that week."""
 
 
-class BudgetBand(msgspec.Struct, frozen=True, kw_only=True):
+class InsightsBudgetBand(msgspec.Struct, frozen=True, kw_only=True):
+    """A budget band: ``[min, max)`` in ``currency``."""
+
     currency: str
     min: int
     max: int | None
     """Exclusive upper bound; null for the top band."""
 
 
-class Privacy(msgspec.Struct, frozen=True, kw_only=True):
+class InsightsPrivacy(msgspec.Struct, frozen=True, kw_only=True):
+    """What a release cost, what is left of the budget, and the mechanism's parameters."""
+
     unit: str
     """What the guarantee protects."""
     epsilon: float
@@ -145,13 +151,15 @@ class Privacy(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class InsightsRelease(msgspec.Struct, frozen=True, kw_only=True):
+    """Demand insights released with ε-differential privacy (OpenDP): noisy numbers."""
+
     category: str | None
     area: str | None
-    weeks: list[WeekCounts]
+    weeks: list[InsightsWeek]
     """Oldest first; the complete weeks before the current one."""
-    median_budget_band: BudgetBand
+    median_budget_band: InsightsBudgetBand
     """The band holding the median of the buyer-weeks' EUR budgets (noisy)."""
-    privacy: Privacy
+    privacy: InsightsPrivacy
 
 
 # ---- the mechanism (pure) -------------------------------------------------------------------
@@ -279,7 +287,7 @@ def mechanism(epsilon: float) -> Mechanism:
 
 def release_counts(
     measure: Mechanism, data: dict[date, list[BuyerWeek]], weeks: list[date]
-) -> tuple[list[WeekCounts], BudgetBand]:
+) -> tuple[list[InsightsWeek], InsightsBudgetBand]:
     """The noisy answer: every week of ``weeks`` (empty ones too: leaving them out would
     tell), and the median band (released even with no budget at all, for the same reason)."""
     counts = []
@@ -287,7 +295,7 @@ def release_counts(
     for week in weeks:
         rows = data.get(week, [])
         counts.append(
-            WeekCounts(
+            InsightsWeek(
                 week_start=week,
                 intents_published=max(0, measure.intents([r.intents for r in rows])),
                 offers_made=max(0, measure.offers([r.offers for r in rows])),
@@ -295,7 +303,7 @@ def release_counts(
         )
         bands.extend(r.band for r in rows if r.band is not None)
     low, high = BUDGET_BANDS[measure.median(bands)]
-    return counts, BudgetBand(currency=BUDGET_CURRENCY, min=low, max=high)
+    return counts, InsightsBudgetBand(currency=BUDGET_CURRENCY, min=low, max=high)
 
 
 # ---- periods and queries --------------------------------------------------------------------
@@ -413,7 +421,7 @@ async def insights(
             area=query.area,
             weeks=counts,
             median_budget_band=band,
-            privacy=Privacy(
+            privacy=InsightsPrivacy(
                 unit=PRIVACY_UNIT,
                 epsilon=cost,
                 epsilon_spent=cost,

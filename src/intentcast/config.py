@@ -15,6 +15,11 @@ import msgspec
 
 ENV_PREFIX = "INTENTCAST_"
 
+CLIENT_VARIABLES = frozenset({"token", "url", "operator_token"})
+"""``INTENTCAST_*`` variables of the client-side commands (``intentcast mcp``'s token and
+server URL, ``intentcast demo --url``'s operator token): not server settings, and no reason
+to stop a server started in the same shell."""
+
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -106,6 +111,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         if not key.startswith(ENV_PREFIX):
             continue
         name = key[len(ENV_PREFIX) :].lower()
+        if name in CLIENT_VARIABLES:
+            continue
         if name not in known:
             raise ConfigError(f"{key} is not a known setting (known: {_known_names(known)})")
         raw[name] = _normalise(value)

@@ -118,3 +118,21 @@ async def test_k_defaults_to_3() -> None:
 
     assert load_settings({}).k_anonymity == 3
     assert load_settings({"INTENTCAST_K_ANONYMITY": "5"}).k_anonymity == 5
+
+
+async def test_the_compose_page_preview_tells_the_buyer(make_client, make_settings) -> None:
+    from tests.api.test_web_buyer import FORM, signed_in
+
+    client = await make_client(make_settings(k_anonymity=3))
+    _, csrf = await signed_in(client)
+    preview = await client.post("/intents/preview", data=FORM, headers={"X-CSRFToken": csrf})
+    assert preview.status_code == 200, preview.text
+    assert 'data-testid="preview-generalised"' in preview.text
+    assert "broader category or a wider area" in preview.text
+    assert "km²" not in preview.text  # country level: no cell shown
+    for _ in range(2):  # two other buyers ask for the same: now it is shown as asked
+        other = await create_buyer(client)
+        await publish(client, other, **{"location": CAMERA["location"] | {"precision": 7}})
+    preview = await client.post("/intents/preview", data=FORM, headers={"X-CSRFToken": csrf})
+    assert 'data-testid="preview-generalised"' not in preview.text
+    assert "resolution 7" in preview.text

@@ -136,3 +136,22 @@ async def test_the_compose_page_preview_tells_the_buyer(make_client, make_settin
     preview = await client.post("/intents/preview", data=FORM, headers={"X-CSRFToken": csrf})
     assert 'data-testid="preview-generalised"' not in preview.text
     assert "resolution 7" in preview.text
+
+
+async def test_a_disclosed_category_follows_a_move(
+    make_client, make_settings, operator, db
+) -> None:
+    client = await make_client(make_settings(k_anonymity=3))
+    lone = await publish(client, await create_buyer(client))
+    assert lone["vendor_view"]["category"] == "electronics"
+    moved = await client.patch(
+        "/v1/admin/categories/electronics",
+        json={"parent": "home-services"},
+        headers=operator.headers,
+    )
+    assert moved.status_code == 200, moved.text
+    row = await db.fetchrow(
+        "SELECT category, disclosed_category FROM intents WHERE id = $1", lone["id"]
+    )
+    assert row["category"] == "home-services/" + CAMERA["category"]
+    assert row["disclosed_category"] == "home-services/electronics"

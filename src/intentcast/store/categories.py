@@ -133,6 +133,13 @@ class Categories:
                 WHERE i.category = m.old
             RETURNING i.id, i.status, i.version"""
         )
+        # k-anonymity's disclosed category follows its own move (it is an ancestor of the
+        # intent's, so that intent moved too and has its new version above); one that stays
+        # put is kept: vendors go on seeing the pair they were shown
+        await self.conn.execute(
+            """UPDATE intents i SET disclosed_category = m.new FROM category_moves m
+                WHERE i.disclosed_category = m.old"""
+        )
         subscriptions = await self.conn.fetch(
             """UPDATE subscriptions s
                   SET categories = ARRAY(

@@ -155,3 +155,14 @@ async def test_a_disclosed_category_follows_a_move(
     )
     assert row["category"] == "home-services/" + CAMERA["category"]
     assert row["disclosed_category"] == "home-services/electronics"
+
+
+async def test_intents_in_another_country_do_not_count(make_client, make_settings) -> None:
+    client = await make_client(make_settings(k_anonymity=3))
+    elsewhere = CAMERA["location"] | {"country": "AT"}
+    for _ in range(2):
+        await publish(client, await create_buyer(client), location=elsewhere)
+    buyer = await create_buyer(client)
+    assert (await _preview(client, buyer))["generalised"] is True  # alone in DE
+    third = await publish(client, await create_buyer(client), location=elsewhere)
+    assert third["vendor_view"]["generalised"] is False  # the third in AT

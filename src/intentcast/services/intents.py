@@ -70,7 +70,8 @@ async def _disclosure(intents: Intents, intent: Intent, settings: Settings) -> D
     the pair a vendor was shown never changes under it."""
     if settings.k_anonymity <= 1:
         return None
-    neighbours = await intents.kanon_neighbours(top_category(intent.category))
+    country = intent.location.country if intent.location else None
+    neighbours = await intents.kanon_neighbours(top_category(intent.category), country)
     return disclosure_for(intent, neighbours, settings.k_anonymity)
 
 

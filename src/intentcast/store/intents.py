@@ -309,20 +309,21 @@ class Intents:
             changes["closed_at"] = after.updated_at
         return await self.update(after.id, changes)
 
-    async def kanon_neighbours(self, top_category: str) -> list[Described]:
+    async def kanon_neighbours(self, top_category: str, country: str | None) -> list[Described]:
         """The open intents k-anonymity counts (``domain/kanon.py``): every one in the
-        top-level category's subtree, as (buyer, category, cell, country), deduplicated.
-        One index range scan of ``intents_open_category_idx``; its cost grows with the open
-        intents of that top-level category."""
+        top-level category's subtree — in ``country`` when given (each area an intent with
+        a country may be shown at names it) — as (buyer, category, cell, country),
+        deduplicated. One range scan of ``intents_open_category_idx``; its cost grows with
+        the open intents of that top-level category (and country)."""
         rows = await self.conn.fetch(
             """SELECT DISTINCT buyer_id, category, h3_cell, country FROM intents
-                WHERE status = 'open' AND (category = $1 OR category LIKE $2)""",
+                WHERE status = 'open' AND (category = $1 OR category LIKE $2)
+                  AND ($3::text IS NULL OR country = $3)""",
             top_category,
             _like_prefix(top_category) + "/%",
+            country,
         )
-        return [
-            Described(r["buyer_id"], r["category"], r["h3_cell"], r["country"]) for r in rows
-        ]
+        return [Described(r["buyer_id"], r["category"], r["h3_cell"], r["country"]) for r in rows]
 
     async def open_in_categories(self, roots: list[str], limit: int) -> list[Intent]:
         """Open intents in any of the subtrees ``roots``, and those k-anonymity shows at a

@@ -90,8 +90,10 @@ def _in_category(category: str, root: str) -> bool:
 
 def describes(category: str, area: Area, intent: Described) -> bool:
     """Whether the vendor-visible pair (``category``, ``area``) describes ``intent``."""
-    if not _in_category(intent.category, category):
-        return False
+    return _in_category(intent.category, category) and _in_area(intent, area)
+
+
+def _in_area(intent: Described, area: Area) -> bool:
     if area.country is not None and intent.country != area.country:
         return False
     if area.cell is None:
@@ -110,20 +112,30 @@ def describes(category: str, area: Area, intent: Described) -> bool:
 def decide(subject: Described, open_intents: Iterable[Described], k: int) -> KanonDecision:
     """The finest (category, area) that ``k`` distinct buyers' open intents share (the
     subject's buyer included), or the coarsest pair when none does."""
-    others = list(open_intents)
     categories = category_ladder(subject.category)
     areas = area_ladder(subject.cell, subject.country)
     requested = Area(subject.cell, subject.country)
+    if k <= 1:
+        return KanonDecision(
+            category=categories[0], area=areas[0], generalised=False, k_reached=True, buyers=1
+        )
+    # Both ladders are nested (each step contains the one before), so an intent is
+    # described by (categories[i], areas[j]) exactly when i and j are at least its rank on
+    # each ladder: the first step that describes it. Rank every intent once, then count.
+    ranks: dict[str, list[tuple[int, int]]] = {}
+    for other in open_intents:
+        ci = next((i for i, c in enumerate(categories) if _in_category(other.category, c)), None)
+        if ci is None or other.buyer_id == subject.buyer_id:
+            continue
+        aj = next((j for j, a in enumerate(areas) if _in_area(other, a)), None)
+        if aj is not None:
+            ranks.setdefault(other.buyer_id, []).append((ci, aj))
     buyers = 1
-    for category in categories:
-        for area in areas:
-            if k <= 1:
-                return KanonDecision(
-                    category=category, area=area, generalised=False, k_reached=True, buyers=1
-                )
-            sharing = {o.buyer_id for o in others if describes(category, area, o)}
-            sharing.add(subject.buyer_id)
-            buyers = len(sharing)
+    for i, category in enumerate(categories):
+        for j, area in enumerate(areas):
+            buyers = 1 + sum(
+                any(ci <= i and aj <= j for ci, aj in ranked) for ranked in ranks.values()
+            )
             if buyers >= k:
                 return KanonDecision(
                     category=category,

@@ -166,3 +166,22 @@ async def test_intents_in_another_country_do_not_count(make_client, make_setting
     assert (await _preview(client, buyer))["generalised"] is True  # alone in DE
     third = await publish(client, await create_buyer(client), location=elsewhere)
     assert third["vendor_view"]["generalised"] is False  # the third in AT
+
+
+async def test_a_bounded_count_takes_the_most_similar_intents_first(
+    make_client, make_settings, monkeypatch
+) -> None:
+    """Counting at most 2 open intents: the two similar ones are counted, not the older
+    ones in other categories; counting 1, the third similar intent stays generalised."""
+    from intentcast.services import intents as intent_service
+
+    client = await make_client(make_settings(k_anonymity=3))
+    phones = {"category": "electronics/phones", "title": "A phone"}
+    for _ in range(3):
+        await publish(client, await create_buyer(client), **phones)
+    for _ in range(2):
+        await publish(client, await create_buyer(client))
+    monkeypatch.setattr(intent_service, "COUNTED_INTENTS", 2)
+    assert (await _preview(client, await create_buyer(client)))["generalised"] is False
+    monkeypatch.setattr(intent_service, "COUNTED_INTENTS", 1)
+    assert (await _preview(client, await create_buyer(client)))["generalised"] is True

@@ -38,6 +38,12 @@ COARSEST_CELL_RESOLUTION = 3
 """The coarsest parent cell tried before the country alone (about 12,000 km², a region)."""
 
 
+COUNTED_INTENTS = 2000
+"""At most this many open intents are counted per decision (those of the intent's own
+category and cell first): bounds the cost of a publish in a crowded top-level category.
+Counting fewer can only make an intent coarser, never finer."""
+
+
 class Described(msgspec.Struct, frozen=True):
     """What the rule looks at of one open intent: its buyer, category, cell, country."""
 

@@ -25,7 +25,7 @@ from intentcast.domain.intents import (
     apply_patch,
     new_intent,
 )
-from intentcast.domain.kanon import disclosure_for, top_category
+from intentcast.domain.kanon import COUNTED_INTENTS, described, disclosure_for, top_category
 from intentcast.logs import current_request_id
 from intentcast.security import new_id
 from intentcast.services.scrubbing import off_loop, text_size
@@ -70,8 +70,9 @@ async def _disclosure(intents: Intents, intent: Intent, settings: Settings) -> D
     the pair a vendor was shown never changes under it."""
     if settings.k_anonymity <= 1:
         return None
-    country = intent.location.country if intent.location else None
-    neighbours = await intents.kanon_neighbours(top_category(intent.category), country)
+    neighbours = await intents.kanon_neighbours(
+        described(intent), top_category(intent.category), limit=COUNTED_INTENTS
+    )
     return disclosure_for(intent, neighbours, settings.k_anonymity)
 
 

@@ -309,19 +309,27 @@ class Intents:
             changes["closed_at"] = after.updated_at
         return await self.update(after.id, changes)
 
-    async def kanon_neighbours(self, top_category: str, country: str | None) -> list[Described]:
-        """The open intents k-anonymity counts (``domain/kanon.py``): every one in the
-        top-level category's subtree — in ``country`` when given (each area an intent with
-        a country may be shown at names it) — as (buyer, category, cell, country),
-        deduplicated. One range scan of ``intents_open_category_idx``; its cost grows with
-        the open intents of that top-level category (and country)."""
+    async def kanon_neighbours(
+        self, subject: Described, top_category: str, *, limit: int
+    ) -> list[Described]:
+        """The open intents k-anonymity counts (``domain/kanon.py``): those in the
+        top-level category's subtree — in the subject's country when it names one (each
+        area it may be shown at names it) — as (buyer, category, cell, country); at most
+        ``limit``, those of the subject's own category and then its own cell first. Fewer
+        rows can only make the count smaller, so the intent coarser, never finer. One range
+        scan of ``intents_open_category_idx``."""
         rows = await self.conn.fetch(
-            """SELECT DISTINCT buyer_id, category, h3_cell, country FROM intents
+            """SELECT buyer_id, category, h3_cell, country FROM intents
                 WHERE status = 'open' AND (category = $1 OR category LIKE $2)
-                  AND ($3::text IS NULL OR country = $3)""",
+                  AND ($3::text IS NULL OR country = $3)
+                ORDER BY category = $4 DESC, h3_cell IS NOT DISTINCT FROM $5 DESC
+                LIMIT $6""",
             top_category,
             _like_prefix(top_category) + "/%",
-            country,
+            subject.country,
+            subject.category,
+            subject.cell,
+            limit,
         )
         return [Described(r["buyer_id"], r["category"], r["h3_cell"], r["country"]) for r in rows]
 

@@ -27,7 +27,8 @@ Pure: no I/O. The store supplies the open intents that could share a pair
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
 
 import h3
 import msgspec
@@ -90,6 +91,37 @@ def area_ladder(cell: str | None, country: str | None) -> list[Area]:
     return areas
 
 
+def _area_ranker(areas: list[Area]) -> Callable[[Described], int | None]:
+    """For the ladder ``areas`` (``area_ladder``): a function giving the index of the finest
+    area that holds an intent's location, or None. It walks the ladder's cells coarsest
+    first and stops at the first that does not hold the intent (a cell holds it only if its
+    parent does)."""
+    country = areas[-1].country
+    whole = len(areas) - 1  # the country (or no location) holds it
+    cells = [(j, h3.get_resolution(a.cell), a.cell) for j, a in enumerate(areas) if a.cell]
+    cells.reverse()
+
+    def rank(intent: Described) -> int | None:
+        if country is not None and intent.country != country:
+            return None
+        found = whole
+        if intent.cell is None or not cells:
+            return found
+        own = h3.get_resolution(intent.cell)
+        for j, resolution, cell in cells:
+            if own < resolution:
+                break
+            parent = (
+                intent.cell if own == resolution else h3.cell_to_parent(intent.cell, resolution)
+            )
+            if parent != cell:
+                break
+            found = j
+        return found
+
+    return rank
+
+
 def _in_category(category: str, root: str) -> bool:
     return category == root or category.startswith(root + "/")
 
@@ -127,21 +159,30 @@ def decide(subject: Described, open_intents: Iterable[Described], k: int) -> Kan
         )
     # Both ladders are nested (each step contains the one before), so an intent is
     # described by (categories[i], areas[j]) exactly when i and j are at least its rank on
-    # each ladder: the first step that describes it. Rank every intent once, then count.
-    ranks: dict[str, list[tuple[int, int]]] = {}
+    # each ladder: the first step that describes it. Rank every intent once; keep, per
+    # buyer and category step i, the finest area step of any of its intents within
+    # categories[i]; then a pair's count is how many buyers' step at i is <= j.
+    finest_area: dict[str, list[int]] = {}
+    never = len(areas)
+    area_rank = _area_ranker(areas)
     for other in open_intents:
-        ci = next((i for i, c in enumerate(categories) if _in_category(other.category, c)), None)
-        if ci is None or other.buyer_id == subject.buyer_id:
+        if other.buyer_id == subject.buyer_id:
             continue
-        aj = next((j for j, a in enumerate(areas) if _in_area(other, a)), None)
-        if aj is not None:
-            ranks.setdefault(other.buyer_id, []).append((ci, aj))
+        ci = next((i for i, c in enumerate(categories) if _in_category(other.category, c)), None)
+        if ci is None:
+            continue
+        aj = area_rank(other)
+        if aj is None:
+            continue
+        steps = finest_area.setdefault(other.buyer_id, [never] * len(categories))
+        for i in range(ci, len(categories)):
+            if aj < steps[i]:
+                steps[i] = aj
     buyers = 1
     for i, category in enumerate(categories):
+        at_i = sorted(steps[i] for steps in finest_area.values())
         for j, area in enumerate(areas):
-            buyers = 1 + sum(
-                any(ci <= i and aj <= j for ci, aj in ranked) for ranked in ranks.values()
-            )
+            buyers = 1 + bisect_right(at_i, j)
             if buyers >= k:
                 return KanonDecision(
                     category=category,

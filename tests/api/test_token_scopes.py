@@ -214,6 +214,7 @@ async def test_a_scoped_token_cannot_sign_in_to_the_web_pages(client, buyer) -> 
     csrf = CSRF_INPUT.search(page.text).group(1)
     answer = await client.post("/signin", data={"token": agent["token"], "_csrf_token": csrf})
     assert answer.status_code == 401
+    assert "scoped for an assistant" in answer.text  # says why, and what to use instead
     mine = await client.get("/account/tokens", follow_redirects=False)
     assert mine.status_code == 303  # still signed out
 

@@ -61,8 +61,9 @@ class AccountPages(Controller):
                 "signin.html",
                 status=401,
                 next_path=next_path,
-                error="That is not a valid buyer token (it may have been revoked). "
-                "Buyer tokens start with icb_.",
+                error="That is not a valid buyer token: it may have been revoked or have "
+                "expired, or be a token scoped for an assistant, which cannot sign in here. "
+                "Use your full token (it starts with icb_) or a passkey.",
             )
         sign_in(request, principal, method="token", token_id=principal.token_id)
         return Redirect(path=next_path, status_code=HTTP_303_SEE_OTHER)

@@ -46,8 +46,9 @@ from intentcast.api.relay import RelayController
 from intentcast.api.reveals import ReceiptController, RevealController, VendorRevealController
 from intentcast.api.streams import EventStreams
 from intentcast.api.subscriptions import SubscriptionController
-from intentcast.api.vendor import VendorFeedController, VendorWebhookController
+from intentcast.api.vendor import VendorFeedController
 from intentcast.api.vendors import VendorBlockController, VendorProfileController
+from intentcast.api.webhooks import VendorWebhookController
 from intentcast.bus import buyer_channel, vendor_channel
 from intentcast.config import Settings, load_settings
 from intentcast.delivery.live import LiveHub

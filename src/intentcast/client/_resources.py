@@ -45,15 +45,15 @@ from intentcast.api.offers import (
 from intentcast.api.relay import FlagRequest, MessageCreate, ThreadPage, ThreadSummary
 from intentcast.api.reveals import RevealRequest, VendorRevealView
 from intentcast.api.subscriptions import SubscriptionPage, SubscriptionView
-from intentcast.api.vendor import (
+from intentcast.api.vendor import EventPage, VendorEvent
+from intentcast.api.vendors import VendorProfile
+from intentcast.api.webhooks import (
     DeliveryPage,
     DeliveryView,
-    EventPage,
     ReplayRequest,
     ReplayResult,
     RotateSecretRequest,
     SecretRotated,
-    VendorEvent,
     WebhookCreate,
     WebhookCreated,
     WebhookPage,
@@ -61,7 +61,6 @@ from intentcast.api.vendor import (
     WebhookTestQueued,
     WebhookView,
 )
-from intentcast.api.vendors import VendorProfile
 from intentcast.client._endpoints import R, Resource, endpoint, listing, stream
 from intentcast.client._flows import Req
 from intentcast.domain.intents import IntentDraft, IntentPatch, IntentStatus

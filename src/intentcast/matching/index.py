@@ -30,8 +30,9 @@ Per category root, a `_Category` holds:
 
 An intent walks its category's ancestors (``a``, ``a/b``, ``a/b/c``), so a subscription on
 ``a`` is reached from the whole subtree. An intent whose category k-anonymity generalised
-also matches subscriptions inside its category (``category_matches``): those, and only for
-such intents, are found by scanning the roots below it (``_inside_category``). Thanks to
+also matches subscriptions inside its category (``category_matches``): for such intents
+only, the roots below it (a bisection of the sorted roots) are reached through the same
+lookups as the intent's own category (``_reach``), and deduplicated. Thanks to
 the reductions above each subscription is reached at most once per intent, except through
 the range of a coarse intent cell (several of its cells may lie inside it), which is
 deduplicated.
@@ -571,6 +572,46 @@ class _Category:
         return not (self.cells or self.plain)
 
 
+def _reach(
+    node: _Category,
+    country: str | None,
+    cell: int,
+    resolution: int,
+    found: Any,
+    inside: Any,
+) -> None:
+    """The runs of ``node`` an intent in ``country`` and ``cell`` (-1: none) at
+    ``resolution`` reaches: ``found`` gets those of its country (or any country) and of the
+    cells holding the intent's, ``inside`` those of the cells inside the intent's (a coarse
+    intent cell; a subscription may be there more than once)."""
+    plain = node.plain
+    if plain:
+        bucket = plain.get(_ANY_COUNTRY)
+        if bucket is not None:
+            found((bucket.subs, bucket.checks))
+        bucket = plain.get(country)
+        if bucket is not None:
+            found((bucket.subs, bucket.checks))
+    if cell >= 0 and node.res:
+        columns = node.cells
+        keys = columns.keys
+        size = len(keys)
+        for r in node.res:
+            if r > resolution:  # finer cells: those inside the intent's
+                lo = bisect_left(keys, cell - _LOW[resolution])
+                hi = bisect_left(keys, cell, lo)
+                if lo < hi:
+                    inside((columns.subs[lo:hi], columns.checks[lo:hi]))
+                break
+            key = cell | _LOW[r]
+            lo = bisect_left(keys, key)
+            if lo < size and keys[lo] == key:
+                hi = lo + 1
+                if hi < size and keys[hi] == key:
+                    hi = bisect_right(keys, key, hi)
+                found((columns.subs[lo:hi], columns.checks[lo:hi]))
+
+
 class SubscriptionIndex:
     """All subscriptions of a matcher, indexed by category root and H3 cell.
 
@@ -582,6 +623,7 @@ class SubscriptionIndex:
     def __init__(self, subscriptions: Iterable[Subscription] = ()) -> None:
         self._subs: dict[str, Subscription] = {}
         self._categories: dict[str, _Category] = {}
+        self._roots_sorted: list[str] | None = None  # the categories' roots, for prefixes
         self._slow: dict[str, Subscription] = {}
         self._checks: dict[tuple, _Check] = {}  # by the keys of its parts
         self._check_users: dict[tuple, int] = {}
@@ -629,6 +671,7 @@ class SubscriptionIndex:
             category = categories.get(root)
             if category is None:
                 category = categories[root] = _Category()
+                self._roots_sorted = None
             if layout.cells is None:
                 for country in layout.countries:
                     plain = category.plain.get(country)
@@ -702,6 +745,7 @@ class SubscriptionIndex:
                     category.count_resolution(_resolution(cell), -1)
             if category.empty():
                 del categories[root]
+                self._roots_sorted = None
 
     def _sort(self) -> None:
         if self._unsorted:
@@ -790,39 +834,23 @@ class SubscriptionIndex:
             cut = category.find("/", start)
             node = categories.get(category if cut < 0 else category[:cut])
             if node is not None:
-                plain = node.plain
-                if plain:
-                    bucket = plain.get(_ANY_COUNTRY)
-                    if bucket is not None:
-                        found((bucket.subs, bucket.checks))
-                    bucket = plain.get(country)
-                    if bucket is not None:
-                        found((bucket.subs, bucket.checks))
-                if cell >= 0 and node.res:
-                    columns = node.cells
-                    keys = columns.keys
-                    size = len(keys)
-                    for r in node.res:
-                        if r > resolution:  # finer cells: those inside the intent's
-                            lo = bisect_left(keys, cell - _LOW[resolution])
-                            hi = bisect_left(keys, cell, lo)
-                            if lo < hi:
-                                inside.append((columns.subs[lo:hi], columns.checks[lo:hi]))
-                            break
-                        key = cell | _LOW[r]
-                        lo = bisect_left(keys, key)
-                        if lo < size and keys[lo] == key:
-                            hi = lo + 1
-                            if hi < size and keys[hi] == key:
-                                hi = bisect_right(keys, key, hi)
-                            found((columns.subs[lo:hi], columns.checks[lo:hi]))
+                _reach(node, country, cell, resolution, found, inside.append)
             if cut < 0:
                 break
             start = cut + 1
+        # an intent whose category k-anonymity generalised also reaches the subscriptions
+        # filed under a root inside that category (``category_matches``), through the same
+        # lookups; a subscription under two such roots is reached twice: deduplicated
+        beneath: list[tuple[list[Subscription], list[_Check | None]]] = []
+        if intent.generalised:
+            for root in self._roots_inside(category):
+                _reach(categories[root], country, cell, resolution, beneath.append, beneath.append)
         pending: set[_Check | None] = set()
         for _, checks in runs:
             pending.update(checks)
         for _, checks in inside:
+            pending.update(checks)
+        for _, checks in beneath:
             pending.update(checks)
         pending.discard(None)
         reached = [*pending]
@@ -840,36 +868,33 @@ class SubscriptionIndex:
                 extend(compress(subs, map(verdict_of, checks)))
             for subs, checks in inside:
                 extend(_distinct(compress(subs, map(verdict_of, checks))))
+            if beneath:
+                extend(
+                    _distinct(
+                        chain.from_iterable(compress(s, map(verdict_of, c)) for s, c in beneath)
+                    )
+                )
         else:
             for subs, _ in runs:
                 extend(subs)
             for subs, _ in inside:
                 extend(_distinct(subs))
-        if intent.generalised:
-            out.extend(self._inside_category(intent, out))
+            if beneath:
+                extend(_distinct(chain.from_iterable(subs for subs, _ in beneath)))
         if self._slow:
             out.extend(s for s in self._slow.values() if matches(intent, s))
         return out
 
-    def _inside_category(
-        self, intent: MatchableIntent, found: list[Subscription]
-    ) -> list[Subscription]:
-        """For an intent whose category k-anonymity generalised: the subscriptions filed
-        under a category root strictly inside that category (``category_matches``), judged
-        by the predicate itself. A scan of those roots' subscriptions, paid only by
-        generalised intents; the walk above never reaches these (a subscription's roots are
-        disjoint subtrees), the set only guards that."""
-        prefix = intent.category + "/"
-        seen = {s.id for s in found}
-        extra: list[Subscription] = []
-        for root, node in self._categories.items():
-            if not root.startswith(prefix):
-                continue
-            for sub in chain(node.cells.subs, *(p.subs for p in node.plain.values())):
-                if sub.id not in seen and sub.active and matches(intent, sub):
-                    seen.add(sub.id)
-                    extra.append(sub)
-        return extra
+    def _roots_inside(self, category: str) -> list[str]:
+        """The category roots strictly inside ``category`` (a bisection of the sorted
+        roots, rebuilt after a root is added or removed)."""
+        roots = self._roots_sorted
+        if roots is None:
+            roots = self._roots_sorted = sorted(self._categories)
+        prefix = category + "/"
+        lo = bisect_left(roots, prefix)
+        hi = bisect_left(roots, prefix[:-1] + chr(ord("/") + 1), lo)
+        return roots[lo:hi]
 
     def _scan(self, intent: MatchableIntent) -> list[Subscription]:
         return [s for s in self._subs.values() if s.active and matches(intent, s)]
